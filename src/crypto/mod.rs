@@ -1,0 +1,1 @@
+//! Cryptography: signing keys, secret box, blind index, passwords, random tokens.

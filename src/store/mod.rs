@@ -1,0 +1,114 @@
+//! Persistence: one `Store` trait with a SQLite and a PostgreSQL implementation.
+//!
+//! Every instance of the server is stateless; all shared state goes through this trait so that
+//! several instances on one PostgreSQL behave as one.
+
+mod migrate;
+pub mod model;
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+mod suite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use migrate::{MIGRATIONS, Migration};
+pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated (duplicate email, client id, …).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations; returns how many were applied.
+    async fn migrate(&self) -> StoreResult<usize>;
+    /// A cheap round trip for `/health/ready`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Users
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()>;
+    async fn set_user_password(&self, id: &str, password_hash: &str, now: UnixTime) -> StoreResult<()>;
+
+    // Clients
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes the client and everything issued to it.
+    async fn delete_client(&self, id: &str) -> StoreResult<()>;
+    async fn set_client_secret_hash(&self, id: &str, secret_hash: &str) -> StoreResult<()>;
+
+    // Signing keys
+    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Sets `retired_at` and `unpublish_at` on a key.
+    async fn retire_signing_key(&self, kid: &str, retired_at: UnixTime, unpublish_at: UnixTime) -> StoreResult<()>;
+    /// Deletes keys whose `unpublish_at` has passed.
+    async fn delete_unpublished_keys(&self, now: UnixTime) -> StoreResult<u64>;
+
+    // Pending authorization requests
+    async fn insert_pending_authorization(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    /// Returns the request only while it has not expired.
+    async fn pending_authorization(&self, id: &str, now: UnixTime) -> StoreResult<Option<PendingAuthorization>>;
+    async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()>;
+
+    // Sessions
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    /// Returns the session only while it has not expired.
+    async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Records that a client received tokens through this session (for logout).
+    async fn add_session_client(&self, sid: &str, client_id: &str) -> StoreResult<()>;
+    async fn session_clients(&self, sid: &str) -> StoreResult<Vec<String>>;
+
+    // Grants, codes and refresh tokens
+    async fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
+    async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// Revokes the grant (idempotent); its refresh and access tokens die with it.
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+    async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
+    /// Atomically marks the code used; exactly one caller ever gets `Fresh`.
+    async fn consume_auth_code(&self, code_hash: &str, now: UnixTime) -> StoreResult<Consumed<AuthCode>>;
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
+    async fn consume_refresh_token(&self, token_hash: &str, now: UnixTime) -> StoreResult<Consumed<RefreshToken>>;
+    /// Removes expired codes, refresh tokens, pending requests, sessions and old grants.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+
+    // Throttling
+    /// Counts one failure in the bucket `key`; a window older than `window_secs` starts over.
+    async fn record_failure(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<ThrottleState>;
+    /// Failures in the current window (0 if the window has passed).
+    async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64>;
+    async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Opens the store for a `sqlite:` or `postgres:` URL.
+pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    }
+}

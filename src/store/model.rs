@@ -1,0 +1,145 @@
+//! Rows the store keeps. Times are Unix seconds (`i64`) so both databases store them the same way.
+
+use serde::{Deserialize, Serialize};
+
+pub type UnixTime = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Stable subject identifier (UUID v7 text). Never the email, never the personnummer.
+    pub id: String,
+    /// Lower-cased, trimmed.
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    /// `sv` or `en`.
+    pub locale: String,
+    /// PHC string (argon2id); `None` until the user has set a password.
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    /// HMAC-SHA256 of the secret (hex) for confidential clients; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes this client may be granted.
+    pub allowed_scopes: Vec<String>,
+    /// First-party clients get no consent screen.
+    pub first_party: bool,
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKey {
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// Private key (PKCS#8 DER) sealed with the secret box.
+    pub private_sealed: Vec<u8>,
+    /// Public JWK as JSON text (kid, alg, use included).
+    pub public_jwk: String,
+    pub created_at: UnixTime,
+    /// Published from creation; signs only from this time on, so verifiers have fetched it first.
+    pub active_from: UnixTime,
+    /// Stops signing at this time (set when a newer key takes over).
+    pub retired_at: Option<UnixTime>,
+    /// Removed from the JWKS after this time (tokens it signed have expired).
+    pub unpublish_at: Option<UnixTime>,
+}
+
+/// An authorization request waiting for the user to log in (or consent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub id: String,
+    /// The validated request as JSON (see `oidc::authorize::ValidatedRequest`).
+    pub request_json: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// SHA-256 (hex) of the random cookie value.
+    pub id_hash: String,
+    /// Public session id, put in ID tokens as `sid`.
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: UnixTime,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: UnixTime,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub sid: Option<String>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: String,
+    pub grant_id: String,
+    pub generation: i64,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+}
+
+/// What a throttling bucket holds after a failure was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleState {
+    pub failures: i64,
+    pub window_start: UnixTime,
+}
+
+/// Outcome of trying to mark a single-use row as used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumed<T> {
+    /// First use: the row, now marked used.
+    Fresh(T),
+    /// The row exists but was used before (at `used_at`).
+    AlreadyUsed(T),
+    Missing,
+}
