@@ -3,3 +3,11 @@
 pub mod clock;
 pub mod crypto;
 pub mod store;
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod login;
+pub mod oidc;
+pub mod server;
+pub mod state;
+pub mod web;

@@ -1,1 +1,32 @@
-//! Cryptography: signing keys, secret box, blind index, passwords, random tokens.
+//! Cryptography: signing keys, secret box, keyed hashes (client secrets, CSRF, blind index),
+//! passwords and random tokens.
+//!
+//! - [`random`]: 256-bit tokens and 128-bit ids from an injected [`Entropy`](crate::clock::Entropy).
+//! - [`digest`]: SHA-256 for stored token hashes and PKCE, `at_hash`/`c_hash`, constant-time
+//!   comparison.
+//! - [`keyed_hash`]: HMAC-SHA256 with a server secret (client secrets, CSRF, blind index).
+//! - [`secret_box`]: AES-256-GCM with named keys for data at rest (private signing keys).
+//! - [`password`]: argon2id with a concurrency cap, on blocking threads.
+//! - [`signing`] and [`keyring`]: RS256/ES256 keys shared through the store, JWKS, JWS
+//!   signing and verification, rotation.
+//!
+//! The JOSE library (josekit) stays inside this module: callers see `serde_json` maps and
+//! strings. Error messages never contain key material, passwords or tokens.
+
+pub mod digest;
+mod error;
+pub mod keyed_hash;
+pub mod keyring;
+pub mod password;
+pub mod random;
+pub mod secret_box;
+pub mod signing;
+
+pub use digest::{constant_time_eq, left_half_hash_b64url, sha256_b64url, sha256_hex};
+pub use error::CryptoError;
+pub use keyed_hash::{BlindIndex, KeyedHash};
+pub use keyring::{KeyInfo, KeyRing, KeyRingSettings};
+pub use password::{PasswordHasher, argon2_params_description, needs_rehash};
+pub use random::{random_id, random_token};
+pub use secret_box::{SecretBox, parse_key};
+pub use signing::{Alg, generate_signing_key};

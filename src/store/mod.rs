@@ -9,6 +9,7 @@ mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod suite;
+pub mod test_support;
 
 use std::sync::Arc;
 

@@ -1,0 +1,830 @@
+//! SQLite implementation of [`Store`] (single instance deployments, development, tests).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool};
+
+use super::migrate;
+use super::{
+    AuthCode, Client, Consumed, Grant, PendingAuthorization, RefreshToken, Session, SigningKey,
+    Store, StoreError, StoreResult, ThrottleState, UnixTime, User,
+};
+
+/// Throttle rows whose window started longer ago than this are purged (longer than any window).
+const THROTTLE_RETENTION_SECS: i64 = 24 * 3600;
+
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, name, locale, password_hash, disabled, created_at, updated_at"
+    };
+}
+macro_rules! client_columns {
+    () => {
+        "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
+         post_logout_redirect_uris, allowed_scopes, first_party, created_at"
+    };
+}
+macro_rules! signing_key_columns {
+    () => {
+        "kid, alg, private_sealed, public_jwk, created_at, active_from, retired_at, unpublish_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "id_hash, sid, user_id, auth_time, amr, acr, created_at, expires_at"
+    };
+}
+macro_rules! grant_columns {
+    () => {
+        "id, user_id, client_id, scope, auth_time, amr, acr, sid, created_at, expires_at, revoked_at"
+    };
+}
+macro_rules! auth_code_columns {
+    () => {
+        "code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge, \
+         code_challenge_method, created_at, expires_at, used_at"
+    };
+}
+macro_rules! refresh_token_columns {
+    () => {
+        "token_hash, grant_id, generation, created_at, expires_at, used_at"
+    };
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `sqlite://path`, `sqlite:path` or
+    /// `sqlite::memory:`. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .synchronous(SqliteSynchronous::Normal);
+        let pool_options = if in_memory {
+            // An in-memory database lives as long as its connection: keep exactly one forever
+            // so every query sees the same database.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Maps unique-constraint violations to [`StoreError::Conflict`].
+fn db_err(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(db.message().to_string());
+    }
+    StoreError::Database(error)
+}
+
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn from_json(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
+        name: row.try_get("name")?,
+        locale: row.try_get("locale")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get("disabled")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
+    Ok(Client {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
+        redirect_uris: from_json(row, "redirect_uris")?,
+        post_logout_redirect_uris: from_json(row, "post_logout_redirect_uris")?,
+        allowed_scopes: from_json(row, "allowed_scopes")?,
+        first_party: row.try_get("first_party")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn signing_key_from_row(row: &SqliteRow) -> StoreResult<SigningKey> {
+    Ok(SigningKey {
+        kid: row.try_get("kid")?,
+        alg: row.try_get("alg")?,
+        private_sealed: row.try_get("private_sealed")?,
+        public_jwk: row.try_get("public_jwk")?,
+        created_at: row.try_get("created_at")?,
+        active_from: row.try_get("active_from")?,
+        retired_at: row.try_get("retired_at")?,
+        unpublish_at: row.try_get("unpublish_at")?,
+    })
+}
+
+fn pending_from_row(row: &SqliteRow) -> StoreResult<PendingAuthorization> {
+    Ok(PendingAuthorization {
+        id: row.try_get("id")?,
+        request_json: row.try_get("request_json")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
+    Ok(Session {
+        id_hash: row.try_get("id_hash")?,
+        sid: row.try_get("sid")?,
+        user_id: row.try_get("user_id")?,
+        auth_time: row.try_get("auth_time")?,
+        amr: from_json(row, "amr")?,
+        acr: row.try_get("acr")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> StoreResult<Grant> {
+    Ok(Grant {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        client_id: row.try_get("client_id")?,
+        scope: row.try_get("scope")?,
+        auth_time: row.try_get("auth_time")?,
+        amr: from_json(row, "amr")?,
+        acr: row.try_get("acr")?,
+        sid: row.try_get("sid")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn auth_code_from_row(row: &SqliteRow) -> StoreResult<AuthCode> {
+    Ok(AuthCode {
+        code_hash: row.try_get("code_hash")?,
+        grant_id: row.try_get("grant_id")?,
+        client_id: row.try_get("client_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        nonce: row.try_get("nonce")?,
+        code_challenge: row.try_get("code_challenge")?,
+        code_challenge_method: row.try_get("code_challenge_method")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+    })
+}
+
+fn refresh_token_from_row(row: &SqliteRow) -> StoreResult<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: row.try_get("token_hash")?,
+        grant_id: row.try_get("grant_id")?,
+        generation: row.try_get("generation")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+    })
+}
+
+fn not_found_if_none_affected(result: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
+    if result.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> StoreResult<usize> {
+        // IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let applied = migrate::run::<Sqlite>(&mut tx, |m| m.sqlite, migrate::unix_now()).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // Users
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(user.email_verified)
+        .bind(&user.name)
+        .bind(&user.locale)
+        .bind(&user.password_hash)
+        .bind(user.disabled)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()> {
+        let result = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(disabled)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn set_user_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let result =
+            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(password_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        not_found_if_none_affected(result)
+    }
+
+    // Clients
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(&client.token_endpoint_auth_method)
+        .bind(to_json(&client.redirect_uris))
+        .bind(to_json(&client.post_logout_redirect_uris))
+        .bind(to_json(&client.allowed_scopes))
+        .bind(client.first_party)
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(client_from_row)
+        .transpose()
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(client_from_row)
+        .collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<()> {
+        // Grants (and through them codes and refresh tokens) and session links cascade.
+        let result = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn set_client_secret_hash(&self, id: &str, secret_hash: &str) -> StoreResult<()> {
+        let result = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(secret_hash)
+            .execute(&self.pool)
+            .await?;
+        not_found_if_none_affected(result)
+    }
+
+    // Signing keys
+
+    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO signing_keys (",
+            signing_key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_sealed)
+        .bind(&key.public_jwk)
+        .bind(key.created_at)
+        .bind(key.active_from)
+        .bind(key.retired_at)
+        .bind(key.unpublish_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            signing_key_columns!(),
+            " FROM signing_keys ORDER BY created_at, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(signing_key_from_row)
+        .collect()
+    }
+
+    async fn retire_signing_key(
+        &self,
+        kid: &str,
+        retired_at: UnixTime,
+        unpublish_at: UnixTime,
+    ) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2, unpublish_at = $3 WHERE kid = $1",
+        )
+        .bind(kid)
+        .bind(retired_at)
+        .bind(unpublish_at)
+        .execute(&self.pool)
+        .await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn delete_unpublished_keys(&self, now: UnixTime) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM signing_keys WHERE unpublish_at IS NOT NULL AND unpublish_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    // Pending authorization requests
+
+    async fn insert_pending_authorization(
+        &self,
+        pending: &PendingAuthorization,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO pending_authorizations (id, request_json, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&pending.id)
+        .bind(&pending.request_json)
+        .bind(pending.created_at)
+        .bind(pending.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn pending_authorization(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<PendingAuthorization>> {
+        sqlx::query(
+            "SELECT id, request_json, created_at, expires_at FROM pending_authorizations \
+             WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(pending_from_row)
+        .transpose()
+    }
+
+    async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM pending_authorizations WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // Sessions
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&session.id_hash)
+        .bind(&session.sid)
+        .bind(&session.user_id)
+        .bind(session.auth_time)
+        .bind(to_json(&session.amr))
+        .bind(&session.acr)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id_hash = $1 AND expires_at > $2"
+        ))
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        // session_clients rows cascade.
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_session_client(&self, sid: &str, client_id: &str) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
+             ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The session (or the client) is gone.
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn session_clients(&self, sid: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar::<Sqlite, String>(
+            "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
+        )
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // Grants, codes and refresh tokens
+
+    async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO grants (",
+            grant_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&grant.id)
+        .bind(&grant.user_id)
+        .bind(&grant.client_id)
+        .bind(&grant.scope)
+        .bind(grant.auth_time)
+        .bind(to_json(&grant.amr))
+        .bind(&grant.acr)
+        .bind(&grant.sid)
+        .bind(grant.created_at)
+        .bind(grant.expires_at)
+        .bind(grant.revoked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(grant_from_row)
+        .transpose()
+    }
+
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        // Keeps the first revocation time; unknown ids are not an error (idempotent).
+        sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO auth_codes (",
+            auth_code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&code.code_hash)
+        .bind(&code.grant_id)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.nonce)
+        .bind(&code.code_challenge)
+        .bind(&code.code_challenge_method)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(code.used_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn consume_auth_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<AuthCode>> {
+        let fresh = sqlx::query(concat!(
+            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING ",
+            auth_code_columns!()
+        ))
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = fresh {
+            return Ok(Consumed::Fresh(auth_code_from_row(&row)?));
+        }
+        let used = sqlx::query(concat!(
+            "SELECT ",
+            auth_code_columns!(),
+            " FROM auth_codes WHERE code_hash = $1"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match used {
+            Some(row) => Ok(Consumed::AlreadyUsed(auth_code_from_row(&row)?)),
+            None => Ok(Consumed::Missing),
+        }
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO refresh_tokens (",
+            refresh_token_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&token.token_hash)
+        .bind(&token.grant_id)
+        .bind(token.generation)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.used_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn consume_refresh_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<RefreshToken>> {
+        let fresh = sqlx::query(concat!(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             RETURNING ",
+            refresh_token_columns!()
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = fresh {
+            return Ok(Consumed::Fresh(refresh_token_from_row(&row)?));
+        }
+        let used = sqlx::query(concat!(
+            "SELECT ",
+            refresh_token_columns!(),
+            " FROM refresh_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match used {
+            Some(row) => Ok(Consumed::AlreadyUsed(refresh_token_from_row(&row)?)),
+            None => Ok(Consumed::Missing),
+        }
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        // Children before parents, so that every deleted row is counted (cascades are not).
+        let statements: [(&'static str, i64); 7] = [
+            (
+                "DELETE FROM auth_codes WHERE expires_at <= $1 \
+                 OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
+                now,
+            ),
+            (
+                "DELETE FROM refresh_tokens WHERE expires_at <= $1 \
+                 OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
+                now,
+            ),
+            ("DELETE FROM grants WHERE expires_at <= $1", now),
+            (
+                "DELETE FROM pending_authorizations WHERE expires_at <= $1",
+                now,
+            ),
+            (
+                "DELETE FROM session_clients \
+                 WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= $1)",
+                now,
+            ),
+            ("DELETE FROM sessions WHERE expires_at <= $1", now),
+            (
+                "DELETE FROM throttle WHERE window_start <= $1",
+                now - THROTTLE_RETENTION_SECS,
+            ),
+        ];
+        let mut tx = self.pool.begin().await?;
+        let mut total = 0;
+        for (statement, cutoff) in statements {
+            total += sqlx::query(statement)
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(total)
+    }
+
+    // Throttling
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        window_secs: i64,
+    ) -> StoreResult<ThrottleState> {
+        let row = sqlx::query(
+            "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 \
+                               ELSE throttle.failures + 1 END, \
+               window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 \
+                                   ELSE throttle.window_start END \
+             RETURNING failures, window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_secs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ThrottleState {
+            failures: row.try_get("failures")?,
+            window_start: row.try_get("window_start")?,
+        })
+    }
+
+    async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64> {
+        let failures = sqlx::query_scalar::<Sqlite, i64>(
+            "SELECT failures FROM throttle WHERE key = $1 AND window_start > $2 - $3",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_secs)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(failures.unwrap_or(0))
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM throttle WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

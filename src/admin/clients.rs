@@ -1,0 +1,134 @@
+//! Registering relying parties.
+
+use serde::Serialize;
+
+use crate::crypto::random_token;
+use crate::oidc::scopes::{DEFAULT_CLIENT_SCOPES, SUPPORTED_SCOPES};
+use crate::state::AppState;
+use crate::store::Client;
+
+use super::AdminError;
+
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub scopes: Vec<String>,
+}
+
+/// A client as shown to admins; `client_secret` only right after creation or rotation.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub public: bool,
+    pub created_at: i64,
+}
+
+impl ClientView {
+    fn of(client: &Client, secret: Option<String>) -> Self {
+        ClientView {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+            client_secret: secret,
+            token_endpoint_auth_method: client.token_endpoint_auth_method.clone(),
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            scopes: client.allowed_scopes.clone(),
+            public: client.is_public(),
+            created_at: client.created_at,
+        }
+    }
+}
+
+/// Redirect URIs must be absolute, without fragment; https unless they point at this machine
+/// (or use a private-use scheme for native apps, RFC 8252).
+pub fn validate_redirect_uri(raw: &str) -> Result<(), AdminError> {
+    let bad = |why: &str| AdminError::Invalid(format!("redirect URI {raw:?}: {why}"));
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if url.fragment().is_some() {
+        return Err(bad("must not contain a fragment"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if crate::config::is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
+        "http" => Err(bad("must use https (http only for localhost)")),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(bad("must use https, http on localhost, or a reverse-domain private scheme")),
+    }
+}
+
+pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, AdminError> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(AdminError::Invalid("the client name must not be empty".into()));
+    }
+    if new.redirect_uris.is_empty() {
+        return Err(AdminError::Invalid("at least one redirect URI is required".into()));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        validate_redirect_uri(uri)?;
+    }
+    let mut scopes: Vec<String> = if new.scopes.is_empty() {
+        DEFAULT_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        new.scopes.clone()
+    };
+    if let Some(unknown) = scopes.iter().find(|s| !SUPPORTED_SCOPES.contains(&s.as_str())) {
+        return Err(AdminError::Invalid(format!("unknown scope {unknown:?}; supported: {}", SUPPORTED_SCOPES.join(" "))));
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    let secret = (!new.public).then(|| random_token(state.entropy.as_ref()));
+    let client = Client {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_string(),
+        secret_hash: secret.as_ref().map(|s| state.hmac.hash_hex(s.as_bytes())),
+        token_endpoint_auth_method: if new.public { "none" } else { "client_secret_basic" }.into(),
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        allowed_scopes: scopes,
+        first_party: true,
+        created_at: state.clock.now(),
+    };
+    state.store.insert_client(&client).await?;
+    Ok(ClientView::of(&client, secret))
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<ClientView>, AdminError> {
+    Ok(state.store.list_clients().await?.iter().map(|c| ClientView::of(c, None)).collect())
+}
+
+async fn get(state: &AppState, id: &str) -> Result<Client, AdminError> {
+    state.store.client_by_id(id).await?.ok_or_else(|| AdminError::NotFound(format!("no client with id {id:?}")))
+}
+
+pub async fn show(state: &AppState, id: &str) -> Result<ClientView, AdminError> {
+    Ok(ClientView::of(&get(state, id).await?, None))
+}
+
+pub async fn delete(state: &AppState, id: &str) -> Result<(), AdminError> {
+    get(state, id).await?;
+    Ok(state.store.delete_client(id).await?)
+}
+
+/// A new secret replaces the old one at once.
+pub async fn rotate_secret(state: &AppState, id: &str) -> Result<ClientView, AdminError> {
+    let mut client = get(state, id).await?;
+    if client.is_public() {
+        return Err(AdminError::Invalid(format!("client {id:?} is public and has no secret")));
+    }
+    let secret = random_token(state.entropy.as_ref());
+    let hash = state.hmac.hash_hex(secret.as_bytes());
+    state.store.set_client_secret_hash(id, &hash).await?;
+    client.secret_hash = Some(hash);
+    Ok(ClientView::of(&client, Some(secret)))
+}

@@ -1,0 +1,16 @@
+//! Signing-key administration.
+
+use crate::crypto::KeyInfo;
+use crate::state::AppState;
+
+use super::AdminError;
+
+pub async fn list(state: &AppState) -> Result<Vec<KeyInfo>, AdminError> {
+    Ok(state.keys.list().await?)
+}
+
+/// Publishes new keys that start signing after `keys.publish_ahead` seconds.
+pub async fn rotate(state: &AppState) -> Result<Vec<String>, AdminError> {
+    let keys = &state.config.keys;
+    Ok(state.keys.rotate(state.entropy.as_ref(), keys.publish_ahead, keys.keep_published).await?)
+}

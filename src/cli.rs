@@ -1,0 +1,233 @@
+//! The command line: `serve` and the administration commands.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::admin::{clients, keys, users};
+use crate::config::Config;
+use crate::server::RunningServer;
+use crate::state::{self, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "leasify-id", version, about = "Leasify ID: an OpenID Connect identity provider")]
+pub struct Cli {
+    /// A TOML file overriding config/default.toml (environment variables LEASIFY_* override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Relying-party applications (OAuth clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints JSON with client_id (and client_secret, shown only now).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (SPA, native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Scopes the client may request (default: all supported).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    List,
+    Show { id: String },
+    Delete { id: String },
+    /// Replace the client's secret; the old one stops working at once.
+    RotateSecret { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin the user has no password yet.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "sv")]
+        lang: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    /// Disable a user (by id or email): logins and tokens stop working.
+    Disable { user: String },
+    Enable { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    List,
+    /// Publish new signing keys; they start signing after keys.publish_ahead seconds.
+    Rotate,
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub fn init_logging(config: Option<&Config>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LEASIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.is_some_and(|c| c.log_format == "json") { builder.json().try_init() } else { builder.try_init() };
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(Some(&config));
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => {
+            println!("# configuration is valid\n{}", config.redacted_toml());
+            Ok(())
+        }
+        Command::Migrate => {
+            state::open_store(&config).await?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+        Command::Client(command) => {
+            let state = state::build(config, Overrides::default()).await?;
+            match command {
+                ClientCommand::Create { name, redirect_uris, post_logout_redirect_uris, public, scopes } => {
+                    let new = clients::NewClient { name, redirect_uris, post_logout_redirect_uris, public, scopes };
+                    print_json(&clients::create(&state, new).await?)
+                }
+                ClientCommand::List => print_json(&clients::list(&state).await?),
+                ClientCommand::Show { id } => print_json(&clients::show(&state, &id).await?),
+                ClientCommand::Delete { id } => {
+                    clients::delete(&state, &id).await?;
+                    println!("deleted client {id}");
+                    Ok(())
+                }
+                ClientCommand::RotateSecret { id } => print_json(&clients::rotate_secret(&state, &id).await?),
+            }
+        }
+        Command::User(command) => {
+            let state = state::build(config, Overrides::default()).await?;
+            match command {
+                UserCommand::Create { email, name, lang, password_stdin } => {
+                    let password = if password_stdin { Some(read_password_line()?) } else { None };
+                    let new = users::NewUser { email, name, locale: lang, password };
+                    print_json(&users::create(&state, new).await?)
+                }
+                UserCommand::List => print_json(&users::list(&state).await?),
+                UserCommand::Disable { user } => print_json(&users::set_disabled(&state, &user, true).await?),
+                UserCommand::Enable { user } => print_json(&users::set_disabled(&state, &user, false).await?),
+            }
+        }
+        Command::Keys(command) => {
+            let state = state::build(config, Overrides::default()).await?;
+            match command {
+                KeysCommand::List => print_json(&keys::list(&state).await?),
+                KeysCommand::Rotate => {
+                    let kids = keys::rotate(&state).await?;
+                    print_json(&serde_json::json!({ "new_keys": kids, "signing_starts_in_seconds": state.config.keys.publish_ahead }))
+                }
+            }
+        }
+    }
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("reading the password from standard input")?;
+    let password = input.lines().next().unwrap_or_default().to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let addr = config.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let state = state::build(config, Overrides::default()).await?;
+    let config = &state.config;
+    let database = match url::Url::parse(&config.effective_database_url()) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => config.effective_database_url(),
+    };
+    let mail = match config.mail.transport.as_str() {
+        "file" => format!("files in {} (dev outbox; links are also logged)", config.outbox_dir().display()),
+        other => other.to_string(),
+    };
+    tracing::info!(
+        issuer = %config.issuer,
+        listen = %addr,
+        database = %database,
+        backend = state.store.backend(),
+        mail = %mail,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "Leasify ID is ready: discovery at {}/.well-known/openid-configuration",
+        config.issuer
+    );
+    let server = RunningServer::start(listener, state.clone())?;
+    server.wait(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,320 @@
+//! Configuration: `config/default.toml` (embedded) → `--config FILE` → `LEASIFY_*` environment.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "issuer",
+    "listen",
+    "data_dir",
+    "database_url",
+    "trusted_proxies",
+    "default_locale",
+    "templates_dir",
+    "log_format",
+    "tokens",
+    "session",
+    "login",
+    "keys",
+    "secrets",
+    "mail",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub issuer: String,
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub default_locale: String,
+    pub templates_dir: String,
+    pub log_format: String,
+    pub tokens: TokenConfig,
+    pub session: SessionConfig,
+    pub login: LoginConfig,
+    pub keys: KeysConfig,
+    pub secrets: SecretsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub authorization_code_ttl: i64,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub refresh_token_reuse_grace: i64,
+    pub id_token_signing_alg: String,
+    pub access_token_signing_alg: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub ttl: i64,
+    pub pending_authorization_ttl: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    pub max_failures_per_account: i64,
+    pub account_window: i64,
+    pub max_failures_per_ip: i64,
+    pub ip_window: i64,
+    pub password_hash_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub rotate_after_days: i64,
+    pub publish_ahead: i64,
+    pub keep_published: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    pub encryption_keys: BTreeMap<String, String>,
+    pub active_encryption_key: String,
+    pub hmac_key: String,
+    pub blind_index_key: String,
+}
+
+impl SecretsConfig {
+    pub fn is_empty(&self) -> bool {
+        self.encryption_keys.is_empty() && self.hmac_key.is_empty() && self.blind_index_key.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: String,
+    pub outbox_dir: String,
+    pub from: String,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the `LEASIFY_*` environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!("file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("LEASIFY_")
+                .split("__")
+                .filter(|key| {
+                    let top = key.as_str().split('.').next().unwrap_or_default();
+                    TOP_LEVEL_KEYS.contains(&top)
+                }),
+        );
+        let config: Config = figment.extract().map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads only the embedded defaults (tests and benchmarks start from these).
+    pub fn defaults() -> Config {
+        toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| invalid("issuer", format!("not a URL ({e})")))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid("issuer", "must not have a query or fragment"));
+        }
+        if !issuer.username().is_empty() || issuer.password().is_some() {
+            return Err(invalid("issuer", "must not contain user information"));
+        }
+        if self.issuer.ends_with('/') {
+            return Err(invalid("issuer", "must not end with a slash"));
+        }
+        match issuer.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(issuer.host_str().unwrap_or_default()) => {}
+            _ => return Err(invalid("issuer", "must be an https URL (http only for localhost)")),
+        }
+        self.listen_addr()?;
+        if !self.database_url.is_empty()
+            && !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| self.database_url.starts_with(p))
+        {
+            return Err(invalid("database_url", "must start with sqlite:, postgres:// or postgresql://"));
+        }
+        if !["sv", "en"].contains(&self.default_locale.as_str()) {
+            return Err(invalid("default_locale", "must be \"sv\" or \"en\""));
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            return Err(invalid("log_format", "must be \"text\" or \"json\""));
+        }
+        let positive: [(&'static str, i64); 10] = [
+            ("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl),
+            ("tokens.access_token_ttl", self.tokens.access_token_ttl),
+            ("tokens.id_token_ttl", self.tokens.id_token_ttl),
+            ("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl),
+            ("session.ttl", self.session.ttl),
+            ("session.pending_authorization_ttl", self.session.pending_authorization_ttl),
+            ("login.max_failures_per_account", self.login.max_failures_per_account),
+            ("login.account_window", self.login.account_window),
+            ("login.max_failures_per_ip", self.login.max_failures_per_ip),
+            ("login.ip_window", self.login.ip_window),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return Err(invalid(key, "must be a positive number"));
+            }
+        }
+        if self.tokens.access_token_ttl > 31_536_000 {
+            return Err(invalid("tokens.access_token_ttl", "must be at most one year"));
+        }
+        if self.tokens.refresh_token_reuse_grace < 0 {
+            return Err(invalid("tokens.refresh_token_reuse_grace", "must not be negative"));
+        }
+        for (key, alg) in [
+            ("tokens.id_token_signing_alg", &self.tokens.id_token_signing_alg),
+            ("tokens.access_token_signing_alg", &self.tokens.access_token_signing_alg),
+        ] {
+            if alg.parse::<crate::crypto::Alg>().is_err() {
+                return Err(invalid(key, "must be \"RS256\" or \"ES256\""));
+            }
+        }
+        if self.login.password_hash_concurrency == 0 {
+            return Err(invalid("login.password_hash_concurrency", "must be at least 1"));
+        }
+        if self.keys.rotate_after_days < 0 || self.keys.publish_ahead < 0 || self.keys.keep_published < 0 {
+            return Err(invalid("keys", "values must not be negative"));
+        }
+        if !self.secrets.is_empty() {
+            if self.secrets.encryption_keys.is_empty() {
+                return Err(invalid("secrets.encryption_keys", "must hold at least one key when secrets are configured"));
+            }
+            if !self.secrets.encryption_keys.contains_key(&self.secrets.active_encryption_key) {
+                return Err(invalid("secrets.active_encryption_key", "must name one of secrets.encryption_keys"));
+            }
+            for value in self.secrets.encryption_keys.values() {
+                crate::crypto::parse_key(value)
+                    .map_err(|_| invalid("secrets.encryption_keys", "each key must be 32 bytes, base64"))?;
+            }
+            crate::crypto::parse_key(&self.secrets.hmac_key)
+                .map_err(|_| invalid("secrets.hmac_key", "must be 32 bytes, base64"))?;
+            crate::crypto::parse_key(&self.secrets.blind_index_key)
+                .map_err(|_| invalid("secrets.blind_index_key", "must be 32 bytes, base64"))?;
+        }
+        if !["file", "smtp"].contains(&self.mail.transport.as_str()) {
+            return Err(invalid("mail.transport", "must be \"file\" or \"smtp\""));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| invalid("listen", "must be an address and port such as 127.0.0.1:8080"))
+    }
+
+    /// The database URL, with the embedded SQLite default filled in.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("leasify-id.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        if self.mail.outbox_dir.is_empty() { self.data_dir.join("outbox") } else { PathBuf::from(&self.mail.outbox_dir) }
+    }
+
+    /// The configuration as TOML with secrets and database passwords replaced by `<redacted>`.
+    pub fn redacted_toml(&self) -> String {
+        let mut copy = self.clone();
+        copy.database_url = redact_url_password(&self.effective_database_url());
+        for value in copy.secrets.encryption_keys.values_mut() {
+            *value = "<redacted>".into();
+        }
+        for value in [&mut copy.secrets.hmac_key, &mut copy.secrets.blind_index_key] {
+            if !value.is_empty() {
+                *value = "<redacted>".into();
+            }
+        }
+        toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# could not render: {e}"))
+    }
+}
+
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn redact_url_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() { e.kind.to_string() } else { format!("key `{key}`: {}", e.kind) }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::defaults().validate().unwrap();
+    }
+
+    #[test]
+    fn non_https_issuer_is_refused_by_key() {
+        let mut config = Config::defaults();
+        config.issuer = "http://id.example.com".into();
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("`issuer`"), "{message}");
+    }
+
+    #[test]
+    fn redaction_hides_secrets() {
+        let mut config = Config::defaults();
+        config.secrets.hmac_key = "c2VjcmV0".into();
+        config.database_url = "postgres://u:pw@localhost/db".into();
+        let text = config.redacted_toml();
+        assert!(!text.contains("c2VjcmV0") && !text.contains(":pw@"), "{text}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Logging people in: password checks, throttling, sessions and CSRF tokens.
+
+pub mod csrf;
+pub mod password;
+pub mod sessions;
+pub mod throttle;

@@ -1,0 +1,361 @@
+//! The authorization endpoint (RFC 6749 §4.1, OpenID Connect Core §3.1.2).
+//!
+//! Validation order matters: until the client and its redirect URI are verified, every problem is
+//! shown as a page; after that, problems go back to the client as `error` redirects.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::login::sessions::ActiveSession;
+use crate::state::AppState;
+use crate::store::{AuthCode, Client, Grant, PendingAuthorization};
+
+use super::errors::{AuthorizeError, PageError};
+use super::pkce;
+use super::scopes::{SUPPORTED_SCOPES, parse_scope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// Where and how an authorization response goes: known only once the redirect URI is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectTarget {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+/// A validated authorization request, kept while the user logs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub target: RedirectTarget,
+    /// Granted scopes: requested ∩ supported ∩ allowed for the client, in request order.
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub ui_locales: Option<String>,
+    pub login_hint: Option<String>,
+    pub acr_values: Option<String>,
+    /// `sub` of a valid `id_token_hint`.
+    pub hinted_subject: Option<String>,
+}
+
+impl AuthorizationRequest {
+    pub fn prompts(&self, value: &str) -> bool {
+        self.prompt.iter().any(|p| p == value)
+    }
+}
+
+/// A response to send to the client: success (`code`) or error parameters, always with `iss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    pub target: RedirectTarget,
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthorizationResponse {
+    /// The redirect URI with the parameters added to its query (keeping the registered query).
+    pub fn redirect_url(&self) -> String {
+        let mut url = match url::Url::parse(&self.target.redirect_uri) {
+            Ok(url) => url,
+            Err(_) => return self.target.redirect_uri.clone(),
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            for (k, v) in &self.params {
+                query.append_pair(k, v);
+            }
+        }
+        url.to_string()
+    }
+}
+
+/// What the authorization endpoint decided.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    /// Answer the client now.
+    Respond(AuthorizationResponse),
+    /// The user must log in first; the request waits under `pending_id`.
+    Login { pending_id: String, request: Box<AuthorizationRequest> },
+}
+
+/// Builds an error response for a verified target (state and iss included).
+pub fn error_response(
+    issuer: &str,
+    target: &RedirectTarget,
+    error: &str,
+    description: &str,
+) -> AuthorizationResponse {
+    let mut params = vec![("error".to_string(), error.to_string())];
+    if !description.is_empty() {
+        params.push(("error_description".into(), description.into()));
+    }
+    if let Some(state) = &target.state {
+        params.push(("state".into(), state.clone()));
+    }
+    params.push(("iss".into(), issuer.to_string()));
+    AuthorizationResponse { target: target.clone(), params }
+}
+
+fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
+    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() { Err(()) } else { Ok(first.filter(|v| !v.is_empty())) }
+}
+
+/// Checks the client and redirect URI (errors are pages), then everything else (errors redirect).
+pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<AuthorizationRequest, AuthorizeError> {
+    let page = |e| AuthorizeError::Page(e);
+    let client_id = single(params, "client_id").map_err(|_| page(PageError::BadRequest))?;
+    let client_id = client_id.ok_or(page(PageError::MissingClientId))?;
+    let client = state.store.client_by_id(client_id).await?.ok_or(page(PageError::UnknownClient))?;
+    let redirect_uri = single(params, "redirect_uri").map_err(|_| page(PageError::BadRequest))?;
+    let redirect_uri = redirect_uri.ok_or(page(PageError::MissingRedirectUri))?;
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return Err(page(PageError::UnregisteredRedirectUri));
+    }
+
+    // From here on the redirect URI is trusted. Work out how to answer before anything else.
+    let state_param = single(params, "state").ok().flatten().map(str::to_string);
+    let mut target =
+        RedirectTarget { redirect_uri: redirect_uri.to_string(), response_mode: ResponseMode::Query, state: state_param };
+    let fail = |target: &RedirectTarget, error: &'static str, description: &str| AuthorizeError::Redirect {
+        target: target.clone(),
+        error,
+        description: description.to_string(),
+    };
+    match single(params, "response_mode") {
+        Ok(None) | Ok(Some("query")) => {}
+        Ok(Some("form_post")) => target.response_mode = ResponseMode::FormPost,
+        _ => return Err(fail(&target, "invalid_request", "Unsupported response_mode.")),
+    }
+    for name in [
+        "state",
+        "response_type",
+        "scope",
+        "nonce",
+        "prompt",
+        "max_age",
+        "code_challenge",
+        "code_challenge_method",
+        "ui_locales",
+        "login_hint",
+        "id_token_hint",
+        "acr_values",
+    ] {
+        if single(params, name).is_err() {
+            return Err(fail(&target, "invalid_request", &format!("The parameter {name} was sent more than once.")));
+        }
+    }
+    let get = |name: &str| single(params, name).ok().flatten();
+
+    if get("request").is_some() {
+        return Err(fail(&target, "request_not_supported", "Request objects are not supported."));
+    }
+    if get("request_uri").is_some() {
+        return Err(fail(&target, "request_uri_not_supported", "The request_uri parameter is not supported."));
+    }
+    match get("response_type") {
+        None => return Err(fail(&target, "invalid_request", "The response_type parameter is missing.")),
+        Some("code") => {}
+        Some(_) => return Err(fail(&target, "unsupported_response_type", "Only response_type=code is supported.")),
+    }
+
+    let requested = parse_scope(get("scope").unwrap_or_default());
+    if !requested.iter().any(|s| s == "openid") {
+        return Err(fail(&target, "invalid_scope", "The scope must include openid."));
+    }
+    let scopes = grantable_scopes(&client, &requested);
+
+    let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();
+    for p in &prompt {
+        if !["none", "login", "consent", "select_account"].contains(&p.as_str()) {
+            return Err(fail(&target, "invalid_request", "Unknown prompt value."));
+        }
+    }
+    if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
+        return Err(fail(&target, "invalid_request", "prompt=none cannot be combined with other values."));
+    }
+    let max_age = match get("max_age") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => return Err(fail(&target, "invalid_request", "max_age must be a non-negative integer.")),
+        },
+    };
+
+    let code_challenge = get("code_challenge").map(str::to_string);
+    let code_challenge_method = match (&code_challenge, get("code_challenge_method")) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(fail(&target, "invalid_request", "code_challenge_method was sent without code_challenge."));
+        }
+        (Some(_), None) | (Some(_), Some("plain")) => {
+            return Err(fail(&target, "invalid_request", "Only code_challenge_method=S256 is supported."));
+        }
+        (Some(challenge), Some("S256")) => {
+            if !pkce::is_valid_s256_challenge(challenge) {
+                return Err(fail(&target, "invalid_request", "The code_challenge is malformed."));
+            }
+            Some("S256".to_string())
+        }
+        (Some(_), Some(_)) => {
+            return Err(fail(&target, "invalid_request", "Only code_challenge_method=S256 is supported."));
+        }
+    };
+    if client.is_public() && code_challenge.is_none() {
+        return Err(fail(&target, "invalid_request", "PKCE (code_challenge with S256) is required for this client."));
+    }
+
+    let hinted_subject = match get("id_token_hint") {
+        None => None,
+        Some(hint) => match super::tokens::subject_of_id_token_hint(state, hint, &client.id).await {
+            Some(sub) => Some(sub),
+            None => return Err(fail(&target, "invalid_request", "The id_token_hint is not valid.")),
+        },
+    };
+
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        target,
+        scopes,
+        nonce: get("nonce").map(str::to_string),
+        code_challenge,
+        code_challenge_method,
+        prompt,
+        max_age,
+        ui_locales: get("ui_locales").map(str::to_string),
+        login_hint: get("login_hint").map(str::to_string),
+        acr_values: get("acr_values").map(str::to_string),
+        hinted_subject,
+    })
+}
+
+/// Requested ∩ supported ∩ allowed for the client; `openid` always stays.
+fn grantable_scopes(client: &Client, requested: &[String]) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|s| s.as_str() == "openid" || (SUPPORTED_SCOPES.contains(&s.as_str()) && client.allowed_scopes.contains(s)))
+        .cloned()
+        .collect()
+}
+
+/// The whole endpoint: validate, then answer silently from the session or ask for a login.
+pub async fn authorize(
+    state: &AppState,
+    params: &[(String, String)],
+    session: Option<&ActiveSession>,
+) -> Result<AuthorizeOutcome, AuthorizeError> {
+    let request = validate(state, params).await?;
+    let now = state.clock.now();
+    let usable = session.filter(|s| {
+        let fresh_enough = request.max_age.is_none_or(|max| now - s.session.auth_time <= max);
+        let same_subject = request.hinted_subject.as_ref().is_none_or(|sub| sub == &s.user.id);
+        fresh_enough && same_subject
+    });
+    match usable {
+        Some(active) if !request.prompts("login") => {
+            Ok(AuthorizeOutcome::Respond(issue_code(state, &request, active).await?))
+        }
+        _ if request.prompts("none") => Ok(AuthorizeOutcome::Respond(error_response(
+            &state.config.issuer,
+            &request.target,
+            "login_required",
+            "The user must log in.",
+        ))),
+        _ => {
+            let pending_id = random_token(state.entropy.as_ref());
+            let pending = PendingAuthorization {
+                id: pending_id.clone(),
+                request_json: serde_json::to_string(&request)
+                    .map_err(|e| AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string())))?,
+                created_at: now,
+                expires_at: now + state.config.session.pending_authorization_ttl,
+            };
+            state.store.insert_pending_authorization(&pending).await?;
+            Ok(AuthorizeOutcome::Login { pending_id, request: Box::new(request) })
+        }
+    }
+}
+
+/// Loads a request waiting for login.
+pub async fn pending_request(state: &AppState, pending_id: &str) -> Result<AuthorizationRequest, AuthorizeError> {
+    let pending = state
+        .store
+        .pending_authorization(pending_id, state.clock.now())
+        .await?
+        .ok_or(AuthorizeError::Page(PageError::RequestExpired))?;
+    serde_json::from_str(&pending.request_json).map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
+}
+
+/// Finishes a request after the user logged in: the request is used up and a code issued.
+pub async fn resume_after_login(
+    state: &AppState,
+    pending_id: &str,
+    session: &ActiveSession,
+) -> Result<AuthorizationResponse, AuthorizeError> {
+    let request = pending_request(state, pending_id).await?;
+    state.store.delete_pending_authorization(pending_id).await?;
+    issue_code(state, &request, session).await
+}
+
+/// Creates the grant and a single-use code for it, and records the client on the session.
+pub async fn issue_code(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    active: &ActiveSession,
+) -> Result<AuthorizationResponse, AuthorizeError> {
+    let now = state.clock.now();
+    let code = random_token(state.entropy.as_ref());
+    let grant = Grant {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: active.user.id.clone(),
+        client_id: request.client_id.clone(),
+        scope: request.scopes.join(" "),
+        auth_time: active.session.auth_time,
+        amr: active.session.amr.clone(),
+        acr: active.session.acr.clone(),
+        sid: Some(active.session.sid.clone()),
+        created_at: now,
+        expires_at: now + state.config.tokens.refresh_token_ttl,
+        revoked_at: None,
+    };
+    state.store.insert_grant(&grant).await?;
+    state
+        .store
+        .insert_auth_code(&AuthCode {
+            code_hash: sha256_hex(code.as_bytes()),
+            grant_id: grant.id.clone(),
+            client_id: request.client_id.clone(),
+            redirect_uri: request.target.redirect_uri.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            code_challenge_method: request.code_challenge_method.clone(),
+            created_at: now,
+            expires_at: now + state.config.tokens.authorization_code_ttl,
+            used_at: None,
+        })
+        .await?;
+    state.store.add_session_client(&active.session.sid, &request.client_id).await?;
+    let mut params = vec![("code".to_string(), code)];
+    if let Some(s) = &request.target.state {
+        params.push(("state".into(), s.clone()));
+    }
+    params.push(("iss".into(), state.config.issuer.clone()));
+    Ok(AuthorizationResponse { target: request.target.clone(), params })
+}
+
+/// Query or form parameters as ordered pairs (duplicates kept, so they can be refused).
+pub fn pairs_from_map(map: &HashMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}

@@ -1,0 +1,16 @@
+//! The OAuth 2.0 / OpenID Connect protocol core. Nothing here knows about HTTP frameworks: the
+//! handlers in `web/` parse requests into plain values, call these functions and render what they
+//! return, so the protocol is tested directly.
+
+pub mod authorize;
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
+pub mod errors;
+pub mod pkce;
+pub mod scopes;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
+
+pub use errors::{AuthorizeError, BearerError, PageError, TokenError};

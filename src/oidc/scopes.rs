@@ -1,0 +1,55 @@
+//! Scopes we know, and the claims each releases.
+
+/// Scopes advertised in discovery, in this order.
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// Scopes a client may be granted when it was registered without an explicit list.
+pub const DEFAULT_CLIENT_SCOPES: &[&str] = SUPPORTED_SCOPES;
+
+/// Claims released by each scope (UserInfo).
+pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => &["name", "given_name", "family_name", "locale", "updated_at"],
+        "email" => &["email", "email_verified"],
+        _ => &[],
+    }
+}
+
+/// Every claim we can release, for `claims_supported`.
+pub const SUPPORTED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "locale",
+    "updated_at",
+    "email",
+    "email_verified",
+];
+
+/// A scope-token per RFC 6749 §3.3: printable ASCII except space, `"` and `\`.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Splits a `scope` parameter into its distinct tokens, keeping the first occurrence's order.
+pub fn parse_scope(raw: &str) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in raw.split(' ').filter(|s| !s.is_empty()) {
+        if !scopes.iter().any(|s| s == token) {
+            scopes.push(token.to_string());
+        }
+    }
+    scopes
+}

@@ -1,0 +1,175 @@
+//! The token endpoint (RFC 6749 §3.2): `authorization_code` and `refresh_token` grants.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::state::AppState;
+use crate::store::{Client, Consumed, Grant, RefreshToken};
+
+use super::client_auth::{PresentedCredentials, authenticate};
+use super::errors::TokenError;
+use super::pkce;
+use super::scopes::parse_scope;
+use super::tokens::{IdTokenInput, mint_access_token, mint_id_token};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+pub async fn token(
+    state: &AppState,
+    presented: &PresentedCredentials,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, TokenError> {
+    let client = authenticate(state, presented).await?;
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => authorization_code_grant(state, &client, form).await,
+        Some("refresh_token") => refresh_token_grant(state, &client, form).await,
+        Some(_) => Err(TokenError::new(400, "unsupported_grant_type", "The grant_type is not supported.")),
+        None => Err(TokenError::invalid_request("The grant_type parameter is missing.")),
+    }
+}
+
+async fn authorization_code_grant(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, TokenError> {
+    let code = form.get("code").filter(|c| !c.is_empty()).ok_or_else(|| TokenError::invalid_request("The code parameter is missing."))?;
+    let now = state.clock.now();
+    let invalid = || TokenError::invalid_grant("The authorization code is invalid, expired or already used.");
+    let code = match state.store.consume_auth_code(&sha256_hex(code.as_bytes()), now).await? {
+        Consumed::Fresh(code) => code,
+        Consumed::AlreadyUsed(code) => {
+            // A replayed code means it leaked: everything issued from it dies (RFC 6749 §4.1.2).
+            state.store.revoke_grant(&code.grant_id, now).await?;
+            tracing::warn!(client_id = %code.client_id, grant_id = %code.grant_id, "authorization code reused; grant revoked");
+            return Err(invalid());
+        }
+        Consumed::Missing => return Err(invalid()),
+    };
+    if code.expires_at <= now || code.client_id != client.id {
+        return Err(invalid());
+    }
+    if form.get("redirect_uri") != Some(&code.redirect_uri) {
+        return Err(TokenError::invalid_grant("The redirect_uri does not match the authorization request."));
+    }
+    match (&code.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
+        (Some(_), _) => return Err(TokenError::invalid_grant("The code_verifier does not match the code_challenge.")),
+        (None, Some(_)) => {
+            return Err(TokenError::invalid_grant("A code_verifier was sent but the request had no code_challenge."));
+        }
+        (None, None) if client.is_public() => return Err(invalid()),
+        (None, None) => {}
+    }
+    let grant = live_grant(state, &code.grant_id).await?.ok_or_else(invalid)?;
+    issue_tokens(state, &grant, &grant.scope, code.nonce.as_deref(), 0).await
+}
+
+async fn refresh_token_grant(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, TokenError> {
+    let presented = form
+        .get("refresh_token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::invalid_request("The refresh_token parameter is missing."))?;
+    let now = state.clock.now();
+    let invalid = || TokenError::invalid_grant("The refresh token is invalid, expired or revoked.");
+    let token = match state.store.consume_refresh_token(&sha256_hex(presented.as_bytes()), now).await? {
+        Consumed::Fresh(token) => token,
+        Consumed::AlreadyUsed(token) => {
+            let within_grace = token.used_at.is_some_and(|used| now - used <= state.config.tokens.refresh_token_reuse_grace);
+            if !within_grace {
+                // Reuse after rotation: the token was stolen or replayed. Kill the family.
+                state.store.revoke_grant(&token.grant_id, now).await?;
+                tracing::warn!(grant_id = %token.grant_id, "refresh token reused; token family revoked");
+                return Err(invalid());
+            }
+            token
+        }
+        Consumed::Missing => return Err(invalid()),
+    };
+    let grant = live_grant(state, &token.grant_id).await?.ok_or_else(invalid)?;
+    if grant.client_id != client.id {
+        // Another client holds this client's token: treat it as leaked.
+        state.store.revoke_grant(&grant.id, now).await?;
+        return Err(invalid());
+    }
+    if token.expires_at <= now {
+        return Err(invalid());
+    }
+    let granted = parse_scope(&grant.scope);
+    let scope = match form.get("scope").filter(|s| !s.is_empty()) {
+        None => grant.scope.clone(),
+        Some(requested) => {
+            let requested = parse_scope(requested);
+            if requested.iter().any(|s| !granted.contains(s)) {
+                return Err(TokenError::new(400, "invalid_scope", "The scope exceeds what was granted."));
+            }
+            requested.join(" ")
+        }
+    };
+    issue_tokens(state, &grant, &scope, None, token.generation + 1).await
+}
+
+/// The grant if it exists, is not revoked, and its user can still log in.
+async fn live_grant(state: &AppState, grant_id: &str) -> Result<Option<Grant>, TokenError> {
+    let Some(grant) = state.store.grant_by_id(grant_id).await? else { return Ok(None) };
+    if grant.revoked_at.is_some() || grant.expires_at <= state.clock.now() {
+        return Ok(None);
+    }
+    match state.store.user_by_id(&grant.user_id).await? {
+        Some(user) if !user.disabled => Ok(Some(grant)),
+        _ => Ok(None),
+    }
+}
+
+async fn issue_tokens(
+    state: &AppState,
+    grant: &Grant,
+    scope: &str,
+    nonce: Option<&str>,
+    generation: i64,
+) -> Result<TokenResponse, TokenError> {
+    let now = state.clock.now();
+    let access_token = mint_access_token(state, grant, scope).await?;
+    let scopes = parse_scope(scope);
+    let id_token = if scopes.iter().any(|s| s == "openid") {
+        Some(mint_id_token(state, IdTokenInput { grant, nonce, access_token: &access_token }).await?)
+    } else {
+        None
+    };
+    let refresh = random_token(state.entropy.as_ref());
+    state
+        .store
+        .insert_refresh_token(&RefreshToken {
+            token_hash: sha256_hex(refresh.as_bytes()),
+            grant_id: grant.id.clone(),
+            generation,
+            created_at: now,
+            expires_at: grant.expires_at.min(now + state.config.tokens.refresh_token_ttl),
+            used_at: None,
+        })
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.config.tokens.access_token_ttl,
+        refresh_token: Some(refresh),
+        id_token,
+        scope: scope.to_string(),
+    })
+}

@@ -1,0 +1,114 @@
+//! ID tokens (OpenID Connect Core §2) and JWT access tokens (RFC 9068).
+
+use serde_json::{Map, Value, json};
+
+use crate::crypto::{Alg, CryptoError, left_half_hash_b64url, random_id};
+use crate::state::AppState;
+use crate::store::{Grant, StoreError};
+
+/// What an ID token needs beyond the grant.
+pub struct IdTokenInput<'a> {
+    pub grant: &'a Grant,
+    pub nonce: Option<&'a str>,
+    pub access_token: &'a str,
+}
+
+fn alg(raw: &str) -> Alg {
+    raw.parse().unwrap_or(Alg::RS256)
+}
+
+pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<String, CryptoError> {
+    let now = state.clock.now();
+    let grant = input.grant;
+    let signing_alg = alg(&state.config.tokens.id_token_signing_alg);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(state.config.issuer));
+    claims.insert("sub".into(), json!(grant.user_id));
+    claims.insert("aud".into(), json!(grant.client_id));
+    claims.insert("exp".into(), json!(now + state.config.tokens.id_token_ttl));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(nonce) = input.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    claims.insert("at_hash".into(), json!(left_half_hash_b64url(signing_alg.as_str(), input.access_token)));
+    if let Some(sid) = &grant.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    claims.insert("amr".into(), json!(grant.amr));
+    claims.insert("acr".into(), json!(grant.acr));
+    state.keys.sign(signing_alg, None, &claims).await
+}
+
+/// A JWT access token bound to its grant (`gid`), so revoking the grant kills it at once.
+pub async fn mint_access_token(state: &AppState, grant: &Grant, scope: &str) -> Result<String, CryptoError> {
+    let now = state.clock.now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(state.config.issuer));
+    claims.insert("sub".into(), json!(grant.user_id));
+    claims.insert("aud".into(), json!(state.config.issuer));
+    claims.insert("client_id".into(), json!(grant.client_id));
+    claims.insert("exp".into(), json!(now + state.config.tokens.access_token_ttl));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
+    claims.insert("scope".into(), json!(scope));
+    claims.insert("auth_time".into(), json!(grant.auth_time));
+    claims.insert("acr".into(), json!(grant.acr));
+    claims.insert("amr".into(), json!(grant.amr));
+    claims.insert("gid".into(), json!(grant.id));
+    state.keys.sign(alg(&state.config.tokens.access_token_signing_alg), Some("at+jwt"), &claims).await
+}
+
+/// Why an access token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessTokenError {
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A verified, live access token.
+pub struct VerifiedAccessToken {
+    pub grant: Grant,
+    pub scope: String,
+}
+
+/// Checks signature, type, issuer, audience and expiry, then that the grant is still live.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<VerifiedAccessToken, AccessTokenError> {
+    let (header, claims) = state.keys.verify(token).await.map_err(|_| AccessTokenError::Invalid("signature"))?;
+    if header.get("typ").and_then(Value::as_str).map(|t| t.to_ascii_lowercase()) != Some("at+jwt".into()) {
+        return Err(AccessTokenError::Invalid("type"));
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
+        return Err(AccessTokenError::Invalid("issuer"));
+    }
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(AccessTokenError::Invalid("exp"))?;
+    if exp <= state.clock.now() {
+        return Err(AccessTokenError::Invalid("expired"));
+    }
+    let gid = claims.get("gid").and_then(Value::as_str).ok_or(AccessTokenError::Invalid("grant"))?;
+    let grant = state.store.grant_by_id(gid).await?.ok_or(AccessTokenError::Invalid("grant"))?;
+    if grant.revoked_at.is_some() || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str()) {
+        return Err(AccessTokenError::Invalid("revoked"));
+    }
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default().to_string();
+    Ok(VerifiedAccessToken { grant, scope })
+}
+
+/// The `sub` of an ID token we issued to `client_id` (expired ones are fine as hints).
+pub async fn subject_of_id_token_hint(state: &AppState, hint: &str, client_id: &str) -> Option<String> {
+    let (_, claims) = state.keys.verify(hint).await.ok()?;
+    if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
+        return None;
+    }
+    let audience_matches = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !audience_matches {
+        return None;
+    }
+    claims.get("sub").and_then(Value::as_str).map(str::to_string)
+}

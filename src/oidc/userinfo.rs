@@ -1,0 +1,45 @@
+//! The UserInfo endpoint (OpenID Connect Core §5.3), a protected resource per RFC 6750.
+
+use serde_json::{Map, Value};
+
+use crate::state::AppState;
+
+use super::claims::userinfo_claims;
+use super::errors::BearerError;
+use super::tokens::{AccessTokenError, verify_access_token};
+
+/// Where the request carried its access token.
+#[derive(Debug, Default)]
+pub struct PresentedToken {
+    /// The credentials of an `Authorization: Bearer` header (scheme matched case-insensitively).
+    pub header: Option<String>,
+    /// `access_token` from a form-encoded POST body (RFC 6750 §2.2).
+    pub form: Option<String>,
+}
+
+impl PresentedToken {
+    pub fn bearer_from_header(header: &str) -> Option<String> {
+        let (scheme, value) = header.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
+    }
+}
+
+pub async fn userinfo(state: &AppState, presented: PresentedToken) -> Result<Map<String, Value>, BearerError> {
+    let token = match (presented.header, presented.form) {
+        (Some(_), Some(_)) => return Err(BearerError::InvalidRequest("more than one access token")),
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return Err(BearerError::Missing),
+    };
+    let verified = verify_access_token(state, &token).await.map_err(|e| match e {
+        AccessTokenError::Invalid(why) => BearerError::InvalidToken(why),
+        AccessTokenError::Store(e) => e.into(),
+    })?;
+    let user = state
+        .store
+        .user_by_id(&verified.grant.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or(BearerError::InvalidToken("user"))?;
+    let scopes: Vec<&str> = verified.scope.split(' ').collect();
+    Ok(userinfo_claims(&user, &scopes))
+}

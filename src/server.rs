@@ -1,0 +1,84 @@
+//! Running the server: bind, serve, background maintenance, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// A server running in this process (the binary's `serve`, and every integration test).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Serves on an already bound listener (bind first, so tests need no sleeps).
+    pub fn start(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<RunningServer> {
+        let addr = listener.local_addr()?;
+        let (shutdown, mut signal) = watch::channel(false);
+        let app = crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
+        let task = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = signal.wait_for(|stop| *stop).await;
+                })
+                .await;
+            maintenance.abort();
+            result
+        });
+        Ok(RunningServer { addr, state, shutdown, task })
+    }
+
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Waits for the server to end (it ends when `stop` is called or on an I/O error).
+    pub async fn wait(self, until: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        until.await;
+        self.stop().await
+    }
+}
+
+/// Purges expired rows and rotates signing keys on schedule. Every instance runs it; the work is
+/// idempotent, so several instances doing it at once is harmless.
+async fn maintenance_loop(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = state.clock.now();
+        match state.store.purge_expired(now).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+        if let Err(e) = rotate_if_due(&state).await {
+            tracing::warn!(error = %e, "scheduled key rotation failed");
+        }
+    }
+}
+
+async fn rotate_if_due(state: &AppState) -> Result<(), crate::crypto::CryptoError> {
+    let days = state.config.keys.rotate_after_days;
+    if days == 0 {
+        return Ok(());
+    }
+    let keys = state.keys.list().await?;
+    let newest = keys.iter().map(|k| k.active_from).max().unwrap_or(0);
+    if state.clock.now() - newest >= days * 86_400 {
+        let kids = state.keys.rotate(state.entropy.as_ref(), state.config.keys.publish_ahead, state.config.keys.keep_published).await?;
+        tracing::info!(?kids, "signing keys rotated on schedule");
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The application state every layer works with, and how it is built from the configuration.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, Entropy, OsEntropy, SystemClock};
+use crate::config::{Config, SecretsConfig};
+use crate::crypto::{KeyRing, KeyedHash, PasswordHasher, SecretBox, parse_key};
+use crate::store::{self, Store};
+use crate::web::templates::Templates;
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub passwords: PasswordHasher,
+    /// Keyed hash for client secrets and CSRF tokens.
+    pub hmac: KeyedHash,
+    pub secret_box: Arc<SecretBox>,
+    pub templates: Templates,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database {url}: {source}")]
+    Database { url: String, source: store::StoreError },
+    #[error("secrets: {0}")]
+    Secrets(String),
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::crypto::CryptoError),
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+/// Options tests and benchmarks use to replace time and randomness.
+pub struct Overrides {
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Overrides { clock: Arc::new(SystemClock), entropy: Arc::new(OsEntropy) }
+    }
+}
+
+/// Opens the database and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let url = config.effective_database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartupError::Secrets(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    }
+    let redacted = redact(&url);
+    let store = store::open(&url).await.map_err(|source| StartupError::Database { url: redacted.clone(), source })?;
+    let applied = store.migrate().await.map_err(|source| StartupError::Database { url: redacted, source })?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(store)
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Builds the state: store, secrets, keys (generated on first start) and templates.
+pub async fn build(config: Config, overrides: Overrides) -> Result<Arc<AppState>, StartupError> {
+    let store = open_store(&config).await?;
+    build_with_store(config, store, overrides).await
+}
+
+pub async fn build_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    overrides: Overrides,
+) -> Result<Arc<AppState>, StartupError> {
+    let secrets = resolve_secrets(&config, overrides.entropy.as_ref())?;
+    let encryption_keys = secrets
+        .encryption_keys
+        .iter()
+        .map(|(id, value)| parse_key(value).map(|k| (id.clone(), k)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartupError::Secrets(e.to_string()))?;
+    let secret_box = Arc::new(
+        SecretBox::new(encryption_keys, &secrets.active_encryption_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
+    );
+    let hmac = KeyedHash::new(&parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?);
+    let keys = KeyRing::new(store.clone(), secret_box.clone(), overrides.clock.clone());
+    keys.ensure_keys(overrides.entropy.as_ref()).await?;
+    let templates = Templates::load(&config).map_err(StartupError::Templates)?;
+    let passwords = PasswordHasher::new(config.login.password_hash_concurrency);
+    Ok(Arc::new(AppState {
+        config,
+        store,
+        keys,
+        clock: overrides.clock,
+        entropy: overrides.entropy,
+        passwords,
+        hmac,
+        secret_box,
+        templates,
+    }))
+}
+
+#[derive(Serialize, Deserialize)]
+struct LocalSecretsFile {
+    secrets: SecretsConfig,
+}
+
+/// Configured secrets, or the ones generated once into `<data_dir>/secrets.toml`.
+fn resolve_secrets(config: &Config, entropy: &dyn Entropy) -> Result<SecretsConfig, StartupError> {
+    if !config.secrets.is_empty() {
+        return Ok(config.secrets.clone());
+    }
+    let path = config.data_dir.join("secrets.toml");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+        let file: LocalSecretsFile =
+            toml::from_str(&text).map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+        return Ok(file.secrets);
+    }
+    let key = || {
+        let mut bytes = [0u8; 32];
+        entropy.fill(&mut bytes);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let secrets = SecretsConfig {
+        encryption_keys: [("k1".to_string(), key())].into_iter().collect(),
+        active_encryption_key: "k1".into(),
+        hmac_key: key(),
+        blind_index_key: key(),
+    };
+    write_private_file(&path, &toml::to_string(&LocalSecretsFile { secrets: secrets.clone() }).unwrap_or_default())
+        .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated local secrets; back this file up, and configure [secrets] explicitly before running several instances"
+    );
+    Ok(secrets)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}

@@ -1,0 +1,92 @@
+//! Small HTTP helpers: cookies, client address, request ids and security headers.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::clock::OsEntropy;
+use crate::config::Config;
+
+/// The value of one cookie from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// A `__Host-` cookie: Secure, Path=/, no Domain; HttpOnly and SameSite=Lax.
+pub fn host_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax{age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub fn clear_cookie(name: &str) -> HeaderValue {
+    host_cookie(name, "", Some(0))
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(config: &Config, peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> IpAddr {
+    let peer_ip = peer.map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if !config.trusted_proxies.contains(&peer_ip) {
+        return peer_ip;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !config.trusted_proxies.contains(ip)).unwrap_or(peer_ip)
+}
+
+/// A short id for each request, in the logs and the `X-Request-Id` header, so a person's error
+/// reference leads to the log line.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
+    let mut bytes = [0u8; 8];
+    crate::clock::Entropy::fill(&OsEntropy, &mut bytes);
+    let id = hex::encode(bytes);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let _entered = span.enter();
+    drop(_entered);
+    let started = std::time::Instant::now();
+    let mut response = {
+        use tracing::Instrument;
+        next.run(request).instrument(span.clone()).await
+    };
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::debug!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let headers = response.headers_mut();
+    headers.entry("x-content-type-options").or_insert(HeaderValue::from_static("nosniff"));
+    headers.entry("referrer-policy").or_insert(HeaderValue::from_static("no-referrer"));
+    headers.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
+    response
+}
+
+/// The Content-Security-Policy of our pages: nothing but our own files.
+pub fn page_csp(form_action: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}

@@ -1,0 +1,175 @@
+//! The hosted login page and the home page.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+use crate::login::password::{LoginError, verify_password_login};
+use crate::login::sessions::{self, SESSION_COOKIE};
+use crate::login::csrf::{self, CSRF_COOKIE};
+use crate::oidc::PageError;
+use crate::oidc::authorize::{self, AuthorizationRequest};
+use crate::oidc::discovery::ACR_PASSWORD;
+use crate::state::AppState;
+
+use super::http::{RequestId, client_ip, cookie, host_cookie};
+use super::i18n::negotiate;
+use super::oidc_handlers::{accept_language, parse_pairs};
+use super::responses::{authorization_response, authorize_error, internal_page, language_links, page, page_error};
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    req: Option<String>,
+    lang: Option<String>,
+}
+
+struct LoginView<'a> {
+    lang: &'a str,
+    pending_id: &'a str,
+    request: &'a AuthorizationRequest,
+    email: &'a str,
+    error_key: Option<&'a str>,
+}
+
+async fn render_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    view: LoginView<'_>,
+) -> Result<Response, crate::store::StoreError> {
+    let client_name = state.store.client_by_id(&view.request.client_id).await?.map(|c| c.name);
+    let (csrf_cookie, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
+    let context = context! {
+        lang => view.lang,
+        languages => language_links(&format!("/login?req={}", view.pending_id), view.lang),
+        req => view.pending_id,
+        csrf => csrf::token_for(state, &csrf_cookie),
+        email => view.email,
+        error_key => view.error_key,
+        client_name => client_name,
+    };
+    let mut response = page(state, status, "pages/login.html", context);
+    if is_new {
+        response.headers_mut().append(header::SET_COOKIE, host_cookie(CSRF_COOKIE, &csrf_cookie, None));
+    }
+    Ok(response)
+}
+
+fn page_lang(state: &AppState, explicit: Option<&str>, request: Option<&AuthorizationRequest>, headers: &HeaderMap) -> &'static str {
+    negotiate(
+        explicit,
+        request.and_then(|r| r.ui_locales.as_deref()),
+        accept_language(headers),
+        &state.config.default_locale,
+    )
+}
+
+pub async fn login_page(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let Some(pending_id) = query.req.as_deref() else {
+        let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+        return page_error(&state, lang, PageError::RequestExpired);
+    };
+    let request = match authorize::pending_request(&state, pending_id).await {
+        Ok(request) => request,
+        Err(e) => return authorize_error(&state, page_lang(&state, query.lang.as_deref(), None, &headers), &request_id, e),
+    };
+    let lang = page_lang(&state, query.lang.as_deref(), Some(&request), &headers);
+    let email = request.login_hint.clone().unwrap_or_default();
+    let view = LoginView { lang, pending_id, request: &request, email: &email, error_key: None };
+    render_login(&state, &headers, StatusCode::OK, view)
+        .await
+        .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e))
+}
+
+pub async fn login_submit(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let explicit_lang = field("lang");
+    let pending_id = field("req").unwrap_or_default();
+    let request = match authorize::pending_request(&state, pending_id).await {
+        Ok(request) => request,
+        Err(e) => return authorize_error(&state, page_lang(&state, explicit_lang, None, &headers), &request_id, e),
+    };
+    let lang = page_lang(&state, explicit_lang, Some(&request), &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field("csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    let email = field("email").unwrap_or_default();
+    let password = field("password").unwrap_or_default();
+    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let user = match verify_password_login(&state, email, password, ip).await {
+        Ok(user) => user,
+        Err(e @ (LoginError::InvalidCredentials | LoginError::Throttled)) => {
+            let (status, key) = match e {
+                LoginError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
+                _ => (StatusCode::UNAUTHORIZED, "login-invalid"),
+            };
+            let view = LoginView { lang, pending_id, request: &request, email, error_key: Some(key) };
+            return render_login(&state, &headers, status, view)
+                .await
+                .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e));
+        }
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    // A fresh session id on every login defeats session fixation.
+    if let Some(old) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = sessions::end(&state, old).await
+    {
+        return internal_page(&state, lang, &request_id, &e);
+    }
+    let (session_cookie, active) = match sessions::start(&state, user, vec!["pwd".into()], ACR_PASSWORD).await {
+        Ok(started) => started,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    tracing::info!(user_id = %active.user.id, client_id = %request.client_id, "password login succeeded");
+    let mut response = match authorize::resume_after_login(&state, pending_id, &active).await {
+        Ok(auth_response) => authorization_response(&state, lang, &auth_response),
+        Err(e) => authorize_error(&state, lang, &request_id, e),
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, host_cookie(SESSION_COOKIE, &session_cookie, Some(state.config.session.ttl)));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    lang: Option<String>,
+}
+
+pub async fn home(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<HomeQuery>,
+) -> Response {
+    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+    let active = match sessions::current(&state, cookie(&headers, SESSION_COOKIE)).await {
+        Ok(active) => active,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    let context = context! {
+        lang => lang,
+        languages => language_links("/", lang),
+        user_name => active.as_ref().map(|a| a.user.name.clone()),
+        user_email => active.as_ref().map(|a| a.user.email.clone()),
+    };
+    page(&state, StatusCode::OK, "pages/home.html", context)
+}

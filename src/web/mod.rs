@@ -1,0 +1,70 @@
+//! The HTTP surface: routes, handlers, templates, translations and security headers.
+
+pub mod http;
+pub mod i18n;
+pub mod login_handlers;
+pub mod oidc_handlers;
+pub mod responses;
+pub mod templates;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::state::AppState;
+
+/// Request bodies are small forms and JSON; anything bigger is refused early.
+const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(login_handlers::home))
+        .route("/.well-known/openid-configuration", get(oidc_handlers::discovery_document))
+        .route("/jwks.json", get(oidc_handlers::jwks))
+        .route("/authorize", get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post))
+        .route("/login", get(login_handlers::login_page).post(login_handlers::login_submit))
+        .route("/token", post(oidc_handlers::token_endpoint))
+        .route("/userinfo", get(oidc_handlers::userinfo_endpoint).post(oidc_handlers::userinfo_endpoint))
+        .route("/health/live", get(oidc_handlers::health_live))
+        .route("/health/ready", get(oidc_handlers::health_ready))
+        .route("/static/{file}", get(static_file))
+        .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(middleware::from_fn(http::request_id_layer))
+        .with_state(state)
+}
+
+async fn static_file(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    let content_type = match file.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match state.templates.static_file(&file) {
+        Some(body) => {
+            let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            response
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn not_found(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<http::RequestId>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = i18n::negotiate(None, None, oidc_handlers::accept_language(&headers), &state.config.default_locale);
+    responses::error_page(&state, lang, StatusCode::NOT_FOUND, "error-not-found", Some(&request_id))
+}

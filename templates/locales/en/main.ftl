@@ -1,0 +1,27 @@
+# English texts. Keys are used in the page templates as t("key").
+product-name = Leasify ID
+language-switch = Choose language
+login-title = Log in
+login-heading = Log in
+login-for-app = You are logging in to
+field-email = Email address
+field-password = Password
+login-submit = Log in
+login-invalid = Wrong email or password.
+login-throttled = Too many failed attempts. Wait a while and try again.
+home-intro = This is where you log in to Leasify's services.
+home-logged-in-as = You are logged in as
+form-post-title = Continuing …
+form-post-noscript = JavaScript is turned off. Press the button to continue.
+form-post-continue = Continue
+error-title = Something went wrong
+error-reference = Error reference:
+error-missing-client-id = The link does not say which service you want to log in to. Go back to the service and try again.
+error-unknown-client = The service that sent you here is not registered with Leasify ID.
+error-missing-redirect-uri = The link does not say where to send you back to. Go back to the service and try again.
+error-unregistered-redirect-uri = The service asked to send you to an address that is not registered. For your safety you are not sent there.
+error-request-expired = The login took too long or has already finished. Go back to the service and start again.
+error-invalid-csrf = The form had expired. Reload the page and try again.
+error-bad-request = The request could not be understood.
+error-not-found = The page does not exist.
+error-internal = A technical error occurred. Please try again in a while.

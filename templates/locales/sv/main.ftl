@@ -1,0 +1,27 @@
+# Svenska texter. Nycklarna används i sidmallarna med t("nyckel").
+product-name = Leasify ID
+language-switch = Välj språk
+login-title = Logga in
+login-heading = Logga in
+login-for-app = Du loggar in till
+field-email = E-postadress
+field-password = Lösenord
+login-submit = Logga in
+login-invalid = Fel e-post eller lösenord.
+login-throttled = För många misslyckade försök. Vänta en stund och försök igen.
+home-intro = Här loggar du in till Leasifys tjänster.
+home-logged-in-as = Du är inloggad som
+form-post-title = Skickar vidare …
+form-post-noscript = JavaScript är avstängt. Tryck på knappen för att fortsätta.
+form-post-continue = Fortsätt
+error-title = Något gick fel
+error-reference = Felreferens:
+error-missing-client-id = Länken saknar uppgift om vilken tjänst du vill logga in till. Gå tillbaka till tjänsten och försök igen.
+error-unknown-client = Tjänsten som skickade dig hit är inte registrerad hos Leasify ID.
+error-missing-redirect-uri = Länken saknar adressen du ska skickas tillbaka till. Gå tillbaka till tjänsten och försök igen.
+error-unregistered-redirect-uri = Tjänsten bad om att skicka dig till en adress som inte är registrerad. Av säkerhetsskäl skickas du inte dit.
+error-request-expired = Inloggningen tog för lång tid eller är redan avslutad. Gå tillbaka till tjänsten och börja om.
+error-invalid-csrf = Formuläret hade gått ut. Ladda om sidan och försök igen.
+error-bad-request = Förfrågan kunde inte tolkas.
+error-not-found = Sidan finns inte.
+error-internal = Ett tekniskt fel uppstod. Försök igen om en stund.
