@@ -132,8 +132,8 @@ impl Config {
             Env::prefixed("LEASIFY_")
                 .split("__")
                 .filter(|key| {
-                    let top = key.as_str().split('.').next().unwrap_or_default();
-                    TOP_LEVEL_KEYS.contains(&top)
+                    let top = key.as_str().split('.').next().unwrap_or_default().to_ascii_lowercase();
+                    TOP_LEVEL_KEYS.contains(&top.as_str())
                 }),
         );
         let config: Config = figment.extract().map_err(|e| ConfigError::Load(describe_figment_error(e)))?;

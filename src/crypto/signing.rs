@@ -222,10 +222,11 @@ pub(crate) fn load_signer(
     })
 }
 
+/// A verifier and the sanitized public JWK.
+pub(crate) type PublicKey = (Box<dyn JwsVerifier>, Map<String, Value>);
+
 /// A verifier from the stored public JWK (no need to open the private key).
-pub(crate) fn load_verifier(
-    key: &SigningKey,
-) -> Result<(Box<dyn JwsVerifier>, Map<String, Value>), CryptoError> {
+pub(crate) fn load_verifier(key: &SigningKey) -> Result<PublicKey, CryptoError> {
     let alg: Alg = key.alg.parse()?;
     let invalid =
         || CryptoError::InvalidKey(format!("public JWK of signing key {} is invalid", key.kid));
