@@ -25,6 +25,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "keys",
     "secrets",
     "mail",
+    "branding",
+    "account",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ pub struct Config {
     pub keys: KeysConfig,
     pub secrets: SecretsConfig,
     pub mail: MailConfig,
+    pub branding: BrandingConfig,
+    pub account: AccountConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +120,39 @@ pub struct MailConfig {
     pub transport: String,
     pub outbox_dir: String,
     pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_timeout: u64,
+    pub retry_base: i64,
+    pub retry_max: i64,
+    pub max_attempts: i64,
+    pub poll_interval: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingConfig {
+    pub product_name: String,
+    pub support_email: String,
+    pub help_url: String,
+    pub bankid_help_url: String,
+    pub password_help_url: String,
+    pub portal_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub invite_ttl: i64,
+    pub reset_ttl: i64,
+    pub max_resets_per_address: i64,
+    pub max_resets_per_ip: i64,
+    pub reset_window: i64,
+    pub min_password_length: usize,
+    pub min_password_score: u8,
 }
 
 impl Config {
@@ -230,6 +267,38 @@ impl Config {
         if !["file", "smtp"].contains(&self.mail.transport.as_str()) {
             return Err(invalid("mail.transport", "must be \"file\" or \"smtp\""));
         }
+        if !["starttls", "tls", "none"].contains(&self.mail.smtp_tls.as_str()) {
+            return Err(invalid("mail.smtp_tls", "must be \"starttls\", \"tls\" or \"none\""));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("mail.from", "must be an address such as \"Leasify <no-reply@leasify.se>\""));
+        }
+        if self.mail.transport == "smtp" && self.mail.smtp_host.trim().is_empty() {
+            return Err(invalid("mail.smtp_host", "must be set when mail.transport is \"smtp\""));
+        }
+        if self.mail.retry_base <= 0 || self.mail.retry_max < self.mail.retry_base || self.mail.max_attempts <= 0 {
+            return Err(invalid("mail.retry_base", "retry_base and max_attempts must be positive and retry_max >= retry_base"));
+        }
+        if self.mail.poll_interval == 0 || self.mail.smtp_timeout == 0 {
+            return Err(invalid("mail.poll_interval", "poll_interval and smtp_timeout must be positive"));
+        }
+        for (key, value) in [
+            ("account.invite_ttl", self.account.invite_ttl),
+            ("account.reset_ttl", self.account.reset_ttl),
+            ("account.max_resets_per_address", self.account.max_resets_per_address),
+            ("account.max_resets_per_ip", self.account.max_resets_per_ip),
+            ("account.reset_window", self.account.reset_window),
+        ] {
+            if value <= 0 {
+                return Err(invalid(key, "must be a positive number"));
+            }
+        }
+        if self.account.min_password_length < 8 {
+            return Err(invalid("account.min_password_length", "must be at least 8"));
+        }
+        if self.account.min_password_score > 4 {
+            return Err(invalid("account.min_password_score", "must be between 0 and 4"));
+        }
         Ok(())
     }
 
@@ -257,7 +326,7 @@ impl Config {
         for value in copy.secrets.encryption_keys.values_mut() {
             *value = "<redacted>".into();
         }
-        for value in [&mut copy.secrets.hmac_key, &mut copy.secrets.blind_index_key] {
+        for value in [&mut copy.secrets.hmac_key, &mut copy.secrets.blind_index_key, &mut copy.mail.smtp_password] {
             if !value.is_empty() {
                 *value = "<redacted>".into();
             }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod server;
 pub mod state;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{Clock, Entropy, OsEntropy, SystemClock};
 use crate::config::{Config, SecretsConfig};
 use crate::crypto::{KeyRing, KeyedHash, PasswordHasher, SecretBox, parse_key};
+use crate::mail::Mailer;
 use crate::store::{self, Store};
 use crate::web::templates::Templates;
 
@@ -23,6 +24,10 @@ pub struct AppState {
     pub hmac: KeyedHash,
     pub secret_box: Arc<SecretBox>,
     pub templates: Templates,
+    /// Delivers what the outbox sender takes from the outbox.
+    pub mailer: Arc<dyn Mailer>,
+    /// Wakes this instance's outbox sender when a message was enqueued here.
+    pub mail_wakeup: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +42,21 @@ pub enum StartupError {
     Keys(#[from] crate::crypto::CryptoError),
     #[error("templates: {0}")]
     Templates(String),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 /// Options tests and benchmarks use to replace time and randomness.
 pub struct Overrides {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
+    /// Replaces the transport chosen by `mail.transport` (tests use an in-memory one).
+    pub mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl Default for Overrides {
     fn default() -> Self {
-        Overrides { clock: Arc::new(SystemClock), entropy: Arc::new(OsEntropy) }
+        Overrides { clock: Arc::new(SystemClock), entropy: Arc::new(OsEntropy), mailer: None }
     }
 }
 
@@ -103,6 +112,10 @@ pub async fn build_with_store(
     keys.ensure_keys(overrides.entropy.as_ref()).await?;
     let templates = Templates::load(&config).map_err(StartupError::Templates)?;
     let passwords = PasswordHasher::new(config.login.password_hash_concurrency);
+    let mailer = match overrides.mailer {
+        Some(mailer) => mailer,
+        None => crate::mail::transport::from_config(&config).map_err(StartupError::Mail)?,
+    };
     Ok(Arc::new(AppState {
         config,
         store,
@@ -113,6 +126,8 @@ pub async fn build_with_store(
         hmac,
         secret_box,
         templates,
+        mailer,
+        mail_wakeup: Arc::new(tokio::sync::Notify::new()),
     }))
 }
 

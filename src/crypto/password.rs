@@ -272,9 +272,12 @@ mod tests {
     async fn concurrency_is_capped() {
         let hasher = PasswordHasher::new(1);
         let phc = hasher.hash("pw").await.unwrap();
-        let start = Instant::now();
-        hasher.verify("pw", &phc).await.unwrap();
-        let single = start.elapsed();
+        let mut single = Duration::MAX;
+        for _ in 0..2 {
+            let start = Instant::now();
+            hasher.verify("pw", &phc).await.unwrap();
+            single = single.min(start.elapsed());
+        }
 
         let start = Instant::now();
         let tasks: Vec<_> = (0..4)

@@ -103,7 +103,62 @@ pub trait Store: Send + Sync + 'static {
     /// Failures in the current window (0 if the window has passed).
     async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64>;
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+
+    // Accounts: invitations, password resets, profile (issue 3). Each method that sends email
+    // writes the outbox row in the same transaction as the change that causes it.
+    /// Creates a user without password, its invitation token and the welcome email, atomically.
+    async fn insert_user_with_token(&self, user: &User, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Stores a link token and the email carrying it, atomically.
+    async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
+    async fn consume_user_token(&self, token_hash: &str, now: UnixTime) -> StoreResult<Consumed<UserToken>> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// The token if it exists (used or not), without consuming it (to show the form).
+    async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Sets the password; deletes the user's other sessions; revokes all the user's grants (so
+    /// refresh and access tokens die); marks the user's unused link tokens used; enqueues the
+    /// notice. One transaction. `NotFound` if the user does not exist.
+    async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    async fn update_user_profile(&self, id: &str, name: &str, locale: &str, now: UnixTime) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+
+    // Email outbox
+    async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Claims up to `limit` pending messages due at `now` that no other sender holds, locking each
+    /// until `now + lease_secs`. Safe with several instances (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_outbox(&self, now: UnixTime, lease_secs: i64, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Marks a message sent and erases its sealed content.
+    async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Records a failed attempt: `attempts + 1`, the error, and either the next attempt time or,
+    /// when `give_up`, status `failed` (content erased).
+    async fn outbox_failed(&self, id: &str, error: &str, next_attempt_at: UnixTime, give_up: bool) -> StoreResult<()> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
+    /// Recent messages, newest first (operators and tests).
+    async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
+        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
+    }
 }
+
 
 /// Opens the store for a `sqlite:` or `postgres:` URL.
 pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {

@@ -143,3 +143,52 @@ pub enum Consumed<T> {
     AlreadyUsed(T),
     Missing,
 }
+
+/// A single-use link token for an invitation or a password reset; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserToken {
+    /// SHA-256 (hex) of the token in the link.
+    pub token_hash: String,
+    pub user_id: String,
+    /// `invite` or `reset`.
+    pub purpose: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+}
+
+/// An email waiting in (or done with) the outbox. The message itself is sealed with the secret
+/// box, because it may carry a link token, and is erased once sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEmail {
+    pub id: String,
+    /// The recipient's address (for operators' logs; the sealed message has it too).
+    pub recipient: String,
+    /// Template name, e.g. `invite`, `reset`, `password_changed`.
+    pub kind: String,
+    /// Sealed JSON of `mail::EmailMessage`; empty after sending.
+    pub sealed_message: Vec<u8>,
+    /// `pending`, `sent` or `failed` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixTime,
+    /// While set and in the future, one sender has claimed the message.
+    pub locked_until: Option<UnixTime>,
+    pub last_error: Option<String>,
+    pub created_at: UnixTime,
+    pub sent_at: Option<UnixTime>,
+}
+
+/// Everything that happens when a password is set, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChange {
+    pub user_id: String,
+    pub password_hash: String,
+    pub now: UnixTime,
+    /// Sessions of the user other than this one (by `id_hash`) are deleted; `None` deletes all.
+    pub keep_session_hash: Option<String>,
+    /// Set `email_verified` (the user proved control of the address by following a link).
+    pub verify_email: bool,
+    /// A notice to send ("your password was changed").
+    pub notice: Option<OutboxEmail>,
+}

@@ -1,0 +1,1 @@
+//! Composing emails from templates (`templates/emails/*.html` + `*.txt`) in the recipient's language.
