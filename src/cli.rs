@@ -86,6 +86,17 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Invite a user: creates the account without a password and emails a link to choose one
+    /// (valid account.invite_ttl). An existing address gets a fresh link instead.
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "sv")]
+        lang: String,
+    },
+    /// List users; `has_password: false` marks those who have not yet chosen a password.
     List,
     /// Disable a user (by id or email): logins and tokens stop working.
     Disable { user: String },
@@ -150,6 +161,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let new = users::NewUser { email, name, locale: lang, password };
                     print_json(&users::create(&state, new).await?)
                 }
+                UserCommand::Invite { email, name, lang } => {
+                    let outcome = crate::account::invitations::invite(&state, &email, &name, &lang).await.map_err(|e| match e {
+                        crate::account::AccountError::Rejected(key) => anyhow::anyhow!(invite_rejection(key)),
+                        other => other.into(),
+                    })?;
+                    print_json(&outcome)
+                }
                 UserCommand::List => print_json(&users::list(&state).await?),
                 UserCommand::Disable { user } => print_json(&users::set_disabled(&state, &user, true).await?),
                 UserCommand::Enable { user } => print_json(&users::set_disabled(&state, &user, false).await?),
@@ -165,6 +183,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+}
+
+fn invite_rejection(key: &str) -> &'static str {
+    match key {
+        "invalid-email" => "that is not a valid email address",
+        "invalid-locale" => "the language must be sv or en",
+        "invalid-name" => "the name must not be empty",
+        _ => "the invitation was refused",
     }
 }
 

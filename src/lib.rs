@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod crypto;
 pub mod store;
+pub mod account;
 pub mod admin;
 pub mod cli;
 pub mod config;

@@ -1,1 +1,62 @@
-//! Composing emails from templates (`templates/emails/*.html` + `*.txt`) in the recipient's language.
+//! Composing emails from templates (`templates/emails/<kind>.html` and `.txt`) in the recipient's
+//! language, with the branding from config.
+
+use minijinja::context;
+
+use crate::state::AppState;
+use crate::store::User;
+
+use super::EmailMessage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    /// The welcome email with a link to choose a password.
+    Invite,
+    /// A password reset link.
+    Reset,
+    /// "Ditt lösenord har ändrats".
+    PasswordChanged,
+}
+
+impl EmailKind {
+    fn template(self) -> &'static str {
+        match self {
+            EmailKind::Invite => "invite",
+            EmailKind::Reset => "reset",
+            EmailKind::PasswordChanged => "password_changed",
+        }
+    }
+}
+
+pub fn compose(state: &AppState, kind: EmailKind, user: &User, link: Option<&str>) -> Result<EmailMessage, String> {
+    let lang = if user.locale == "en" { "en" } else { "sv" };
+    let branding = &state.config.branding;
+    let account = &state.config.account;
+    let context = context! {
+        lang => lang,
+        name => user.name.clone(),
+        email => user.email.clone(),
+        link => link,
+        product_name => branding.product_name.clone(),
+        support_email => branding.support_email.clone(),
+        help_url => branding.help_url.clone(),
+        bankid_help_url => branding.bankid_help_url.clone(),
+        password_help_url => branding.password_help_url.clone(),
+        portal_url => branding.portal_url.clone(),
+        account_url => format!("{}/account", state.config.issuer),
+        forgot_url => format!("{}/password/forgot", state.config.issuer),
+        invite_days => account.invite_ttl / 86_400,
+        reset_minutes => account.reset_ttl / 60,
+    };
+    let name = kind.template();
+    let subject = state.templates.text(lang, &format!("email-{}-subject", name.replace('_', "-")));
+    Ok(EmailMessage {
+        to: user.email.clone(),
+        to_name: user.name.clone(),
+        subject,
+        text: state.templates.render(&format!("emails/{name}.txt"), context.clone())?,
+        html: state.templates.render(&format!("emails/{name}.html"), context)?,
+        locale: lang.to_string(),
+        action_link: link.map(str::to_string),
+    })
+}

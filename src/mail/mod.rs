@@ -2,6 +2,7 @@
 //! transports that deliver them (SMTP, a file outbox for development, in-memory for tests).
 
 pub mod compose;
+pub mod outbox;
 pub mod transport;
 
 use async_trait::async_trait;

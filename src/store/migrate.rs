@@ -41,7 +41,10 @@ macro_rules! migration {
 }
 
 /// All migrations, in ascending version order. Add one entry per new numbered file pair.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001", "initial")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001", "initial"),
+    migration!(2, "0002", "accounts_outbox"),
+];
 
 /// Creates the bookkeeping table. Identical on both backends.
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
@@ -244,5 +247,11 @@ mod tests {
         let initial = tables(MIGRATIONS[0].sqlite);
         assert_eq!(initial.len(), 10);
         assert_eq!(initial["session_clients"], vec!["sid", "client_id"]);
+        let accounts = tables(MIGRATIONS[1].sqlite);
+        assert_eq!(
+            accounts.keys().collect::<Vec<_>>(),
+            ["outbox", "user_tokens"]
+        );
+        assert_eq!(accounts["outbox"].len(), 11);
     }
 }

@@ -50,7 +50,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()>;
-    async fn set_user_password(&self, id: &str, password_hash: &str, now: UnixTime) -> StoreResult<()>;
+    async fn set_user_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     // Clients
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
@@ -64,14 +69,24 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
     /// Sets `retired_at` and `unpublish_at` on a key.
-    async fn retire_signing_key(&self, kid: &str, retired_at: UnixTime, unpublish_at: UnixTime) -> StoreResult<()>;
+    async fn retire_signing_key(
+        &self,
+        kid: &str,
+        retired_at: UnixTime,
+        unpublish_at: UnixTime,
+    ) -> StoreResult<()>;
     /// Deletes keys whose `unpublish_at` has passed.
     async fn delete_unpublished_keys(&self, now: UnixTime) -> StoreResult<u64>;
 
     // Pending authorization requests
-    async fn insert_pending_authorization(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    async fn insert_pending_authorization(&self, pending: &PendingAuthorization)
+    -> StoreResult<()>;
     /// Returns the request only while it has not expired.
-    async fn pending_authorization(&self, id: &str, now: UnixTime) -> StoreResult<Option<PendingAuthorization>>;
+    async fn pending_authorization(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<PendingAuthorization>>;
     async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()>;
 
     // Sessions
@@ -90,16 +105,29 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
     /// Atomically marks the code used; exactly one caller ever gets `Fresh`.
-    async fn consume_auth_code(&self, code_hash: &str, now: UnixTime) -> StoreResult<Consumed<AuthCode>>;
+    async fn consume_auth_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<AuthCode>>;
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
     /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
-    async fn consume_refresh_token(&self, token_hash: &str, now: UnixTime) -> StoreResult<Consumed<RefreshToken>>;
+    async fn consume_refresh_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<RefreshToken>>;
     /// Removes expired codes, refresh tokens, pending requests, sessions and old grants.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 
     // Throttling
     /// Counts one failure in the bucket `key`; a window older than `window_secs` starts over.
-    async fn record_failure(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<ThrottleState>;
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        window_secs: i64,
+    ) -> StoreResult<ThrottleState>;
     /// Failures in the current window (0 if the window has passed).
     async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64>;
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
@@ -107,58 +135,59 @@ pub trait Store: Send + Sync + 'static {
     // Accounts: invitations, password resets, profile (issue 3). Each method that sends email
     // writes the outbox row in the same transaction as the change that causes it.
     /// Creates a user without password, its invitation token and the welcome email, atomically.
-    async fn insert_user_with_token(&self, user: &User, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &UserToken,
+        email: &OutboxEmail,
+    ) -> StoreResult<()>;
     /// Stores a link token and the email carrying it, atomically.
-    async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()>;
     /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
-    async fn consume_user_token(&self, token_hash: &str, now: UnixTime) -> StoreResult<Consumed<UserToken>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn consume_user_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<UserToken>>;
     /// The token if it exists (used or not), without consuming it (to show the form).
-    async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>>;
     /// Sets the password; deletes the user's other sessions; revokes all the user's grants (so
     /// refresh and access tokens die); marks the user's unused link tokens used; enqueues the
     /// notice. One transaction. `NotFound` if the user does not exist.
-    async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn update_user_profile(&self, id: &str, name: &str, locale: &str, now: UnixTime) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()>;
+    async fn update_user_profile(
+        &self,
+        id: &str,
+        name: &str,
+        locale: &str,
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     // Email outbox
-    async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
     /// Claims up to `limit` pending messages due at `now` that no other sender holds, locking each
     /// until `now + lease_secs`. Safe with several instances (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
-    async fn claim_outbox(&self, now: UnixTime, lease_secs: i64, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn claim_outbox(
+        &self,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEmail>>;
     /// Marks a message sent and erases its sealed content.
-    async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// Records a failed attempt: `attempts + 1`, the error, and either the next attempt time or,
     /// when `give_up`, status `failed` (content erased).
-    async fn outbox_failed(&self, id: &str, error: &str, next_attempt_at: UnixTime, give_up: bool) -> StoreResult<()> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn outbox_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()>;
+    async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>>;
     /// Recent messages, newest first (operators and tests).
-    async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>>;
 }
-
 
 /// Opens the store for a `sqlite:` or `postgres:` URL.
 pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {

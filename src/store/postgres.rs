@@ -4,16 +4,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use super::migrate;
 use super::{
-    AuthCode, Client, Consumed, Grant, PendingAuthorization, RefreshToken, Session, SigningKey,
-    Store, StoreError, StoreResult, ThrottleState, UnixTime, User,
+    AuthCode, Client, Consumed, Grant, OutboxEmail, PasswordChange, PendingAuthorization,
+    RefreshToken, Session, SigningKey, Store, StoreError, StoreResult, ThrottleState, UnixTime,
+    User, UserToken,
 };
 
 /// Throttle rows whose window started longer ago than this are purged (longer than any window).
 const THROTTLE_RETENTION_SECS: i64 = 24 * 3600;
+/// Link tokens are kept this long after they expire (to tell "expired" from "unknown").
+const USER_TOKEN_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// Sent and failed outbox rows (content already erased) are kept this long, for operators.
+const OUTBOX_RETENTION_SECS: i64 = 30 * 24 * 3600;
+/// Longest delivery error kept in `outbox.last_error`, in characters.
+const OUTBOX_ERROR_MAX_CHARS: usize = 500;
 
 macro_rules! user_columns {
     () => {
@@ -52,6 +59,26 @@ macro_rules! refresh_token_columns {
         "token_hash, grant_id, generation, created_at, expires_at, used_at"
     };
 }
+macro_rules! user_token_columns {
+    () => {
+        "token_hash, user_id, purpose, created_at, expires_at, used_at"
+    };
+}
+macro_rules! outbox_columns {
+    () => {
+        "id, recipient, kind, sealed_message, status, attempts, next_attempt_at, locked_until, \
+         last_error, created_at, sent_at"
+    };
+}
+
+/// Leases due messages: the subquery picks them (oldest due first), the update locks them.
+const CLAIM_OUTBOX: &str = concat!(
+    "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox \
+     WHERE status = 'pending' AND next_attempt_at <= $2 \
+     AND (locked_until IS NULL OR locked_until <= $2) \
+     ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+    outbox_columns!()
+);
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -205,6 +232,106 @@ fn not_found_if_none_affected(result: sqlx::postgres::PgQueryResult) -> StoreRes
     }
 }
 
+fn user_token_from_row(row: &PgRow) -> StoreResult<UserToken> {
+    Ok(UserToken {
+        token_hash: row.try_get("token_hash")?,
+        user_id: row.try_get("user_id")?,
+        purpose: row.try_get("purpose")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+    })
+}
+
+fn outbox_from_row(row: &PgRow) -> StoreResult<OutboxEmail> {
+    Ok(OutboxEmail {
+        id: row.try_get("id")?,
+        recipient: row.try_get("recipient")?,
+        kind: row.try_get("kind")?,
+        sealed_message: row.try_get("sealed_message")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        locked_until: row.try_get("locked_until")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        sent_at: row.try_get("sent_at")?,
+    })
+}
+
+/// Keeps at most [`OUTBOX_ERROR_MAX_CHARS`] characters of a delivery error.
+fn truncate_error(error: &str) -> String {
+    error.chars().take(OUTBOX_ERROR_MAX_CHARS).collect()
+}
+
+/// The `insert_*_tx` helpers run on `conn`: a transaction's connection or a plain one.
+async fn insert_user_tx(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO users (",
+        user_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(user.email_verified)
+    .bind(&user.name)
+    .bind(&user.locale)
+    .bind(&user.password_hash)
+    .bind(user.disabled)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// `NotFound` if the user does not exist.
+async fn insert_user_token_tx(conn: &mut PgConnection, token: &UserToken) -> StoreResult<()> {
+    let result = sqlx::query(concat!(
+        "INSERT INTO user_tokens (",
+        user_token_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&token.token_hash)
+    .bind(&token.user_id)
+    .bind(&token.purpose)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .bind(token.used_at)
+    .execute(conn)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        // The user does not exist.
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+async fn insert_outbox_tx(conn: &mut PgConnection, email: &OutboxEmail) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO outbox (",
+        outbox_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(&email.id)
+    .bind(&email.recipient)
+    .bind(&email.kind)
+    .bind(&email.sealed_message)
+    .bind(&email.status)
+    .bind(email.attempts)
+    .bind(email.next_attempt_at)
+    .bind(email.locked_until)
+    .bind(&email.last_error)
+    .bind(email.created_at)
+    .bind(email.sent_at)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -232,24 +359,8 @@ impl Store for PostgresStore {
     // Users
 
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO users (",
-            user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(user.email_verified)
-        .bind(&user.name)
-        .bind(&user.locale)
-        .bind(&user.password_hash)
-        .bind(user.disabled)
-        .bind(user.created_at)
-        .bind(user.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_user_tx(&mut conn, user).await
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
@@ -719,7 +830,7 @@ impl Store for PostgresStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         // Children before parents, so that every deleted row is counted (cascades are not).
-        let statements: [(&'static str, i64); 7] = [
+        let statements: [(&'static str, i64); 9] = [
             (
                 "DELETE FROM auth_codes WHERE expires_at <= $1 \
                  OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
@@ -744,6 +855,14 @@ impl Store for PostgresStore {
             (
                 "DELETE FROM throttle WHERE window_start <= $1",
                 now - THROTTLE_RETENTION_SECS,
+            ),
+            (
+                "DELETE FROM user_tokens WHERE expires_at <= $1",
+                now - USER_TOKEN_RETENTION_SECS,
+            ),
+            (
+                "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at <= $1",
+                now - OUTBOX_RETENTION_SECS,
             ),
         ];
         let mut tx = self.pool.begin().await?;
@@ -805,5 +924,227 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    // Accounts: invitations, password resets, profile
+
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &UserToken,
+        email: &OutboxEmail,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_user_tx(&mut tx, user).await?;
+        insert_user_token_tx(&mut tx, token).await?;
+        insert_outbox_tx(&mut tx, email).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_user_token_tx(&mut tx, token).await?;
+        insert_outbox_tx(&mut tx, email).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn consume_user_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Consumed<UserToken>> {
+        let fresh = sqlx::query(concat!(
+            "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             RETURNING ",
+            user_token_columns!()
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = fresh {
+            return Ok(Consumed::Fresh(user_token_from_row(&row)?));
+        }
+        match self.user_token(token_hash).await? {
+            Some(token) => Ok(Consumed::AlreadyUsed(token)),
+            None => Ok(Consumed::Missing),
+        }
+    }
+
+    async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_token_columns!(),
+            " FROM user_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_token_from_row)
+        .transpose()
+    }
+
+    async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
+        // Every early return drops `tx`, which rolls back.
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3, \
+             email_verified = (email_verified OR $4) WHERE id = $1",
+        )
+        .bind(&change.user_id)
+        .bind(&change.password_hash)
+        .bind(change.now)
+        .bind(change.verify_email)
+        .execute(&mut *tx)
+        .await?;
+        not_found_if_none_affected(result)?;
+        sqlx::query(
+            "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions \
+             WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2))",
+        )
+        .bind(&change.user_id)
+        .bind(&change.keep_session_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
+            .bind(&change.user_id)
+            .bind(&change.keep_session_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(&change.user_id)
+            .bind(change.now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+            .bind(&change.user_id)
+            .bind(change.now)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(notice) = &change.notice {
+            insert_outbox_tx(&mut tx, notice).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_user_profile(
+        &self,
+        id: &str,
+        name: &str,
+        locale: &str,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let result =
+            sqlx::query("UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1")
+                .bind(id)
+                .bind(name)
+                .bind(locale)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        not_found_if_none_affected(result)
+    }
+
+    // Email outbox
+
+    async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_outbox_tx(&mut conn, email).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEmail>> {
+        // One statement: rows another instance is claiming right now are locked and skipped;
+        // rows it has already claimed fail the `locked_until` test when re-checked.
+        let rows = sqlx::query(CLAIM_OUTBOX)
+            .bind(now.saturating_add(lease_secs))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING does not keep the subquery's order.
+        claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        Ok(claimed)
+    }
+
+    async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        let result = sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $2, locked_until = NULL, \
+             sealed_message = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(Vec::<u8>::new())
+        .execute(&self.pool)
+        .await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()> {
+        let query = if give_up {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
+                 status = 'failed', sealed_message = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(truncate_error(error))
+            .bind(Vec::<u8>::new())
+        } else {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
+                 next_attempt_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(truncate_error(error))
+            .bind(next_attempt_at)
+        };
+        let result = query.execute(&self.pool).await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(outbox_from_row)
+        .transpose()
+    }
+
+    async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(outbox_from_row)
+        .collect()
     }
 }

@@ -115,6 +115,16 @@ suite!(
     refresh_token_is_consumed_exactly_once,
     throttle,
     purge_expired,
+    invitation_is_consumed_exactly_once,
+    user_tokens,
+    set_password_with_effects,
+    account_changes_are_all_or_nothing,
+    update_user_profile,
+    outbox_claims_due_messages_once_per_lease,
+    outbox_concurrent_claimers_never_share,
+    outbox_sent_and_failed,
+    outbox_list_and_lookup,
+    purge_expired_tokens_and_outbox,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +227,38 @@ fn refresh_token(hash: &str, grant_id: &str, expires_at: UnixTime) -> RefreshTok
         expires_at,
         used_at: None,
     }
+}
+
+fn user_token(hash: &str, user_id: &str, purpose: &str, expires_at: UnixTime) -> UserToken {
+    UserToken {
+        token_hash: hash.into(),
+        user_id: user_id.into(),
+        purpose: purpose.into(),
+        created_at: NOW - 1,
+        expires_at,
+        used_at: None,
+    }
+}
+
+/// A pending message, created and due at `next_attempt_at`.
+fn email(id: &str, next_attempt_at: UnixTime) -> OutboxEmail {
+    OutboxEmail {
+        id: id.into(),
+        recipient: format!("{id}@example.se"),
+        kind: "invite".into(),
+        sealed_message: vec![7, 0, 255, 1, 2, 3],
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at,
+        locked_until: None,
+        last_error: None,
+        created_at: next_attempt_at,
+        sent_at: None,
+    }
+}
+
+fn ids(emails: &[OutboxEmail]) -> Vec<&str> {
+    emails.iter().map(|e| e.id.as_str()).collect()
 }
 
 /// A user `u1`, a client `c1` and a grant `g1` between them, valid for an hour.
@@ -850,6 +892,662 @@ async fn purge_expired(s: Arc<dyn Store>) {
             .unwrap()
             .failures,
         1
+    );
+}
+
+async fn invitation_is_consumed_exactly_once(s: Arc<dyn Store>) {
+    let mut invited = user("u-new", "new@example.se", NOW);
+    invited.email_verified = false;
+    let token = user_token("invite-hash", "u-new", "invite", NOW + 3600);
+    let welcome = email("m-welcome", NOW);
+    s.insert_user_with_token(&invited, &token, &welcome)
+        .await
+        .unwrap();
+    assert_eq!(s.user_by_id("u-new").await.unwrap(), Some(invited.clone()));
+    assert_eq!(
+        s.user_token("invite-hash").await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        s.outbox_email("m-welcome").await.unwrap(),
+        Some(welcome.clone())
+    );
+
+    // The same email again is a conflict (and adds no second message).
+    let mut again = invited.clone();
+    again.id = "u-again".into();
+    let err = s
+        .insert_user_with_token(
+            &again,
+            &user_token("other-hash", "u-again", "invite", NOW + 3600),
+            &email("m-again", NOW),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.outbox_email("m-again").await.unwrap(), None);
+    assert_eq!(s.user_token("other-hash").await.unwrap(), None);
+
+    let handles: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.consume_user_token("invite-hash", NOW + i).await.unwrap() })
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    let mut already_used = Vec::new();
+    for handle in handles {
+        match handle.await.unwrap() {
+            Consumed::Fresh(t) => fresh.push(t),
+            Consumed::AlreadyUsed(t) => already_used.push(t),
+            Consumed::Missing => panic!("token reported missing"),
+        }
+    }
+    assert_eq!(fresh.len(), 1, "exactly one consumer wins");
+    assert_eq!(already_used.len(), 9);
+    let winner = &fresh[0];
+    let used_at = winner.used_at.expect("Fresh row carries used_at");
+    assert_eq!(
+        UserToken {
+            used_at: None,
+            ..winner.clone()
+        },
+        token
+    );
+    for t in &already_used {
+        assert_eq!(t.used_at, Some(used_at));
+    }
+    assert_eq!(
+        s.consume_user_token("invite-hash", NOW + 100)
+            .await
+            .unwrap(),
+        Consumed::AlreadyUsed(winner.clone())
+    );
+    assert_eq!(
+        s.user_token("invite-hash").await.unwrap(),
+        Some(winner.clone())
+    );
+    assert_eq!(
+        s.consume_user_token("unknown", NOW).await.unwrap(),
+        Consumed::Missing
+    );
+}
+
+async fn user_tokens(s: Arc<dyn Store>) {
+    s.insert_user(&user("u1", "u1@example.se", NOW))
+        .await
+        .unwrap();
+    let reset = user_token("reset-hash", "u1", "reset", NOW + 1800);
+    let mail = email("m-reset", NOW);
+    s.insert_user_token(&reset, &mail).await.unwrap();
+    assert_eq!(
+        s.user_token("reset-hash").await.unwrap(),
+        Some(reset.clone())
+    );
+    assert_eq!(s.outbox_email("m-reset").await.unwrap(), Some(mail));
+    assert_eq!(s.user_token("unknown").await.unwrap(), None);
+
+    // Looking a token up does not consume it.
+    assert_eq!(
+        s.user_token("reset-hash").await.unwrap().unwrap().used_at,
+        None
+    );
+    assert!(matches!(
+        s.consume_user_token("reset-hash", NOW).await.unwrap(),
+        Consumed::Fresh(_)
+    ));
+    assert_eq!(
+        s.user_token("reset-hash").await.unwrap().unwrap().used_at,
+        Some(NOW)
+    );
+
+    // Same hash twice is a conflict; an unknown user is NotFound. Neither leaves an email.
+    let err = s
+        .insert_user_token(&reset, &email("m-dup-token", NOW))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = s
+        .insert_user_token(
+            &user_token("orphan-hash", "nobody", "reset", NOW + 1800),
+            &email("m-orphan", NOW),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.outbox_email("m-dup-token").await.unwrap(), None);
+    assert_eq!(s.outbox_email("m-orphan").await.unwrap(), None);
+    assert_eq!(s.user_token("orphan-hash").await.unwrap(), None);
+
+    // Another user, another purpose.
+    s.insert_user(&user("u2", "u2@example.se", NOW))
+        .await
+        .unwrap();
+    s.insert_user_token(
+        &user_token("u2-hash", "u2", "invite", NOW + 60),
+        &email("m-u2", NOW),
+    )
+    .await
+    .unwrap();
+    assert!(s.user_token("u2-hash").await.unwrap().is_some());
+}
+
+/// `u1` with three sessions (two linked to `c1`), two grants (one revoked before), two link
+/// tokens (one used before); `u2` with one of each, which must never be touched.
+async fn seed_password_change(s: &dyn Store) {
+    let mut u1 = user("u1", "u1@example.se", NOW - 1000);
+    u1.email_verified = false;
+    u1.password_hash = Some("$argon2id$old".into());
+    s.insert_user(&u1).await.unwrap();
+    s.insert_user(&user("u2", "u2@example.se", NOW - 1000))
+        .await
+        .unwrap();
+    s.insert_client(&client("c1", NOW)).await.unwrap();
+    for (hash, sid, user_id) in [
+        ("keep", "sid-keep", "u1"),
+        ("other-1", "sid-other-1", "u1"),
+        ("other-2", "sid-other-2", "u1"),
+        ("u2-sess", "sid-u2", "u2"),
+    ] {
+        s.insert_session(&session(hash, sid, user_id, NOW + 3600))
+            .await
+            .unwrap();
+        s.add_session_client(sid, "c1").await.unwrap();
+    }
+    s.insert_grant(&grant("g-live", "u1", "c1", NOW + 3600))
+        .await
+        .unwrap();
+    let mut revoked = grant("g-revoked", "u1", "c1", NOW + 3600);
+    revoked.revoked_at = Some(NOW - 100);
+    s.insert_grant(&revoked).await.unwrap();
+    s.insert_grant(&grant("g-u2", "u2", "c1", NOW + 3600))
+        .await
+        .unwrap();
+    for (hash, user_id) in [("t-unused", "u1"), ("t-used", "u1"), ("t-u2", "u2")] {
+        s.insert_user_token(
+            &user_token(hash, user_id, "reset", NOW + 3600),
+            &email(&format!("m-{hash}"), NOW - 10),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(matches!(
+        s.consume_user_token("t-used", NOW - 50).await.unwrap(),
+        Consumed::Fresh(_)
+    ));
+}
+
+fn password_change(keep: Option<&str>, notice: Option<OutboxEmail>) -> PasswordChange {
+    PasswordChange {
+        user_id: "u1".into(),
+        password_hash: "$argon2id$new".into(),
+        now: NOW,
+        keep_session_hash: keep.map(Into::into),
+        verify_email: true,
+        notice,
+    }
+}
+
+/// The state `seed_password_change` left, unchanged: what a failed change must leave behind.
+async fn assert_password_unchanged(s: &dyn Store) {
+    let u1 = s.user_by_id("u1").await.unwrap().unwrap();
+    assert_eq!(u1.password_hash.as_deref(), Some("$argon2id$old"));
+    assert!(!u1.email_verified);
+    assert_eq!(u1.updated_at, NOW - 1000);
+    for hash in ["keep", "other-1", "other-2", "u2-sess"] {
+        assert!(
+            s.session_by_hash(hash, NOW).await.unwrap().is_some(),
+            "{hash}"
+        );
+    }
+    assert_eq!(s.session_clients("sid-other-1").await.unwrap(), ["c1"]);
+    assert_eq!(
+        s.grant_by_id("g-live").await.unwrap().unwrap().revoked_at,
+        None
+    );
+    assert_eq!(
+        s.user_token("t-unused").await.unwrap().unwrap().used_at,
+        None
+    );
+}
+
+async fn set_password_with_effects(s: Arc<dyn Store>) {
+    seed_password_change(&*s).await;
+    let notice = OutboxEmail {
+        kind: "password_changed".into(),
+        ..email("m-notice", NOW)
+    };
+    s.set_password_with_effects(&password_change(Some("keep"), Some(notice.clone())))
+        .await
+        .unwrap();
+
+    let u1 = s.user_by_id("u1").await.unwrap().unwrap();
+    assert_eq!(u1.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(u1.updated_at, NOW);
+    assert!(u1.email_verified);
+
+    // Other sessions (and their client links) are gone; the kept one and u2's stay.
+    assert!(s.session_by_hash("keep", NOW).await.unwrap().is_some());
+    assert_eq!(s.session_clients("sid-keep").await.unwrap(), ["c1"]);
+    for hash in ["other-1", "other-2"] {
+        assert_eq!(s.session_by_hash(hash, NOW).await.unwrap(), None, "{hash}");
+    }
+    for sid in ["sid-other-1", "sid-other-2"] {
+        assert!(s.session_clients(sid).await.unwrap().is_empty(), "{sid}");
+    }
+    assert!(s.session_by_hash("u2-sess", NOW).await.unwrap().is_some());
+
+    // Grants revoked now; an earlier revocation keeps its time; u2's grant is untouched.
+    assert_eq!(
+        s.grant_by_id("g-live").await.unwrap().unwrap().revoked_at,
+        Some(NOW)
+    );
+    assert_eq!(
+        s.grant_by_id("g-revoked")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(NOW - 100)
+    );
+    assert_eq!(
+        s.grant_by_id("g-u2").await.unwrap().unwrap().revoked_at,
+        None
+    );
+
+    // Unused link tokens are used up; a used one keeps its time; u2's is untouched.
+    assert_eq!(
+        s.user_token("t-unused").await.unwrap().unwrap().used_at,
+        Some(NOW)
+    );
+    assert_eq!(
+        s.user_token("t-used").await.unwrap().unwrap().used_at,
+        Some(NOW - 50)
+    );
+    assert_eq!(s.user_token("t-u2").await.unwrap().unwrap().used_at, None);
+    assert!(matches!(
+        s.consume_user_token("t-unused", NOW + 1).await.unwrap(),
+        Consumed::AlreadyUsed(_)
+    ));
+
+    assert_eq!(s.outbox_email("m-notice").await.unwrap(), Some(notice));
+
+    // Without a session to keep, every session goes; without a notice, no email; an already
+    // verified address stays verified when `verify_email` is false.
+    let mut change = password_change(None, None);
+    change.password_hash = "$argon2id$newer".into();
+    change.now = NOW + 10;
+    change.verify_email = false;
+    let emails_before = s.list_outbox(100).await.unwrap().len();
+    s.set_password_with_effects(&change).await.unwrap();
+    assert_eq!(s.session_by_hash("keep", NOW).await.unwrap(), None);
+    assert!(s.session_clients("sid-keep").await.unwrap().is_empty());
+    assert!(s.session_by_hash("u2-sess", NOW).await.unwrap().is_some());
+    let u1 = s.user_by_id("u1").await.unwrap().unwrap();
+    assert_eq!(u1.password_hash.as_deref(), Some("$argon2id$newer"));
+    assert_eq!(u1.updated_at, NOW + 10);
+    assert!(u1.email_verified);
+    assert_eq!(s.list_outbox(100).await.unwrap().len(), emails_before);
+    assert_eq!(
+        s.grant_by_id("g-live").await.unwrap().unwrap().revoked_at,
+        Some(NOW)
+    );
+
+    // `verify_email: false` does not verify an unverified address.
+    s.insert_user(&User {
+        email_verified: false,
+        ..user("u3", "u3@example.se", NOW)
+    })
+    .await
+    .unwrap();
+    s.set_password_with_effects(&PasswordChange {
+        user_id: "u3".into(),
+        verify_email: false,
+        ..password_change(None, None)
+    })
+    .await
+    .unwrap();
+    let u3 = s.user_by_id("u3").await.unwrap().unwrap();
+    assert!(!u3.email_verified);
+    assert_eq!(u3.password_hash.as_deref(), Some("$argon2id$new"));
+}
+
+async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
+    seed_password_change(&*s).await;
+    // Every change below writes its email with this id, so the outbox insert fails last.
+    s.enqueue_email(&email("m-dup", NOW)).await.unwrap();
+
+    let mut invited = user("u-new", "new@example.se", NOW);
+    invited.email_verified = false;
+    let err = s
+        .insert_user_with_token(
+            &invited,
+            &user_token("invite-hash", "u-new", "invite", NOW + 3600),
+            &email("m-dup", NOW),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.user_by_id("u-new").await.unwrap(), None);
+    assert_eq!(s.user_by_email("new@example.se").await.unwrap(), None);
+    assert_eq!(s.user_token("invite-hash").await.unwrap(), None);
+
+    let err = s
+        .insert_user_token(
+            &user_token("reset-hash", "u1", "reset", NOW + 3600),
+            &email("m-dup", NOW),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.user_token("reset-hash").await.unwrap(), None);
+
+    let err = s
+        .set_password_with_effects(&password_change(Some("keep"), Some(email("m-dup", NOW))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_password_unchanged(&*s).await;
+
+    // An unknown user: NotFound, and the notice is not enqueued.
+    let err = s
+        .set_password_with_effects(&PasswordChange {
+            user_id: "nobody".into(),
+            ..password_change(None, Some(email("m-nobody", NOW)))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.outbox_email("m-nobody").await.unwrap(), None);
+    assert_password_unchanged(&*s).await;
+
+    // The original message is intact, and it is the only new one.
+    assert_eq!(
+        s.outbox_email("m-dup").await.unwrap(),
+        Some(email("m-dup", NOW))
+    );
+    assert_eq!(s.list_outbox(100).await.unwrap().len(), 4);
+
+    // After all that, the same changes with fresh ids go through.
+    s.insert_user_with_token(
+        &invited,
+        &user_token("invite-hash", "u-new", "invite", NOW + 3600),
+        &email("m-welcome", NOW),
+    )
+    .await
+    .unwrap();
+    s.set_password_with_effects(&password_change(Some("keep"), Some(email("m-notice", NOW))))
+        .await
+        .unwrap();
+    assert_eq!(s.list_outbox(100).await.unwrap().len(), 6);
+}
+
+async fn update_user_profile(s: Arc<dyn Store>) {
+    let original = user("u1", "u1@example.se", NOW);
+    s.insert_user(&original).await.unwrap();
+    s.update_user_profile("u1", "Åsa Öberg", "en", NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_by_id("u1").await.unwrap(),
+        Some(User {
+            name: "Åsa Öberg".into(),
+            locale: "en".into(),
+            updated_at: NOW + 5,
+            ..original
+        })
+    );
+    assert!(matches!(
+        s.update_user_profile("nobody", "X", "sv", NOW).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn outbox_claims_due_messages_once_per_lease(s: Arc<dyn Store>) {
+    const LEASE: i64 = 60;
+    // Enqueued out of order; only the first three are due at NOW.
+    for (id, due) in [
+        ("m-2", NOW - 5),
+        ("m-future", NOW + 100),
+        ("m-1", NOW - 10),
+        ("m-3", NOW),
+    ] {
+        s.enqueue_email(&email(id, due)).await.unwrap();
+    }
+    // Neither a sent nor a failed message is ever claimed, due or not.
+    s.enqueue_email(&email("m-sent", NOW - 20)).await.unwrap();
+    s.outbox_sent("m-sent", NOW - 15).await.unwrap();
+    s.enqueue_email(&email("m-failed", NOW - 20)).await.unwrap();
+    s.outbox_failed("m-failed", "550 no such user", NOW, true)
+        .await
+        .unwrap();
+    let err = s.enqueue_email(&email("m-1", NOW)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    // Oldest due first, limited, locked until NOW + LEASE.
+    let first = s.claim_outbox(NOW, LEASE, 2).await.unwrap();
+    assert_eq!(ids(&first), ["m-1", "m-2"]);
+    for claimed in &first {
+        assert_eq!(claimed.locked_until, Some(NOW + LEASE));
+        assert_eq!(claimed.sealed_message, email("x", NOW).sealed_message);
+        assert_eq!(claimed.status, "pending");
+    }
+    let second = s.claim_outbox(NOW, LEASE, 10).await.unwrap();
+    assert_eq!(ids(&second), ["m-3"]);
+    assert!(s.claim_outbox(NOW, LEASE, 10).await.unwrap().is_empty());
+
+    // Still leased just before the lease ends.
+    assert!(
+        s.claim_outbox(NOW + LEASE - 1, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once the lease has run out (the sender died), the messages can be claimed again, and so
+    // can the one that has come due.
+    let again = s.claim_outbox(NOW + LEASE, LEASE, 10).await.unwrap();
+    assert_eq!(ids(&again), ["m-1", "m-2", "m-3"]);
+    let later = s.claim_outbox(NOW + 100, LEASE, 10).await.unwrap();
+    assert_eq!(ids(&later), ["m-future"]);
+    assert_eq!(later[0].locked_until, Some(NOW + 100 + LEASE));
+    assert!(s.claim_outbox(NOW, LEASE, 0).await.unwrap().is_empty());
+}
+
+async fn outbox_concurrent_claimers_never_share(s: Arc<dyn Store>) {
+    for i in 0..20 {
+        s.enqueue_email(&email(&format!("m-{i:02}"), NOW - 100 + i))
+            .await
+            .unwrap();
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.claim_outbox(NOW, 60, 5).await.unwrap() })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for handle in handles {
+        let claimed = handle.await.unwrap();
+        assert!(claimed.len() <= 5, "{}", claimed.len());
+        for message in claimed {
+            assert!(
+                seen.insert(message.id.clone()),
+                "{} claimed twice",
+                message.id
+            );
+        }
+    }
+    // Whatever the claimers skipped is still there to claim, and nothing else.
+    for message in s.claim_outbox(NOW, 60, 100).await.unwrap() {
+        assert!(
+            seen.insert(message.id.clone()),
+            "{} claimed twice",
+            message.id
+        );
+    }
+    assert_eq!(seen.len(), 20);
+    assert!(s.claim_outbox(NOW, 60, 100).await.unwrap().is_empty());
+}
+
+async fn outbox_sent_and_failed(s: Arc<dyn Store>) {
+    s.enqueue_email(&email("m-ok", NOW)).await.unwrap();
+    s.enqueue_email(&email("m-flaky", NOW)).await.unwrap();
+    s.enqueue_email(&email("m-bad", NOW)).await.unwrap();
+    assert_eq!(s.claim_outbox(NOW, 60, 10).await.unwrap().len(), 3);
+
+    // Sent: content erased, lease released, time recorded; never claimed again.
+    s.outbox_sent("m-ok", NOW + 1).await.unwrap();
+    let sent = s.outbox_email("m-ok").await.unwrap().unwrap();
+    assert_eq!(sent.status, "sent");
+    assert_eq!(sent.sent_at, Some(NOW + 1));
+    assert_eq!(sent.locked_until, None);
+    assert!(sent.sealed_message.is_empty());
+    assert_eq!(sent.recipient, "m-ok@example.se");
+
+    // A failure schedules the next attempt and releases the lease; content stays.
+    s.outbox_failed("m-flaky", "421 try again later", NOW + 30, false)
+        .await
+        .unwrap();
+    let flaky = s.outbox_email("m-flaky").await.unwrap().unwrap();
+    assert_eq!(flaky.status, "pending");
+    assert_eq!(flaky.attempts, 1);
+    assert_eq!(flaky.next_attempt_at, NOW + 30);
+    assert_eq!(flaky.locked_until, None);
+    assert_eq!(flaky.last_error.as_deref(), Some("421 try again later"));
+    assert_eq!(flaky.sealed_message, email("x", NOW).sealed_message);
+    assert!(s.claim_outbox(NOW + 29, 60, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&s.claim_outbox(NOW + 30, 60, 10).await.unwrap()),
+        ["m-flaky"]
+    );
+    s.outbox_failed("m-flaky", "421 again", NOW + 90, false)
+        .await
+        .unwrap();
+    let flaky = s.outbox_email("m-flaky").await.unwrap().unwrap();
+    assert_eq!(flaky.attempts, 2);
+    assert_eq!(flaky.last_error.as_deref(), Some("421 again"));
+
+    // Giving up: status failed, content erased, never claimed again. Long errors are cut to
+    // 500 characters (not bytes).
+    let long_error = "å".repeat(600);
+    s.outbox_failed("m-bad", &long_error, NOW + 1000, true)
+        .await
+        .unwrap();
+    let bad = s.outbox_email("m-bad").await.unwrap().unwrap();
+    assert_eq!(bad.status, "failed");
+    assert_eq!(bad.attempts, 1);
+    assert_eq!(bad.locked_until, None);
+    assert!(bad.sealed_message.is_empty());
+    assert_eq!(bad.sent_at, None);
+    assert_eq!(bad.last_error, Some("å".repeat(500)));
+
+    assert_eq!(
+        ids(&s.claim_outbox(NOW + 10_000, 60, 10).await.unwrap()),
+        ["m-flaky"]
+    );
+
+    assert!(matches!(
+        s.outbox_sent("nope", NOW).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.outbox_failed("nope", "x", NOW, false).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn outbox_list_and_lookup(s: Arc<dyn Store>) {
+    assert!(s.list_outbox(10).await.unwrap().is_empty());
+    for (id, created_at) in [("m-b", NOW + 2), ("m-a", NOW + 1), ("m-c", NOW + 3)] {
+        s.enqueue_email(&email(id, created_at)).await.unwrap();
+    }
+    assert_eq!(
+        ids(&s.list_outbox(10).await.unwrap()),
+        ["m-c", "m-b", "m-a"]
+    );
+    assert_eq!(ids(&s.list_outbox(2).await.unwrap()), ["m-c", "m-b"]);
+    assert_eq!(
+        s.outbox_email("m-a").await.unwrap(),
+        Some(email("m-a", NOW + 1))
+    );
+    assert_eq!(s.outbox_email("nope").await.unwrap(), None);
+
+    // Every column round-trips, including the optional ones.
+    let full = OutboxEmail {
+        status: "failed".into(),
+        attempts: 7,
+        locked_until: Some(NOW + 9),
+        last_error: Some("boom".into()),
+        sent_at: Some(NOW + 8),
+        sealed_message: Vec::new(),
+        ..email("m-full", NOW)
+    };
+    s.enqueue_email(&full).await.unwrap();
+    assert_eq!(s.outbox_email("m-full").await.unwrap(), Some(full));
+}
+
+async fn purge_expired_tokens_and_outbox(s: Arc<dyn Store>) {
+    const DAY: i64 = 24 * 3600;
+    s.insert_user(&user("u1", "u1@example.se", NOW - 60 * DAY))
+        .await
+        .unwrap();
+    // Tokens: expired more than 7 days ago (gone), expired recently and live (kept).
+    for (hash, expires_at) in [
+        ("t-old", NOW - 7 * DAY),
+        ("t-recent", NOW - 7 * DAY + 1),
+        ("t-live", NOW + 3600),
+    ] {
+        s.insert_user_token(
+            &user_token(hash, "u1", "reset", expires_at),
+            &email(&format!("m-{hash}"), NOW - 60 * DAY),
+        )
+        .await
+        .unwrap();
+    }
+    // The three token emails above are old but still pending: kept.
+    // Old sent and failed messages go; recent ones stay.
+    for (id, created_at) in [
+        ("m-sent-old", NOW - 30 * DAY),
+        ("m-failed-old", NOW - 31 * DAY),
+        ("m-sent-recent", NOW - 30 * DAY + 1),
+        ("m-failed-recent", NOW - DAY),
+    ] {
+        s.enqueue_email(&email(id, created_at)).await.unwrap();
+    }
+    s.outbox_sent("m-sent-old", NOW - 30 * DAY).await.unwrap();
+    s.outbox_sent("m-sent-recent", NOW - 29 * DAY)
+        .await
+        .unwrap();
+    s.outbox_failed("m-failed-old", "x", NOW, true)
+        .await
+        .unwrap();
+    s.outbox_failed("m-failed-recent", "x", NOW, true)
+        .await
+        .unwrap();
+
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 3);
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 0);
+
+    assert_eq!(s.user_token("t-old").await.unwrap(), None);
+    assert!(s.user_token("t-recent").await.unwrap().is_some());
+    assert!(s.user_token("t-live").await.unwrap().is_some());
+    let mut left: Vec<String> = s
+        .list_outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "m-failed-recent",
+            "m-sent-recent",
+            "m-t-live",
+            "m-t-old",
+            "m-t-recent"
+        ]
     );
 }
 

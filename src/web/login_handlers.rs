@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -26,13 +26,27 @@ use super::responses::{authorization_response, authorize_error, internal_page, l
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     req: Option<String>,
+    next: Option<String>,
     lang: Option<String>,
+}
+
+/// Where a login leads: back into an app's authorization request, or to one of our own pages.
+enum LoginTarget {
+    Authorization { pending_id: String, request: Box<AuthorizationRequest> },
+    Local { next: String },
+}
+
+/// Only our own paths are allowed as `next`, never another site (open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n.to_string(),
+        _ => "/account".to_string(),
+    }
 }
 
 struct LoginView<'a> {
     lang: &'a str,
-    pending_id: &'a str,
-    request: &'a AuthorizationRequest,
+    target: &'a LoginTarget,
     email: &'a str,
     error_key: Option<&'a str>,
 }
@@ -43,12 +57,26 @@ async fn render_login(
     status: StatusCode,
     view: LoginView<'_>,
 ) -> Result<Response, crate::store::StoreError> {
-    let client_name = state.store.client_by_id(&view.request.client_id).await?.map(|c| c.name);
+    let (client_name, req, next, self_path, forgot_href) = match view.target {
+        LoginTarget::Authorization { pending_id, request } => (
+            state.store.client_by_id(&request.client_id).await?.map(|c| c.name),
+            Some(pending_id.as_str()),
+            None,
+            format!("/login?req={pending_id}"),
+            format!("/password/forgot?req={pending_id}&lang={}", view.lang),
+        ),
+        LoginTarget::Local { next } => {
+            let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            (None, None, Some(next.as_str()), format!("/login?next={encoded}"), format!("/password/forgot?lang={}", view.lang))
+        }
+    };
     let (csrf_cookie, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
     let context = context! {
         lang => view.lang,
-        languages => language_links(&format!("/login?req={}", view.pending_id), view.lang),
-        req => view.pending_id,
+        languages => language_links(&self_path, view.lang),
+        req => req,
+        next => next,
+        forgot_href => forgot_href,
         csrf => csrf::token_for(state, &csrf_cookie),
         email => view.email,
         error_key => view.error_key,
@@ -61,7 +89,7 @@ async fn render_login(
     Ok(response)
 }
 
-fn page_lang(state: &AppState, explicit: Option<&str>, request: Option<&AuthorizationRequest>, headers: &HeaderMap) -> &'static str {
+pub fn page_lang(state: &AppState, explicit: Option<&str>, request: Option<&AuthorizationRequest>, headers: &HeaderMap) -> &'static str {
     negotiate(
         explicit,
         request.and_then(|r| r.ui_locales.as_deref()),
@@ -76,17 +104,22 @@ pub async fn login_page(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let Some(pending_id) = query.req.as_deref() else {
-        let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
-        return page_error(&state, lang, PageError::RequestExpired);
+    let target = match query.req.as_deref() {
+        Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
+            Ok(request) => LoginTarget::Authorization { pending_id: pending_id.to_string(), request: Box::new(request) },
+            Err(e) => {
+                return authorize_error(&state, page_lang(&state, query.lang.as_deref(), None, &headers), &request_id, e);
+            }
+        },
+        None => LoginTarget::Local { next: safe_next(query.next.as_deref()) },
     };
-    let request = match authorize::pending_request(&state, pending_id).await {
-        Ok(request) => request,
-        Err(e) => return authorize_error(&state, page_lang(&state, query.lang.as_deref(), None, &headers), &request_id, e),
+    let request = match &target {
+        LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
+        LoginTarget::Local { .. } => None,
     };
-    let lang = page_lang(&state, query.lang.as_deref(), Some(&request), &headers);
-    let email = request.login_hint.clone().unwrap_or_default();
-    let view = LoginView { lang, pending_id, request: &request, email: &email, error_key: None };
+    let lang = page_lang(&state, query.lang.as_deref(), request, &headers);
+    let email = request.and_then(|r| r.login_hint.clone()).unwrap_or_default();
+    let view = LoginView { lang, target: &target, email: &email, error_key: None };
     render_login(&state, &headers, StatusCode::OK, view)
         .await
         .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e))
@@ -102,12 +135,18 @@ pub async fn login_submit(
     let form = parse_pairs(&body);
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let explicit_lang = field("lang");
-    let pending_id = field("req").unwrap_or_default();
-    let request = match authorize::pending_request(&state, pending_id).await {
-        Ok(request) => request,
-        Err(e) => return authorize_error(&state, page_lang(&state, explicit_lang, None, &headers), &request_id, e),
+    let target = match field("req") {
+        Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
+            Ok(request) => LoginTarget::Authorization { pending_id: pending_id.to_string(), request: Box::new(request) },
+            Err(e) => return authorize_error(&state, page_lang(&state, explicit_lang, None, &headers), &request_id, e),
+        },
+        None => LoginTarget::Local { next: safe_next(field("next")) },
     };
-    let lang = page_lang(&state, explicit_lang, Some(&request), &headers);
+    let request = match &target {
+        LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
+        LoginTarget::Local { .. } => None,
+    };
+    let lang = page_lang(&state, explicit_lang, request, &headers);
     if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field("csrf")) {
         return page_error(&state, lang, PageError::InvalidCsrf);
     }
@@ -121,7 +160,7 @@ pub async fn login_submit(
                 LoginError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
                 _ => (StatusCode::UNAUTHORIZED, "login-invalid"),
             };
-            let view = LoginView { lang, pending_id, request: &request, email, error_key: Some(key) };
+            let view = LoginView { lang, target: &target, email, error_key: Some(key) };
             return render_login(&state, &headers, status, view)
                 .await
                 .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e));
@@ -138,14 +177,52 @@ pub async fn login_submit(
         Ok(started) => started,
         Err(e) => return internal_page(&state, lang, &request_id, &e),
     };
-    tracing::info!(user_id = %active.user.id, client_id = %request.client_id, "password login succeeded");
-    let mut response = match authorize::resume_after_login(&state, pending_id, &active).await {
-        Ok(auth_response) => authorization_response(&state, lang, &auth_response),
-        Err(e) => authorize_error(&state, lang, &request_id, e),
+    tracing::info!(user_id = %active.user.id, "password login succeeded");
+    continue_after_login(&state, lang, &request_id, &headers, target_of(&target), &active, &session_cookie).await
+}
+
+fn target_of(target: &LoginTarget) -> AfterLogin<'_> {
+    match target {
+        LoginTarget::Authorization { pending_id, .. } => AfterLogin::Authorization(pending_id),
+        LoginTarget::Local { next } => AfterLogin::Local(next),
+    }
+}
+
+/// Where to go once a session exists.
+pub enum AfterLogin<'a> {
+    Authorization(&'a str),
+    Local(&'a str),
+}
+
+/// Finishes a login (password, link, BankID): answers the waiting app or goes to `next`, and
+/// sets the new session cookie.
+pub async fn continue_after_login(
+    state: &AppState,
+    lang: &str,
+    request_id: &RequestId,
+    _headers: &HeaderMap,
+    after: AfterLogin<'_>,
+    active: &crate::login::sessions::ActiveSession,
+    session_cookie: &str,
+) -> Response {
+    let mut response = match after {
+        AfterLogin::Authorization(pending_id) => match authorize::resume_after_login(state, pending_id, active).await {
+            Ok(auth_response) => authorization_response(state, lang, &auth_response),
+            Err(e) => authorize_error(state, lang, request_id, e),
+        },
+        AfterLogin::Local(next) => redirect_see_other(next),
     };
     response
         .headers_mut()
-        .append(header::SET_COOKIE, host_cookie(SESSION_COOKIE, &session_cookie, Some(state.config.session.ttl)));
+        .append(header::SET_COOKIE, host_cookie(SESSION_COOKIE, session_cookie, Some(state.config.session.ttl)));
+    response
+}
+
+pub fn redirect_see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
     response
 }
 
@@ -168,6 +245,7 @@ pub async fn home(
     let context = context! {
         lang => lang,
         languages => language_links("/", lang),
+        signed_in => active.is_some(),
         user_name => active.as_ref().map(|a| a.user.name.clone()),
         user_email => active.as_ref().map(|a| a.user.email.clone()),
     };

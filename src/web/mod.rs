@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, handlers, templates, translations and security headers.
 
+pub mod account_handlers;
 pub mod http;
 pub mod i18n;
 pub mod login_handlers;
@@ -31,6 +32,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/jwks.json", get(oidc_handlers::jwks))
         .route("/authorize", get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post))
         .route("/login", get(login_handlers::login_page).post(login_handlers::login_submit))
+        .route("/account", get(account_handlers::account_page))
+        .route("/account/profile", post(account_handlers::update_profile))
+        .route("/account/password", post(account_handlers::change_password))
+        .route("/logout", post(account_handlers::logout))
+        .route("/password/forgot", get(account_handlers::forgot_page).post(account_handlers::forgot_submit))
+        .route("/password/set", get(account_handlers::set_password_page).post(account_handlers::set_password_submit))
+        .route("/password/resend", post(account_handlers::resend_link))
         .route("/token", post(oidc_handlers::token_endpoint))
         .route("/userinfo", get(oidc_handlers::userinfo_endpoint).post(oidc_handlers::userinfo_endpoint))
         .route("/health/live", get(oidc_handlers::health_live))

@@ -17,6 +17,18 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("pages/error.html", include_str!("../../templates/pages/error.html")),
     ("pages/form_post.html", include_str!("../../templates/pages/form_post.html")),
     ("pages/home.html", include_str!("../../templates/pages/home.html")),
+    ("pages/account.html", include_str!("../../templates/pages/account.html")),
+    ("pages/set_password.html", include_str!("../../templates/pages/set_password.html")),
+    ("pages/forgot_password.html", include_str!("../../templates/pages/forgot_password.html")),
+    ("pages/link_problem.html", include_str!("../../templates/pages/link_problem.html")),
+    ("pages/message.html", include_str!("../../templates/pages/message.html")),
+    ("emails/layout.html", include_str!("../../templates/emails/layout.html")),
+    ("emails/invite.html", include_str!("../../templates/emails/invite.html")),
+    ("emails/invite.txt", include_str!("../../templates/emails/invite.txt")),
+    ("emails/reset.html", include_str!("../../templates/emails/reset.html")),
+    ("emails/reset.txt", include_str!("../../templates/emails/reset.txt")),
+    ("emails/password_changed.html", include_str!("../../templates/emails/password_changed.html")),
+    ("emails/password_changed.txt", include_str!("../../templates/emails/password_changed.txt")),
     ("locales/sv/main.ftl", include_str!("../../templates/locales/sv/main.ftl")),
     ("locales/en/main.ftl", include_str!("../../templates/locales/en/main.ftl")),
     ("static/style.css", include_str!("../../templates/static/style.css")),
@@ -66,7 +78,8 @@ impl Templates {
         });
         let templates = Templates { env, catalogs, override_dir };
         // Fail at start, not on the first visitor, if an override does not parse.
-        for name in ["pages/login.html", "pages/error.html", "pages/form_post.html", "pages/home.html"] {
+        let pages = BUILT_IN.iter().map(|(name, _)| *name).filter(|n| n.ends_with(".html") || n.ends_with(".txt"));
+        for name in pages {
             templates.env.get_template(name).map_err(|e| format!("{name}: {e}"))?;
         }
         Ok(templates)

@@ -1,0 +1,154 @@
+//! Single-use email links (invitation and password reset): a random 256-bit token in the URL,
+//! only its SHA-256 in the database.
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::mail::compose::{EmailKind, compose};
+use crate::mail::outbox;
+use crate::state::AppState;
+use crate::store::{Consumed, OutboxEmail, User, UserToken};
+
+use super::AccountError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Invite,
+    Reset,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Invite => "invite",
+            Purpose::Reset => "reset",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Purpose> {
+        match raw {
+            "invite" => Some(Purpose::Invite),
+            "reset" => Some(Purpose::Reset),
+            _ => None,
+        }
+    }
+
+    fn ttl(self, state: &AppState) -> i64 {
+        match self {
+            Purpose::Invite => state.config.account.invite_ttl,
+            Purpose::Reset => state.config.account.reset_ttl,
+        }
+    }
+
+    fn email_kind(self) -> EmailKind {
+        match self {
+            Purpose::Invite => EmailKind::Invite,
+            Purpose::Reset => EmailKind::Reset,
+        }
+    }
+}
+
+/// A new link token for `user` and the email that carries it (not yet stored).
+pub fn prepare_link(
+    state: &AppState,
+    user: &User,
+    purpose: Purpose,
+    continue_request: Option<&str>,
+) -> Result<(UserToken, OutboxEmail), AccountError> {
+    let now = state.clock.now();
+    let raw = random_token(state.entropy.as_ref());
+    let token = UserToken {
+        token_hash: sha256_hex(raw.as_bytes()),
+        user_id: user.id.clone(),
+        purpose: purpose.as_str().into(),
+        created_at: now,
+        expires_at: now + purpose.ttl(state),
+        used_at: None,
+    };
+    let mut link = format!("{}/password/set?token={raw}", state.config.issuer);
+    if let Some(req) = continue_request {
+        link.push_str("&req=");
+        link.push_str(&url::form_urlencoded::byte_serialize(req.as_bytes()).collect::<String>());
+    }
+    let message = compose(state, purpose.email_kind(), user, Some(&link)).map_err(AccountError::Mail)?;
+    Ok((token, outbox::prepare(state, purpose.as_str(), &message)))
+}
+
+/// Stores a new link for an existing user and queues its email.
+pub async fn send_link(
+    state: &AppState,
+    user: &User,
+    purpose: Purpose,
+    continue_request: Option<&str>,
+) -> Result<(), AccountError> {
+    let (token, email) = prepare_link(state, user, purpose, continue_request)?;
+    state.store.insert_user_token(&token, &email).await?;
+    state.mail_wakeup.notify_one();
+    Ok(())
+}
+
+/// Why a link cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProblem {
+    Unknown,
+    Used,
+    Expired,
+}
+
+/// A link that can still be used, and whose user is enabled.
+pub struct UsableLink {
+    pub token: UserToken,
+    pub user: User,
+    pub purpose: Purpose,
+}
+
+/// Looks at a link without using it up (to show the form).
+pub async fn inspect(state: &AppState, raw: &str) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+    let Some(token) = state.store.user_token(&sha256_hex(raw.as_bytes())).await? else {
+        return Ok(Err(LinkProblem::Unknown));
+    };
+    usable(state, token).await
+}
+
+async fn usable(state: &AppState, token: UserToken) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+    if token.used_at.is_some() {
+        return Ok(Err(LinkProblem::Used));
+    }
+    if token.expires_at <= state.clock.now() {
+        return Ok(Err(LinkProblem::Expired));
+    }
+    let purpose = Purpose::parse(&token.purpose).ok_or(LinkProblem::Unknown);
+    let user = state.store.user_by_id(&token.user_id).await?.filter(|u| !u.disabled);
+    Ok(match (purpose, user) {
+        (Ok(purpose), Some(user)) => Ok(UsableLink { token, user, purpose }),
+        _ => Err(LinkProblem::Unknown),
+    })
+}
+
+/// Uses a link up: exactly one caller succeeds.
+pub async fn consume(state: &AppState, raw: &str) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+    let now = state.clock.now();
+    match state.store.consume_user_token(&sha256_hex(raw.as_bytes()), now).await? {
+        Consumed::Fresh(token) => {
+            if token.expires_at <= now {
+                return Ok(Err(LinkProblem::Expired));
+            }
+            usable(state, UserToken { used_at: None, ..token }).await
+        }
+        Consumed::AlreadyUsed(_) => Ok(Err(LinkProblem::Used)),
+        Consumed::Missing => Ok(Err(LinkProblem::Unknown)),
+    }
+}
+
+/// "Send me a new link" from a used or expired link: a fresh link of the same kind goes to the
+/// same account, if it still exists. The caller answers with the same neutral page either way.
+pub async fn resend(state: &AppState, raw: &str) -> Result<(), AccountError> {
+    let Some(old) = state.store.user_token(&sha256_hex(raw.as_bytes())).await? else { return Ok(()) };
+    let Some(purpose) = Purpose::parse(&old.purpose) else { return Ok(()) };
+    match state.store.user_by_id(&old.user_id).await? {
+        Some(user) if !user.disabled => {
+            // An invitation for someone who has meanwhile set a password becomes a reset link.
+            let purpose = if user.password_hash.is_some() { Purpose::Reset } else { purpose };
+            send_link(state, &user, purpose, None).await
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,25 @@
+//! Mina uppgifter and the account lifecycle: invitations, password resets and changes.
+
+pub mod change_password;
+pub mod invitations;
+pub mod links;
+pub mod password_policy;
+pub mod reset;
+
+use crate::crypto::CryptoError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Something the person can fix; the key names the message in the locale files.
+    #[error("{0}")]
+    Rejected(&'static str),
+    #[error("too many requests")]
+    Throttled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("email: {0}")]
+    Mail(String),
+}

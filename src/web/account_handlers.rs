@@ -1,0 +1,438 @@
+//! Mina uppgifter, logging out, and the email-link pages (set password, forgot password).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::account::change_password::{self, LinkOutcome};
+use crate::account::links::{self, LinkProblem, Purpose};
+use crate::account::{AccountError, reset};
+use crate::login::csrf::{self, CSRF_COOKIE};
+use crate::login::sessions::{self, ActiveSession, SESSION_COOKIE};
+use crate::oidc::PageError;
+use crate::oidc::authorize;
+use crate::state::AppState;
+
+use super::http::{RequestId, clear_cookie, client_ip, cookie, host_cookie};
+use super::login_handlers::{AfterLogin, continue_after_login, page_lang, redirect_see_other};
+use super::oidc_handlers::parse_pairs;
+use super::responses::{internal_page, language_links, page, page_error};
+
+type Form = Vec<(String, String)>;
+
+fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The CSRF form token for this browser, and the cookie to set if it had none.
+fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
+    let (value, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
+    (csrf::token_for(state, &value), is_new.then(|| host_cookie(CSRF_COOKIE, &value, None)))
+}
+
+fn with_cookie(mut response: Response, set_cookie: Option<axum::http::HeaderValue>) -> Response {
+    if let Some(value) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountQuery {
+    lang: Option<String>,
+    notice: Option<String>,
+}
+
+fn user_lang(state: &AppState, explicit: Option<&str>, active: &ActiveSession, headers: &HeaderMap) -> &'static str {
+    page_lang(state, explicit.or(Some(active.user.locale.as_str())), None, headers)
+}
+
+struct AccountView<'a> {
+    lang: &'a str,
+    notice_key: Option<&'a str>,
+    profile_error: Option<&'a str>,
+    password_error: Option<&'a str>,
+}
+
+fn render_account(state: &AppState, headers: &HeaderMap, status: StatusCode, active: &ActiveSession, view: AccountView<'_>) -> Response {
+    let (csrf, set_cookie) = csrf_token(state, headers);
+    let context = context! {
+        lang => view.lang,
+        languages => language_links("/account", view.lang),
+        signed_in => true,
+        csrf => csrf,
+        notice_key => view.notice_key,
+        profile_error => view.profile_error,
+        password_error => view.password_error,
+        user_name => active.user.name.clone(),
+        user_email => active.user.email.clone(),
+        user_locale => active.user.locale.clone(),
+        min_length => state.config.account.min_password_length,
+    };
+    with_cookie(page(state, status, "pages/account.html", context), set_cookie)
+}
+
+/// The session, or a redirect to the login page that comes back to `next`.
+async fn require_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &RequestId,
+    lang: Option<&str>,
+    next: &str,
+) -> Result<ActiveSession, Response> {
+    match sessions::current(state, cookie(headers, SESSION_COOKIE)).await {
+        Ok(Some(active)) => Ok(active),
+        Ok(None) => {
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            let lang = lang.map(|l| format!("&lang={l}")).unwrap_or_default();
+            Err(redirect_see_other(&format!("/login?next={next}{lang}")))
+        }
+        Err(e) => Err(internal_page(state, page_lang(state, lang, None, headers), request_id, &e)),
+    }
+}
+
+pub async fn account_page(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
+) -> Response {
+    let active = match require_session(&state, &headers, &request_id, query.lang.as_deref(), "/account").await {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    let lang = user_lang(&state, query.lang.as_deref(), &active, &headers);
+    let notice_key = match query.notice.as_deref() {
+        Some("saved") => Some("account-saved"),
+        Some("password") => Some("account-password-changed"),
+        Some("password-set") => Some("password-set-title"),
+        _ => None,
+    };
+    let view = AccountView { lang, notice_key, profile_error: None, password_error: None };
+    render_account(&state, &headers, StatusCode::OK, &active, view)
+}
+
+/// Parses a form behind a session and a valid CSRF token.
+async fn session_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &RequestId,
+    body: &Bytes,
+) -> Result<(ActiveSession, Form, &'static str), Response> {
+    let form = parse_pairs(body);
+    let explicit = field(&form, "lang").map(str::to_string);
+    let active = require_session(state, headers, request_id, explicit.as_deref(), "/account").await?;
+    let lang = user_lang(state, explicit.as_deref(), &active, headers);
+    if !csrf::verify(state, cookie(headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return Err(page_error(state, lang, PageError::InvalidCsrf));
+    }
+    Ok((active, form, lang))
+}
+
+pub async fn update_profile(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (active, form, lang) = match session_form(&state, &headers, &request_id, &body).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let name = field(&form, "name").unwrap_or_default().trim();
+    let locale = match field(&form, "locale") {
+        Some("en") => "en",
+        _ => "sv",
+    };
+    if name.is_empty() || name.chars().count() > 200 {
+        let view = AccountView { lang, notice_key: None, profile_error: Some("invalid-name"), password_error: None };
+        return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view);
+    }
+    if let Err(e) = state.store.update_user_profile(&active.user.id, name, locale, state.clock.now()).await {
+        return internal_page(&state, lang, &request_id, &e);
+    }
+    redirect_see_other(&format!("/account?notice=saved&lang={locale}"))
+}
+
+pub async fn change_password(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (active, form, lang) = match session_form(&state, &headers, &request_id, &body).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let current = field(&form, "current_password").unwrap_or_default();
+    let new = field(&form, "new_password").unwrap_or_default();
+    let confirmation = field(&form, "confirm_password").unwrap_or_default();
+    let (status, key) = match change_password::change(&state, &active, current, new, confirmation, ip).await {
+        Ok(()) => return redirect_see_other(&format!("/account?notice=password&lang={lang}")),
+        Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
+        Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    let view = AccountView { lang, notice_key: None, profile_error: None, password_error: Some(key) };
+    render_account(&state, &headers, status, &active, view)
+}
+
+fn message_page(state: &AppState, lang: &str, heading_key: &str, message_key: &str, link: Option<(&str, &str)>) -> Response {
+    let context = context! {
+        lang => lang,
+        languages => language_links("/", lang),
+        heading_key => heading_key,
+        message_key => message_key,
+        link_href => link.map(|l| l.0.to_string()),
+        link_key => link.map(|l| l.1.to_string()),
+    };
+    page(state, StatusCode::OK, "pages/message.html", context)
+}
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let lang = page_lang(&state, field(&form, "lang"), None, &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    if let Some(value) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = sessions::end(&state, value).await
+    {
+        return internal_page(&state, lang, &request_id, &e);
+    }
+    let login = format!("/login?next=%2Faccount&lang={lang}");
+    let mut response = message_page(&state, lang, "logged-out-title", "logged-out-message", Some((&login, "login-again")));
+    response.headers_mut().append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotQuery {
+    req: Option<String>,
+    lang: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn forgot_page(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(query): Query<ForgotQuery>) -> Response {
+    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+    let (csrf, set_cookie) = csrf_token(&state, &headers);
+    let back_href = match &query.req {
+        Some(req) => format!("/login?req={req}&lang={lang}"),
+        None => format!("/login?next=%2Faccount&lang={lang}"),
+    };
+    let self_path = match &query.req {
+        Some(req) => format!("/password/forgot?req={req}"),
+        None => "/password/forgot".to_string(),
+    };
+    let context = context! {
+        lang => lang,
+        languages => language_links(&self_path, lang),
+        csrf => csrf,
+        req => query.req,
+        email => query.email.unwrap_or_default(),
+        back_href => back_href,
+    };
+    with_cookie(page(&state, StatusCode::OK, "pages/forgot_password.html", context), set_cookie)
+}
+
+pub async fn forgot_submit(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let lang = page_lang(&state, field(&form, "lang"), None, &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    // Keep the app's login request only while it is still waiting.
+    let req = match field(&form, "req") {
+        Some(req) if authorize::pending_request(&state, req).await.is_ok() => Some(req),
+        _ => None,
+    };
+    match reset::request_reset(&state, field(&form, "email").unwrap_or_default(), ip, req).await {
+        // Throttled requests get the same answer: the page must not tell anything.
+        Ok(()) | Err(AccountError::Throttled) => {}
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    }
+    let back = match req {
+        Some(req) => format!("/login?req={req}&lang={lang}"),
+        None => format!("/login?next=%2Faccount&lang={lang}"),
+    };
+    message_page(&state, lang, "forgot-sent-title", "forgot-sent-message", Some((&back, "back-to-login")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetPasswordQuery {
+    token: Option<String>,
+    req: Option<String>,
+    lang: Option<String>,
+}
+
+fn link_problem_page(state: &AppState, headers: &HeaderMap, lang: &str, token: &str, problem: LinkProblem) -> Response {
+    let (heading, message, status, offer_resend) = match problem {
+        LinkProblem::Used => ("link-used-title", "link-used-message", StatusCode::GONE, true),
+        LinkProblem::Expired => ("link-expired-title", "link-expired-message", StatusCode::GONE, true),
+        LinkProblem::Unknown => ("link-unknown-title", "link-unknown-message", StatusCode::BAD_REQUEST, false),
+    };
+    let (csrf, set_cookie) = csrf_token(state, headers);
+    let context = context! {
+        lang => lang,
+        languages => Value::from(Vec::<Value>::new()),
+        heading_key => heading,
+        message_key => message,
+        token => offer_resend.then_some(token),
+        csrf => csrf,
+    };
+    with_cookie(page(state, status, "pages/link_problem.html", context), set_cookie)
+}
+
+struct SetPasswordView<'a> {
+    lang: &'a str,
+    token: &'a str,
+    req: Option<&'a str>,
+    purpose: Purpose,
+    email: &'a str,
+    error_key: Option<&'a str>,
+}
+
+fn render_set_password(state: &AppState, headers: &HeaderMap, status: StatusCode, view: SetPasswordView<'_>) -> Response {
+    let (csrf, set_cookie) = csrf_token(state, headers);
+    let heading_key = match view.purpose {
+        Purpose::Invite => "set-password-invite-title",
+        Purpose::Reset => "set-password-reset-title",
+    };
+    let mut self_path = format!("/password/set?token={}", view.token);
+    if let Some(req) = view.req {
+        self_path.push_str(&format!("&req={req}"));
+    }
+    let context = context! {
+        lang => view.lang,
+        languages => language_links(&self_path, view.lang),
+        csrf => csrf,
+        token => view.token,
+        req => view.req,
+        heading_key => heading_key,
+        user_email => view.email,
+        error_key => view.error_key,
+        min_length => state.config.account.min_password_length,
+    };
+    let mut response = with_cookie(page(state, status, "pages/set_password.html", context), set_cookie);
+    // The token is in this page's URL: never leak it through a Referer.
+    response.headers_mut().insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
+    response
+}
+
+pub async fn set_password_page(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<SetPasswordQuery>,
+) -> Response {
+    let token = query.token.unwrap_or_default();
+    let fallback_lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+    let link = match links::inspect(&state, &token).await {
+        Ok(Ok(link)) => link,
+        Ok(Err(problem)) => return link_problem_page(&state, &headers, fallback_lang, &token, problem),
+        Err(e) => return internal_page(&state, fallback_lang, &request_id, &e),
+    };
+    let lang = page_lang(&state, query.lang.as_deref().or(Some(link.user.locale.as_str())), None, &headers);
+    let view = SetPasswordView {
+        lang,
+        token: &token,
+        req: query.req.as_deref(),
+        purpose: link.purpose,
+        email: &link.user.email,
+        error_key: None,
+    };
+    render_set_password(&state, &headers, StatusCode::OK, view)
+}
+
+pub async fn set_password_submit(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let lang = page_lang(&state, field(&form, "lang"), None, &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    let token = field(&form, "token").unwrap_or_default();
+    let password = field(&form, "new_password").unwrap_or_default();
+    let confirmation = field(&form, "confirm_password").unwrap_or_default();
+    let req = field(&form, "req");
+    let (user, purpose) = match change_password::set_from_link(&state, token, password, confirmation).await {
+        Ok(LinkOutcome::Done { user, purpose }) => (user, purpose),
+        Ok(LinkOutcome::Problem(problem)) => return link_problem_page(&state, &headers, lang, token, problem),
+        Err(AccountError::Rejected(key)) => {
+            let link = match links::inspect(&state, token).await {
+                Ok(Ok(link)) => link,
+                Ok(Err(problem)) => return link_problem_page(&state, &headers, lang, token, problem),
+                Err(e) => return internal_page(&state, lang, &request_id, &e),
+            };
+            let view = SetPasswordView { lang, token, req, purpose: link.purpose, email: &link.user.email, error_key: Some(key) };
+            return render_set_password(&state, &headers, StatusCode::BAD_REQUEST, view);
+        }
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    // The link proved control of the mailbox: log the user in (a new session; all old ones ended).
+    let (session_cookie, active) =
+        match sessions::start(&state, user, vec!["pwd".into()], crate::oidc::discovery::ACR_PASSWORD).await {
+            Ok(started) => started,
+            Err(e) => return internal_page(&state, lang, &request_id, &e),
+        };
+    let pending = match req {
+        Some(req) if authorize::pending_request(&state, req).await.is_ok() => Some(req),
+        _ => None,
+    };
+    tracing::info!(user_id = %active.user.id, purpose = purpose.as_str(), "logged in after setting a password");
+    let next = format!("/account?notice=password-set&lang={lang}");
+    let after = match pending {
+        Some(req) => AfterLogin::Authorization(req),
+        None => AfterLogin::Local(&next),
+    };
+    continue_after_login(&state, lang, &request_id, &headers, after, &active, &session_cookie).await
+}
+
+pub async fn resend_link(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let lang = page_lang(&state, field(&form, "lang"), None, &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let now = state.clock.now();
+    let throttled = match state.store.record_failure(&format!("reset:ip:{ip}"), now, state.config.account.reset_window).await {
+        Ok(bucket) => bucket.failures > state.config.account.max_resets_per_ip,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    if !throttled && let Err(e) = links::resend(&state, field(&form, "token").unwrap_or_default()).await {
+        return internal_page(&state, lang, &request_id, &e);
+    }
+    let login = format!("/login?next=%2Faccount&lang={lang}");
+    message_page(&state, lang, "link-resent-title", "link-resent-message", Some((&login, "back-to-login")))
+}
