@@ -192,3 +192,47 @@ pub struct PasswordChange {
     /// A notice to send ("your password was changed").
     pub notice: Option<OutboxEmail>,
 }
+
+/// A user's personnummer: sealed (AES-256-GCM, the row's user id as associated data) plus a keyed
+/// blind index for lookup. Never stored or logged in plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPersonnummer {
+    pub user_id: String,
+    pub sealed: Vec<u8>,
+    /// HMAC-SHA256 (hex) of the 12-digit number with the blind-index key; unique.
+    pub blind_index: String,
+    /// When BankID was linked (a BankID login for this number proved it); `None` = not linked.
+    pub bankid_linked_at: Option<UnixTime>,
+    pub updated_at: UnixTime,
+}
+
+/// A BankID order we started (login or linking), kept for the flow and, once finished, for audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankIdOrder {
+    pub order_ref: String,
+    /// `login` or `link`.
+    pub purpose: String,
+    /// SHA-256 (hex) of the browser binding cookie: only that browser may poll or finish it.
+    pub browser_binding: String,
+    /// For `link`: the user linking. For `login`: set once complete and matched.
+    pub user_id: Option<String>,
+    /// For `login`: the waiting authorization request (or `None` for a login to our own pages).
+    pub pending_authorization: Option<String>,
+    /// For `login` without an app: where to go afterwards.
+    pub next_path: Option<String>,
+    pub auto_start_token: String,
+    pub qr_start_token: String,
+    /// The qrStartSecret, sealed (it never leaves the server).
+    pub qr_start_secret_sealed: Vec<u8>,
+    /// When the auth response was received (t0 of the animated QR).
+    pub started_at: UnixTime,
+    /// `pending`, `complete`, `failed`, `cancelled`, `consumed` (a session was made from it).
+    pub status: String,
+    pub hint_code: Option<String>,
+    /// Sealed JSON of the completion data (audit); `None` until complete.
+    pub completion_sealed: Option<Vec<u8>>,
+    pub end_user_ip: String,
+    pub last_collect_at: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub finished_at: Option<UnixTime>,
+}
