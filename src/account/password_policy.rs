@@ -26,8 +26,17 @@ pub fn check(
 
 /// zxcvbn's 0–4 score, with the user's own name and email counted as guessable words.
 pub fn strength(password: &str, personal: &[&str]) -> u8 {
-    let mut inputs: Vec<&str> = personal.iter().flat_map(|p| p.split(['@', '.', ' '])).filter(|s| s.len() > 2).collect();
-    inputs.extend(["leasify", "lösenord", "losenord", "password"]);
+    let mut inputs: Vec<String> = Vec::new();
+    for value in personal {
+        let lower = value.to_lowercase();
+        let local = lower.split('@').next().unwrap_or_default().to_string();
+        inputs.extend(lower.split(['@', '.', ' ', '-', '_']).filter(|s| s.len() > 2).map(str::to_string));
+        inputs.push(local.replace(['.', '-', '_'], ""));
+        inputs.push(local);
+        inputs.push(lower.replace(' ', ""));
+    }
+    inputs.extend(["leasify", "lösenord", "losenord", "password"].map(str::to_string));
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     u8::from(zxcvbn::zxcvbn(password, &inputs).score())
 }
 
