@@ -27,6 +27,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "mail",
     "branding",
     "account",
+    "bankid",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub branding: BrandingConfig,
     pub account: AccountConfig,
+    pub bankid: BankIdConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +155,28 @@ pub struct AccountConfig {
     pub reset_window: i64,
     pub min_password_length: usize,
     pub min_password_score: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankIdConfig {
+    pub mode: String,
+    pub base_url: String,
+    pub client_cert: String,
+    pub client_cert_password: String,
+    pub client_key: String,
+    pub ca_cert: String,
+    pub simulator_listen: String,
+    pub collect_interval: i64,
+    pub refuse_moderate_risk: bool,
+    pub order_retention_days: i64,
+    pub personnummer_scope: String,
+}
+
+impl BankIdConfig {
+    pub fn enabled(&self) -> bool {
+        self.mode != "disabled"
+    }
 }
 
 impl Config {
@@ -293,6 +317,27 @@ impl Config {
                 return Err(invalid(key, "must be a positive number"));
             }
         }
+        match self.bankid.mode.as_str() {
+            "simulator" | "disabled" => {}
+            "test" | "production" => {
+                if self.bankid.client_cert.is_empty() {
+                    return Err(invalid("bankid.client_cert", "must name the RP certificate file in test and production mode"));
+                }
+            }
+            _ => return Err(invalid("bankid.mode", "must be \"simulator\", \"test\", \"production\" or \"disabled\"")),
+        }
+        if !self.bankid.base_url.is_empty() && url::Url::parse(&self.bankid.base_url).map(|u| u.scheme() != "https").unwrap_or(true) {
+            return Err(invalid("bankid.base_url", "must be an https URL"));
+        }
+        if self.bankid.simulator_listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid("bankid.simulator_listen", "must be an address and port such as 127.0.0.1:0"));
+        }
+        if self.bankid.collect_interval < 1 || self.bankid.order_retention_days < 1 {
+            return Err(invalid("bankid.collect_interval", "collect_interval and order_retention_days must be at least 1"));
+        }
+        if !crate::oidc::scopes::is_scope_token(&self.bankid.personnummer_scope) {
+            return Err(invalid("bankid.personnummer_scope", "must be a single scope token"));
+        }
         if self.account.min_password_length < 8 {
             return Err(invalid("account.min_password_length", "must be at least 8"));
         }
@@ -326,7 +371,12 @@ impl Config {
         for value in copy.secrets.encryption_keys.values_mut() {
             *value = "<redacted>".into();
         }
-        for value in [&mut copy.secrets.hmac_key, &mut copy.secrets.blind_index_key, &mut copy.mail.smtp_password] {
+        for value in [
+            &mut copy.secrets.hmac_key,
+            &mut copy.secrets.blind_index_key,
+            &mut copy.mail.smtp_password,
+            &mut copy.bankid.client_cert_password,
+        ] {
             if !value.is_empty() {
                 *value = "<redacted>".into();
             }

@@ -44,6 +44,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001", "initial"),
     migration!(2, "0002", "accounts_outbox"),
+    migration!(3, "0003", "personnummer_bankid"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.
@@ -253,5 +254,21 @@ mod tests {
             ["outbox", "user_tokens"]
         );
         assert_eq!(accounts["outbox"].len(), 11);
+        let bankid = tables(MIGRATIONS[2].sqlite);
+        assert_eq!(
+            bankid.keys().collect::<Vec<_>>(),
+            ["bankid_orders", "personnummer"]
+        );
+        assert_eq!(
+            bankid["personnummer"],
+            [
+                "user_id",
+                "sealed",
+                "blind_index",
+                "bankid_linked_at",
+                "updated_at"
+            ]
+        );
+        assert_eq!(bankid["bankid_orders"].len(), 17);
     }
 }

@@ -191,67 +191,42 @@ pub trait Store: Send + Sync + 'static {
     // Personnummer and BankID (issue 4).
     /// Stores (or replaces) the user's personnummer; any BankID link is removed (a new number must
     /// be proven again). `Conflict` when another account has the same blind index.
-    async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()> {
-        let _ = value;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()>;
     /// Removes the personnummer (and so the BankID link). Idempotent.
-    async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()> {
-        let _ = user_id;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>> {
-        let _ = user_id;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn personnummer_by_index(&self, blind_index: &str) -> StoreResult<Option<StoredPersonnummer>> {
-        let _ = blind_index;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()>;
+    async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>>;
+    async fn personnummer_by_index(
+        &self,
+        blind_index: &str,
+    ) -> StoreResult<Option<StoredPersonnummer>>;
     /// Marks BankID linked (or unlinked with `None`); optionally fills an empty profile name.
     /// `NotFound` when the user has no personnummer.
-    async fn set_bankid_linked(&self, user_id: &str, linked_at: Option<UnixTime>, name_if_empty: Option<&str>) -> StoreResult<()> {
-        let _ = (user_id, linked_at, name_if_empty);
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn set_bankid_linked(
+        &self,
+        user_id: &str,
+        linked_at: Option<UnixTime>,
+        name_if_empty: Option<&str>,
+    ) -> StoreResult<()>;
     /// Every stored personnummer (for `secrets reencrypt`).
-    async fn list_personnummer(&self) -> StoreResult<Vec<StoredPersonnummer>> {
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn list_personnummer(&self) -> StoreResult<Vec<StoredPersonnummer>>;
     /// Replaces only the sealed value (re-encryption under another key).
-    async fn reseal_personnummer(&self, user_id: &str, sealed: &[u8]) -> StoreResult<()> {
-        let _ = (user_id, sealed);
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
-        let _ = order;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
-    async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>> {
-        let _ = order_ref;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn reseal_personnummer(&self, user_id: &str, sealed: &[u8]) -> StoreResult<()>;
+    async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()>;
+    async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>>;
     /// Records a collect result: status, hint, completion (sealed), user, finished_at, last_collect_at.
-    async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
-        let _ = order;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()>;
     /// Atomically moves a `complete` order to `consumed`; exactly one caller gets `true`.
-    async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool> {
-        let _ = order_ref;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool>;
     /// Claims the right to call BankID's collect for this order now: sets `last_collect_at = now`
     /// only if it is NULL or at most `now - min_interval`; `true` when this caller may collect.
-    async fn claim_bankid_collect(&self, order_ref: &str, now: UnixTime, min_interval: i64) -> StoreResult<bool> {
-        let _ = (order_ref, now, min_interval);
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn claim_bankid_collect(
+        &self,
+        order_ref: &str,
+        now: UnixTime,
+        min_interval: i64,
+    ) -> StoreResult<bool>;
     /// Deletes finished orders older than `before` (audit retention).
-    async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64> {
-        let _ = before;
-        Err(StoreError::Corrupt("TEMPORARY: not yet implemented".into()))
-    }
+    async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// Opens the store for a `sqlite:` or `postgres:` URL.

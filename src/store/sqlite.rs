@@ -11,9 +11,9 @@ use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::migrate;
 use super::{
-    AuthCode, Client, Consumed, Grant, OutboxEmail, PasswordChange, PendingAuthorization,
-    RefreshToken, Session, SigningKey, Store, StoreError, StoreResult, ThrottleState, UnixTime,
-    User, UserToken,
+    AuthCode, BankIdOrder, Client, Consumed, Grant, OutboxEmail, PasswordChange,
+    PendingAuthorization, RefreshToken, Session, SigningKey, Store, StoreError, StoreResult,
+    StoredPersonnummer, ThrottleState, UnixTime, User, UserToken,
 };
 
 /// Throttle rows whose window started longer ago than this are purged (longer than any window).
@@ -73,6 +73,18 @@ macro_rules! outbox_columns {
          last_error, created_at, sent_at"
     };
 }
+macro_rules! personnummer_columns {
+    () => {
+        "user_id, sealed, blind_index, bankid_linked_at, updated_at"
+    };
+}
+macro_rules! bankid_order_columns {
+    () => {
+        "order_ref, purpose, browser_binding, user_id, pending_authorization, next_path, \
+         auto_start_token, qr_start_token, qr_start_secret_sealed, started_at, status, hint_code, \
+         completion_sealed, end_user_ip, last_collect_at, created_at, finished_at"
+    };
+}
 
 /// Leases due messages: the subquery picks them (oldest due first), the update locks them.
 const CLAIM_OUTBOX: &str = concat!(
@@ -119,6 +131,14 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// The pool, for tests that need SQL the trait does not offer (deleting a user).
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 
@@ -288,6 +308,78 @@ fn outbox_from_row(row: &SqliteRow) -> StoreResult<OutboxEmail> {
 /// Keeps at most [`OUTBOX_ERROR_MAX_CHARS`] characters of a delivery error.
 fn truncate_error(error: &str) -> String {
     error.chars().take(OUTBOX_ERROR_MAX_CHARS).collect()
+}
+
+fn personnummer_from_row(row: &SqliteRow) -> StoreResult<StoredPersonnummer> {
+    Ok(StoredPersonnummer {
+        user_id: row.try_get("user_id")?,
+        sealed: row.try_get("sealed")?,
+        blind_index: row.try_get("blind_index")?,
+        bankid_linked_at: row.try_get("bankid_linked_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn bankid_order_from_row(row: &SqliteRow) -> StoreResult<BankIdOrder> {
+    Ok(BankIdOrder {
+        order_ref: row.try_get("order_ref")?,
+        purpose: row.try_get("purpose")?,
+        browser_binding: row.try_get("browser_binding")?,
+        user_id: row.try_get("user_id")?,
+        pending_authorization: row.try_get("pending_authorization")?,
+        next_path: row.try_get("next_path")?,
+        auto_start_token: row.try_get("auto_start_token")?,
+        qr_start_token: row.try_get("qr_start_token")?,
+        qr_start_secret_sealed: row.try_get("qr_start_secret_sealed")?,
+        started_at: row.try_get("started_at")?,
+        status: row.try_get("status")?,
+        hint_code: row.try_get("hint_code")?,
+        completion_sealed: row.try_get("completion_sealed")?,
+        end_user_ip: row.try_get("end_user_ip")?,
+        last_collect_at: row.try_get("last_collect_at")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// `NotFound` for a foreign key violation (the referenced user is gone), `Conflict` for a unique
+/// violation.
+fn missing_user_or_db_err(error: sqlx::Error) -> StoreError {
+    if is_foreign_key_violation(&error) {
+        StoreError::NotFound
+    } else {
+        db_err(error)
+    }
+}
+
+/// Sets the user's name to `name` if it is empty or only whitespace (Rust's notion of whitespace,
+/// so both backends agree); `updated_at` moves to `now` when given. Run inside a transaction.
+async fn fill_empty_name_tx(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    name: &str,
+    now: Option<UnixTime>,
+) -> StoreResult<()> {
+    let current = sqlx::query_scalar::<Sqlite, String>("SELECT name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(current) = current
+        && current.trim().is_empty()
+    {
+        // `name = $4`: a profile change that committed in the meantime wins.
+        sqlx::query(
+            "UPDATE users SET name = $2, updated_at = COALESCE($3, updated_at) \
+             WHERE id = $1 AND name = $4",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(now)
+        .bind(&current)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The `insert_*_tx` helpers run on `conn`: a transaction's connection or a plain one.
@@ -851,6 +943,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         // Children before parents, so that every deleted row is counted (cascades are not).
+        // BankID orders are not touched: their retention is `purge_bankid_orders`.
         let statements: [(&'static str, i64); 9] = [
             (
                 "DELETE FROM auth_codes WHERE expires_at <= $1 \
@@ -1169,5 +1262,222 @@ impl Store for SqliteStore {
         .iter()
         .map(outbox_from_row)
         .collect()
+    }
+
+    // Personnummer and BankID
+
+    async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()> {
+        // A new (or the same) number must be proven again: the link is cleared, whatever the
+        // caller passes. A blind index held by another user violates its unique constraint.
+        sqlx::query(concat!(
+            "INSERT INTO personnummer (",
+            personnummer_columns!(),
+            ") VALUES ($1, $2, $3, NULL, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, \
+             blind_index = excluded.blind_index, bankid_linked_at = NULL, \
+             updated_at = excluded.updated_at"
+        ))
+        .bind(&value.user_id)
+        .bind(&value.sealed)
+        .bind(&value.blind_index)
+        .bind(value.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(missing_user_or_db_err)?;
+        Ok(())
+    }
+
+    async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM personnummer WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            personnummer_columns!(),
+            " FROM personnummer WHERE user_id = $1"
+        ))
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(personnummer_from_row)
+        .transpose()
+    }
+
+    async fn personnummer_by_index(
+        &self,
+        blind_index: &str,
+    ) -> StoreResult<Option<StoredPersonnummer>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            personnummer_columns!(),
+            " FROM personnummer WHERE blind_index = $1"
+        ))
+        .bind(blind_index)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(personnummer_from_row)
+        .transpose()
+    }
+
+    async fn set_bankid_linked(
+        &self,
+        user_id: &str,
+        linked_at: Option<UnixTime>,
+        name_if_empty: Option<&str>,
+    ) -> StoreResult<()> {
+        // Every early return drops `tx`, which rolls back.
+        let mut tx = self.pool.begin().await?;
+        let result =
+            sqlx::query("UPDATE personnummer SET bankid_linked_at = $2 WHERE user_id = $1")
+                .bind(user_id)
+                .bind(linked_at)
+                .execute(&mut *tx)
+                .await?;
+        not_found_if_none_affected(result)?;
+        if let Some(name) = name_if_empty {
+            fill_empty_name_tx(&mut tx, user_id, name, linked_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_personnummer(&self) -> StoreResult<Vec<StoredPersonnummer>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            personnummer_columns!(),
+            " FROM personnummer ORDER BY user_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(personnummer_from_row)
+        .collect()
+    }
+
+    async fn reseal_personnummer(&self, user_id: &str, sealed: &[u8]) -> StoreResult<()> {
+        let result = sqlx::query("UPDATE personnummer SET sealed = $2 WHERE user_id = $1")
+            .bind(user_id)
+            .bind(sealed)
+            .execute(&self.pool)
+            .await?;
+        not_found_if_none_affected(result)
+    }
+
+    async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO bankid_orders (",
+            bankid_order_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&order.order_ref)
+        .bind(&order.purpose)
+        .bind(&order.browser_binding)
+        .bind(&order.user_id)
+        .bind(&order.pending_authorization)
+        .bind(&order.next_path)
+        .bind(&order.auto_start_token)
+        .bind(&order.qr_start_token)
+        .bind(&order.qr_start_secret_sealed)
+        .bind(order.started_at)
+        .bind(&order.status)
+        .bind(&order.hint_code)
+        .bind(&order.completion_sealed)
+        .bind(&order.end_user_ip)
+        .bind(order.last_collect_at)
+        .bind(order.created_at)
+        .bind(order.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(missing_user_or_db_err)?;
+        Ok(())
+    }
+
+    async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            bankid_order_columns!(),
+            " FROM bankid_orders WHERE order_ref = $1"
+        ))
+        .bind(order_ref)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(bankid_order_from_row)
+        .transpose()
+    }
+
+    async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
+        // `consumed` is final: a collect result that arrives late must not make the order
+        // consumable again. Such a write is ignored.
+        let result = sqlx::query(
+            "UPDATE bankid_orders SET status = $2, hint_code = $3, completion_sealed = $4, \
+             user_id = $5, last_collect_at = $6, finished_at = $7 \
+             WHERE order_ref = $1 AND status <> 'consumed'",
+        )
+        .bind(&order.order_ref)
+        .bind(&order.status)
+        .bind(&order.hint_code)
+        .bind(&order.completion_sealed)
+        .bind(&order.user_id)
+        .bind(order.last_collect_at)
+        .bind(order.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(missing_user_or_db_err)?;
+        if result.rows_affected() == 0 && self.bankid_order(&order.order_ref).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE bankid_orders SET status = 'consumed' \
+             WHERE order_ref = $1 AND status = 'complete'",
+        )
+        .bind(order_ref)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn claim_bankid_collect(
+        &self,
+        order_ref: &str,
+        now: UnixTime,
+        min_interval: i64,
+    ) -> StoreResult<bool> {
+        // One conditional update: of concurrent claimers, only the first sees the old time.
+        let result = sqlx::query(
+            "UPDATE bankid_orders SET last_collect_at = $2 WHERE order_ref = $1 \
+             AND (last_collect_at IS NULL OR last_collect_at <= $3)",
+        )
+        .bind(order_ref)
+        .bind(now)
+        .bind(now.saturating_sub(min_interval))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64> {
+        // Finished orders by when they finished (by creation if that time is missing), orders
+        // still pending by creation (abandoned: BankID gave up on them long ago).
+        let result = sqlx::query(
+            "DELETE FROM bankid_orders WHERE \
+             (status = 'pending' AND created_at < $1) \
+             OR (status <> 'pending' AND COALESCE(finished_at, created_at) < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
     }
 }

@@ -125,6 +125,16 @@ suite!(
     outbox_sent_and_failed,
     outbox_list_and_lookup,
     purge_expired_tokens_and_outbox,
+    personnummer_set_and_lookup,
+    personnummer_replace_clears_link,
+    personnummer_duplicate_index_conflicts,
+    personnummer_delete,
+    set_bankid_linked_fills_an_empty_name_only,
+    reseal_and_list_personnummer,
+    bankid_orders_insert_get_update,
+    bankid_order_is_consumed_exactly_once,
+    claim_bankid_collect_once_per_interval,
+    purge_bankid_orders,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -259,6 +269,63 @@ fn email(id: &str, next_attempt_at: UnixTime) -> OutboxEmail {
 
 fn ids(emails: &[OutboxEmail]) -> Vec<&str> {
     emails.iter().map(|e| e.id.as_str()).collect()
+}
+
+/// A personnummer (not linked to BankID) whose sealed bytes tell the number apart.
+fn personnummer(user_id: &str, blind_index: &str, updated_at: UnixTime) -> StoredPersonnummer {
+    let mut sealed = vec![0, 255, 7];
+    sealed.extend_from_slice(blind_index.as_bytes());
+    StoredPersonnummer {
+        user_id: user_id.into(),
+        sealed,
+        blind_index: blind_index.into(),
+        bankid_linked_at: None,
+        updated_at,
+    }
+}
+
+/// A pending login order, created and started at `created_at`.
+fn bankid_order(order_ref: &str, created_at: UnixTime) -> BankIdOrder {
+    BankIdOrder {
+        order_ref: order_ref.into(),
+        purpose: "login".into(),
+        browser_binding: format!("binding-{order_ref}"),
+        user_id: None,
+        pending_authorization: Some("p1".into()),
+        next_path: None,
+        auto_start_token: format!("ast-{order_ref}"),
+        qr_start_token: format!("qst-{order_ref}"),
+        qr_start_secret_sealed: vec![1, 0, 255, 42],
+        started_at: created_at,
+        status: "pending".into(),
+        hint_code: Some("outstandingTransaction".into()),
+        completion_sealed: None,
+        end_user_ip: "192.0.2.1".into(),
+        last_collect_at: None,
+        created_at,
+        finished_at: None,
+    }
+}
+
+/// `order` as a collect reporting `status` at `finished_at` leaves it.
+fn finished(order: BankIdOrder, status: &str, finished_at: UnixTime) -> BankIdOrder {
+    BankIdOrder {
+        status: status.into(),
+        hint_code: None,
+        completion_sealed: (status == "complete").then(|| vec![3, 1, 4, 0, 255]),
+        last_collect_at: Some(finished_at),
+        finished_at: Some(finished_at),
+        ..order
+    }
+}
+
+/// Users `u1` and `u2` (named), each without a personnummer.
+async fn seed_two_users(s: &dyn Store) {
+    for id in ["u1", "u2"] {
+        s.insert_user(&user(id, &format!("{id}@example.se"), NOW))
+            .await
+            .unwrap();
+    }
 }
 
 /// A user `u1`, a client `c1` and a grant `g1` between them, valid for an hour.
@@ -1549,6 +1616,769 @@ async fn purge_expired_tokens_and_outbox(s: Arc<dyn Store>) {
             "m-t-recent"
         ]
     );
+}
+
+async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
+    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
+
+    let stored = personnummer("u1", "idx-a", NOW);
+    s.set_personnummer(&stored).await.unwrap();
+    assert_eq!(s.personnummer_of("u1").await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        s.personnummer_by_index("idx-a").await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(s.personnummer_of("u2").await.unwrap(), None);
+    assert_eq!(s.personnummer_by_index("idx-other").await.unwrap(), None);
+
+    // A link passed in is not stored: a number is linked only through `set_bankid_linked`.
+    s.set_personnummer(&StoredPersonnummer {
+        bankid_linked_at: Some(NOW),
+        ..personnummer("u2", "idx-b", NOW + 1)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.personnummer_of("u2").await.unwrap(),
+        Some(personnummer("u2", "idx-b", NOW + 1))
+    );
+
+    // An unknown user cannot have one.
+    let err = s
+        .set_personnummer(&personnummer("nobody", "idx-c", NOW))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.personnummer_by_index("idx-c").await.unwrap(), None);
+}
+
+async fn personnummer_replace_clears_link(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    s.set_personnummer(&personnummer("u1", "idx-a", NOW))
+        .await
+        .unwrap();
+    s.set_bankid_linked("u1", Some(NOW + 5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.personnummer_of("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .bankid_linked_at,
+        Some(NOW + 5)
+    );
+
+    // Another number: replaced in place, the link is gone and the old index finds nothing.
+    let replaced = personnummer("u1", "idx-new", NOW + 10);
+    s.set_personnummer(&replaced).await.unwrap();
+    assert_eq!(
+        s.personnummer_of("u1").await.unwrap(),
+        Some(replaced.clone())
+    );
+    assert_eq!(
+        s.personnummer_by_index("idx-new").await.unwrap(),
+        Some(replaced)
+    );
+    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
+    assert_eq!(s.list_personnummer().await.unwrap().len(), 1);
+
+    // Even the same number again must be proven again.
+    s.set_bankid_linked("u1", Some(NOW + 20), None)
+        .await
+        .unwrap();
+    s.set_personnummer(&personnummer("u1", "idx-new", NOW + 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.personnummer_of("u1").await.unwrap(),
+        Some(personnummer("u1", "idx-new", NOW + 30))
+    );
+
+    // The old index is free for another account.
+    s.set_personnummer(&personnummer("u2", "idx-a", NOW + 40))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.personnummer_by_index("idx-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "u2"
+    );
+}
+
+async fn personnummer_duplicate_index_conflicts(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    let first = personnummer("u1", "idx-a", NOW);
+    s.set_personnummer(&first).await.unwrap();
+    s.set_bankid_linked("u1", Some(NOW + 1), None)
+        .await
+        .unwrap();
+    let linked = s.personnummer_of("u1").await.unwrap().unwrap();
+
+    // A second account with the same number: refused, nothing stored for it.
+    let err = s
+        .set_personnummer(&personnummer("u2", "idx-a", NOW + 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.personnummer_of("u2").await.unwrap(), None);
+
+    // Changing an existing number to one already taken: refused, the old one stays.
+    let own = personnummer("u2", "idx-b", NOW + 3);
+    s.set_personnummer(&own).await.unwrap();
+    s.set_bankid_linked("u2", Some(NOW + 4), None)
+        .await
+        .unwrap();
+    let err = s
+        .set_personnummer(&personnummer("u2", "idx-a", NOW + 5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        s.personnummer_of("u2").await.unwrap(),
+        Some(StoredPersonnummer {
+            bankid_linked_at: Some(NOW + 4),
+            ..own
+        })
+    );
+    // The holder of the number is untouched, link included.
+    assert_eq!(s.personnummer_of("u1").await.unwrap(), Some(linked.clone()));
+    assert_eq!(
+        s.personnummer_by_index("idx-a").await.unwrap(),
+        Some(linked)
+    );
+}
+
+async fn personnummer_delete(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    s.set_personnummer(&personnummer("u1", "idx-a", NOW))
+        .await
+        .unwrap();
+    s.set_personnummer(&personnummer("u2", "idx-b", NOW))
+        .await
+        .unwrap();
+    s.set_bankid_linked("u1", Some(NOW), None).await.unwrap();
+
+    s.delete_personnummer("u1").await.unwrap();
+    assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
+    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
+    // With the number, the link is gone too.
+    assert!(matches!(
+        s.set_bankid_linked("u1", Some(NOW), None).await,
+        Err(StoreError::NotFound)
+    ));
+    // Idempotent, also for users without one or unknown users.
+    s.delete_personnummer("u1").await.unwrap();
+    s.delete_personnummer("nobody").await.unwrap();
+    // The other user's row stays; the user row stays.
+    assert!(s.personnummer_of("u2").await.unwrap().is_some());
+    assert!(s.user_by_id("u1").await.unwrap().is_some());
+    // The index is free again.
+    s.set_personnummer(&personnummer("u2", "idx-a", NOW + 1))
+        .await
+        .unwrap();
+}
+
+async fn set_bankid_linked_fills_an_empty_name_only(s: Arc<dyn Store>) {
+    let named = user("u-named", "named@example.se", NOW - 100);
+    let empty = User {
+        name: String::new(),
+        ..user("u-empty", "empty@example.se", NOW - 100)
+    };
+    let blank = User {
+        name: " \t\n ".into(),
+        ..user("u-blank", "blank@example.se", NOW - 100)
+    };
+    let untouched = User {
+        name: String::new(),
+        ..user("u-untouched", "untouched@example.se", NOW - 100)
+    };
+    for (u, index) in [
+        (&named, "idx-named"),
+        (&empty, "idx-empty"),
+        (&blank, "idx-blank"),
+        (&untouched, "idx-untouched"),
+    ] {
+        s.insert_user(u).await.unwrap();
+        s.set_personnummer(&personnummer(&u.id, index, NOW - 50))
+            .await
+            .unwrap();
+    }
+
+    // A real name is kept (and the user row is not touched at all).
+    s.set_bankid_linked("u-named", Some(NOW), Some("Åsa Öberg"))
+        .await
+        .unwrap();
+    assert_eq!(s.user_by_id("u-named").await.unwrap(), Some(named.clone()));
+    assert_eq!(
+        s.personnummer_of("u-named").await.unwrap(),
+        Some(StoredPersonnummer {
+            bankid_linked_at: Some(NOW),
+            ..personnummer("u-named", "idx-named", NOW - 50)
+        })
+    );
+
+    // Empty and whitespace-only names are filled in; `updated_at` moves to the link time.
+    for (u, name) in [(&empty, "Åsa Öberg"), (&blank, "Per Persson")] {
+        s.set_bankid_linked(&u.id, Some(NOW + 1), Some(name))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.user_by_id(&u.id).await.unwrap(),
+            Some(User {
+                name: name.into(),
+                updated_at: NOW + 1,
+                ..u.clone()
+            })
+        );
+        assert_eq!(
+            s.personnummer_of(&u.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .bankid_linked_at,
+            Some(NOW + 1)
+        );
+    }
+    // Once filled, a later link keeps that name.
+    s.set_bankid_linked("u-empty", Some(NOW + 2), Some("Someone Else"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_by_id("u-empty").await.unwrap().unwrap().name,
+        "Åsa Öberg"
+    );
+
+    // Without a name to offer, an empty name stays empty.
+    s.set_bankid_linked("u-untouched", Some(NOW), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_by_id("u-untouched").await.unwrap(),
+        Some(untouched.clone())
+    );
+
+    // Unlinking.
+    s.set_bankid_linked("u-named", None, None).await.unwrap();
+    assert_eq!(
+        s.personnummer_of("u-named")
+            .await
+            .unwrap()
+            .unwrap()
+            .bankid_linked_at,
+        None
+    );
+
+    // No personnummer: NotFound, and the name is not filled either.
+    let no_number = User {
+        name: String::new(),
+        ..user("u-none", "none@example.se", NOW - 100)
+    };
+    s.insert_user(&no_number).await.unwrap();
+    for id in ["u-none", "nobody"] {
+        let err = s
+            .set_bankid_linked(id, Some(NOW), Some("X"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{id}: {err:?}");
+    }
+    assert_eq!(s.user_by_id("u-none").await.unwrap(), Some(no_number));
+}
+
+async fn reseal_and_list_personnummer(s: Arc<dyn Store>) {
+    assert!(s.list_personnummer().await.unwrap().is_empty());
+    for id in ["u-c", "u-a", "u-b"] {
+        s.insert_user(&user(id, &format!("{id}@example.se"), NOW))
+            .await
+            .unwrap();
+        s.set_personnummer(&personnummer(id, &format!("idx-{id}"), NOW))
+            .await
+            .unwrap();
+    }
+    s.set_bankid_linked("u-b", Some(NOW + 1), None)
+        .await
+        .unwrap();
+    let before = s.personnummer_of("u-b").await.unwrap().unwrap();
+
+    // Every row, by user id.
+    let listed = s.list_personnummer().await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|p| p.user_id.as_str()).collect();
+    assert_eq!(ids, ["u-a", "u-b", "u-c"]);
+    assert_eq!(listed[1], before);
+
+    // Only the sealed bytes change: index, link and time stay.
+    let resealed = vec![9, 9, 0, 255, 1];
+    s.reseal_personnummer("u-b", &resealed).await.unwrap();
+    assert_eq!(
+        s.personnummer_of("u-b").await.unwrap(),
+        Some(StoredPersonnummer {
+            sealed: resealed.clone(),
+            ..before
+        })
+    );
+    assert_eq!(
+        s.personnummer_by_index("idx-u-b")
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed,
+        resealed
+    );
+    assert_eq!(
+        s.personnummer_of("u-a").await.unwrap(),
+        Some(personnummer("u-a", "idx-u-a", NOW))
+    );
+
+    s.insert_user(&user("u-none", "none@example.se", NOW))
+        .await
+        .unwrap();
+    for id in ["u-none", "nobody"] {
+        let err = s.reseal_personnummer(id, &[1]).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{id}: {err:?}");
+    }
+    assert_eq!(s.personnummer_of("u-none").await.unwrap(), None);
+}
+
+async fn bankid_orders_insert_get_update(s: Arc<dyn Store>) {
+    s.insert_user(&user("u1", "u1@example.se", NOW))
+        .await
+        .unwrap();
+    let login = bankid_order("o-login", NOW);
+    s.insert_bankid_order(&login).await.unwrap();
+    assert_eq!(
+        s.bankid_order("o-login").await.unwrap(),
+        Some(login.clone())
+    );
+    assert_eq!(s.bankid_order("nope").await.unwrap(), None);
+
+    // Same order_ref again: Conflict, the first order intact.
+    let err = s
+        .insert_bankid_order(&bankid_order("o-login", NOW + 5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        s.bankid_order("o-login").await.unwrap(),
+        Some(login.clone())
+    );
+
+    // Every column round-trips, the optional ones set the other way round.
+    let link = BankIdOrder {
+        purpose: "link".into(),
+        user_id: Some("u1".into()),
+        pending_authorization: None,
+        next_path: Some("/account".into()),
+        hint_code: None,
+        completion_sealed: Some(vec![0, 255]),
+        last_collect_at: Some(NOW + 2),
+        finished_at: Some(NOW + 3),
+        status: "failed".into(),
+        started_at: NOW + 1,
+        ..bankid_order("o-link", NOW)
+    };
+    s.insert_bankid_order(&link).await.unwrap();
+    assert_eq!(s.bankid_order("o-link").await.unwrap(), Some(link));
+
+    // An order for an unknown user.
+    let err = s
+        .insert_bankid_order(&BankIdOrder {
+            user_id: Some("nobody".into()),
+            ..bankid_order("o-orphan", NOW)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.bankid_order("o-orphan").await.unwrap(), None);
+
+    // A collect result: every mutable field written...
+    let progressed = BankIdOrder {
+        hint_code: Some("userSign".into()),
+        last_collect_at: Some(NOW + 2),
+        ..login.clone()
+    };
+    s.update_bankid_order(&progressed).await.unwrap();
+    assert_eq!(
+        s.bankid_order("o-login").await.unwrap(),
+        Some(progressed.clone())
+    );
+    let complete = BankIdOrder {
+        user_id: Some("u1".into()),
+        ..finished(progressed, "complete", NOW + 4)
+    };
+    // ...and nothing else, even if the caller's copy differs.
+    let mut sent = complete.clone();
+    sent.purpose = "link".into();
+    sent.browser_binding = "other".into();
+    sent.qr_start_secret_sealed = vec![];
+    sent.created_at = 0;
+    s.update_bankid_order(&sent).await.unwrap();
+    assert_eq!(
+        s.bankid_order("o-login").await.unwrap(),
+        Some(complete.clone())
+    );
+
+    // Optional fields can be cleared again.
+    let cleared = BankIdOrder {
+        status: "pending".into(),
+        hint_code: None,
+        completion_sealed: None,
+        user_id: None,
+        last_collect_at: None,
+        finished_at: None,
+        ..complete.clone()
+    };
+    s.update_bankid_order(&cleared).await.unwrap();
+    assert_eq!(s.bankid_order("o-login").await.unwrap(), Some(cleared));
+
+    let err = s
+        .update_bankid_order(&bankid_order("nope", NOW))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let err = s
+        .update_bankid_order(&BankIdOrder {
+            user_id: Some("nobody".into()),
+            ..complete
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn bankid_order_is_consumed_exactly_once(s: Arc<dyn Store>) {
+    let order = bankid_order("o1", NOW);
+    s.insert_bankid_order(&order).await.unwrap();
+    // Only a complete order can be consumed.
+    assert!(!s.consume_bankid_order("o1").await.unwrap());
+    assert_eq!(
+        s.bankid_order("o1").await.unwrap().unwrap().status,
+        "pending"
+    );
+    for status in ["failed", "cancelled"] {
+        let other = finished(bankid_order(&format!("o-{status}"), NOW), status, NOW + 1);
+        s.insert_bankid_order(&other).await.unwrap();
+        assert!(!s.consume_bankid_order(&other.order_ref).await.unwrap());
+        assert_eq!(s.bankid_order(&other.order_ref).await.unwrap(), Some(other));
+    }
+    assert!(!s.consume_bankid_order("nope").await.unwrap());
+
+    let complete = finished(order, "complete", NOW + 3);
+    s.update_bankid_order(&complete).await.unwrap();
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.consume_bankid_order("o1").await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for handle in handles {
+        if handle.await.unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1, "exactly one consumer wins");
+    let consumed = BankIdOrder {
+        status: "consumed".into(),
+        ..complete.clone()
+    };
+    assert_eq!(s.bankid_order("o1").await.unwrap(), Some(consumed.clone()));
+    assert!(!s.consume_bankid_order("o1").await.unwrap());
+
+    // A collect result arriving late does not make the order consumable again.
+    s.update_bankid_order(&complete).await.unwrap();
+    assert_eq!(s.bankid_order("o1").await.unwrap(), Some(consumed));
+    assert!(!s.consume_bankid_order("o1").await.unwrap());
+}
+
+async fn claim_bankid_collect_once_per_interval(s: Arc<dyn Store>) {
+    const INTERVAL: i64 = 2;
+    s.insert_bankid_order(&bankid_order("o1", NOW))
+        .await
+        .unwrap();
+    s.insert_bankid_order(&bankid_order("o2", NOW))
+        .await
+        .unwrap();
+
+    // Never collected: the first claim wins and records the time.
+    assert!(s.claim_bankid_collect("o1", NOW, INTERVAL).await.unwrap());
+    assert_eq!(
+        s.bankid_order("o1").await.unwrap().unwrap().last_collect_at,
+        Some(NOW)
+    );
+    // Too soon, even for the same instant.
+    assert!(!s.claim_bankid_collect("o1", NOW, INTERVAL).await.unwrap());
+    assert!(
+        !s.claim_bankid_collect("o1", NOW + INTERVAL - 1, INTERVAL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.bankid_order("o1").await.unwrap().unwrap().last_collect_at,
+        Some(NOW)
+    );
+    // Exactly `min_interval` later is allowed.
+    assert!(
+        s.claim_bankid_collect("o1", NOW + INTERVAL, INTERVAL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.bankid_order("o1").await.unwrap().unwrap().last_collect_at,
+        Some(NOW + INTERVAL)
+    );
+    // Orders are independent; unknown orders cannot be claimed.
+    assert!(s.claim_bankid_collect("o2", NOW, INTERVAL).await.unwrap());
+    assert!(!s.claim_bankid_collect("nope", NOW, INTERVAL).await.unwrap());
+    // A huge interval does not overflow.
+    assert!(
+        !s.claim_bankid_collect("o2", NOW + 100, i64::MAX)
+            .await
+            .unwrap()
+    );
+
+    // Concurrent claimers at the same instant: exactly one may collect.
+    for round in 1..=3 {
+        let now = NOW + 100 * round;
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(
+                    async move { s.claim_bankid_collect("o1", now, INTERVAL).await.unwrap() },
+                )
+            })
+            .collect();
+        let mut winners = 0;
+        for handle in handles {
+            if handle.await.unwrap() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}: exactly one claimer wins");
+        assert_eq!(
+            s.bankid_order("o1").await.unwrap().unwrap().last_collect_at,
+            Some(now)
+        );
+    }
+}
+
+async fn purge_bankid_orders(s: Arc<dyn Store>) {
+    const DAY: i64 = 24 * 3600;
+    let before = NOW - 30 * DAY;
+    let orders = [
+        // Pending orders go by creation time.
+        bankid_order("pending-old", before - 1),
+        bankid_order("pending-at-cutoff", before),
+        bankid_order("pending-recent", NOW),
+        // Finished orders go by finishing time, whatever their age.
+        finished(
+            bankid_order("complete-old", before - 10),
+            "complete",
+            before - 1,
+        ),
+        finished(
+            bankid_order("consumed-old", before - 10),
+            "consumed",
+            before - 5,
+        ),
+        finished(
+            bankid_order("failed-old", before - 10),
+            "failed",
+            before - 5,
+        ),
+        finished(
+            bankid_order("cancelled-old", before - 10),
+            "cancelled",
+            before - 5,
+        ),
+        finished(
+            bankid_order("failed-at-cutoff", before - 10),
+            "failed",
+            before,
+        ),
+        finished(
+            bankid_order("consumed-recent", before - 10),
+            "consumed",
+            before + 1,
+        ),
+        // Finished without a finishing time: its creation time counts.
+        BankIdOrder {
+            finished_at: None,
+            ..finished(
+                bankid_order("failed-untimed-old", before - 1),
+                "failed",
+                before,
+            )
+        },
+        BankIdOrder {
+            finished_at: None,
+            ..finished(
+                bankid_order("failed-untimed-recent", before),
+                "failed",
+                before,
+            )
+        },
+    ];
+    for order in &orders {
+        s.insert_bankid_order(order).await.unwrap();
+    }
+
+    // The general purge leaves every order alone, however old (separate retention).
+    assert_eq!(s.purge_expired(NOW + 365 * DAY).await.unwrap(), 0);
+    for order in &orders {
+        assert_eq!(
+            s.bankid_order(&order.order_ref).await.unwrap().as_ref(),
+            Some(order)
+        );
+    }
+
+    assert_eq!(s.purge_bankid_orders(before).await.unwrap(), 6);
+    assert_eq!(s.purge_bankid_orders(before).await.unwrap(), 0);
+    let mut left = Vec::new();
+    for order in &orders {
+        if let Some(kept) = s.bankid_order(&order.order_ref).await.unwrap() {
+            assert_eq!(&kept, order);
+            left.push(kept.order_ref);
+        }
+    }
+    assert_eq!(
+        left,
+        [
+            "pending-at-cutoff",
+            "pending-recent",
+            "failed-at-cutoff",
+            "consumed-recent",
+            "failed-untimed-recent"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deleting a user (not in the trait: these tests use SQL on each backend)
+
+const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+/// `u1` with a linked personnummer and a finished order; `u2` with the same, to be kept.
+async fn seed_users_with_bankid(s: &dyn Store) {
+    seed_two_users(s).await;
+    for (id, index) in [("u1", "idx-1"), ("u2", "idx-2")] {
+        s.set_personnummer(&personnummer(id, index, NOW))
+            .await
+            .unwrap();
+        s.set_bankid_linked(id, Some(NOW), None).await.unwrap();
+        s.insert_bankid_order(&BankIdOrder {
+            user_id: Some(id.into()),
+            ..finished(bankid_order(&format!("o-{id}"), NOW), "consumed", NOW)
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// After `u1` was deleted: its personnummer is gone (and its index free), its order is kept for
+/// audit without the user; `u2` is untouched.
+async fn assert_user_deletion_cascaded(s: &dyn Store) {
+    assert_eq!(s.user_by_id("u1").await.unwrap(), None);
+    assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
+    assert_eq!(s.personnummer_by_index("idx-1").await.unwrap(), None);
+    assert_eq!(
+        s.list_personnummer()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.user_id)
+            .collect::<Vec<_>>(),
+        ["u2"]
+    );
+    let orphan = s.bankid_order("o-u1").await.unwrap().unwrap();
+    assert_eq!(orphan.user_id, None);
+    assert_eq!(orphan.status, "consumed");
+    assert_eq!(
+        s.bankid_order("o-u2")
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id
+            .as_deref(),
+        Some("u2")
+    );
+    assert!(
+        s.personnummer_of("u2")
+            .await
+            .unwrap()
+            .unwrap()
+            .bankid_linked_at
+            .is_some()
+    );
+    // The number can be registered again, by someone else.
+    s.insert_user(&user("u3", "u3@example.se", NOW))
+        .await
+        .unwrap();
+    s.set_personnummer(&personnummer("u3", "idx-1", NOW))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_memory_deleting_a_user_cascades() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    run_isolated(async move {
+        seed_users_with_bankid(&store).await;
+        sqlx::query(DELETE_USER)
+            .bind("u1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_user_deletion_cascaded(&store).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_deleting_a_user_cascades() {
+    let url = fresh_sqlite_url();
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let result = tokio::spawn(async move {
+        seed_users_with_bankid(&store).await;
+        sqlx::query(DELETE_USER)
+            .bind("u1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_user_deletion_cascaded(&store).await;
+    })
+    .await;
+    remove_sqlite_dir(&url);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_deleting_a_user_cascades() {
+    let url = fresh_postgres_url().await;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let result = tokio::spawn(async move {
+        seed_users_with_bankid(&store).await;
+        sqlx::query(DELETE_USER)
+            .bind("u1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_user_deletion_cascaded(&store).await;
+    })
+    .await;
+    drop_postgres_schema(&url).await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
