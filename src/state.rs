@@ -22,6 +22,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// Keyed hash for client secrets and CSRF tokens.
     pub hmac: KeyedHash,
+    /// Keyed hash for looking up a personnummer without storing it readable.
+    pub blind_index: KeyedHash,
     pub secret_box: Arc<SecretBox>,
     pub templates: Templates,
     /// Delivers what the outbox sender takes from the outbox.
@@ -108,6 +110,10 @@ pub async fn build_with_store(
         SecretBox::new(encryption_keys, &secrets.active_encryption_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
     );
     let hmac = KeyedHash::new(&parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?);
+    let blind_index = KeyedHash::new_with_context(
+        &parse_key(&secrets.blind_index_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
+        b"personnummer",
+    );
     let keys = KeyRing::new(store.clone(), secret_box.clone(), overrides.clock.clone());
     keys.ensure_keys(overrides.entropy.as_ref()).await?;
     let templates = Templates::load(&config).map_err(StartupError::Templates)?;
@@ -124,6 +130,7 @@ pub async fn build_with_store(
         entropy: overrides.entropy,
         passwords,
         hmac,
+        blind_index,
         secret_box,
         templates,
         mailer,
