@@ -30,8 +30,9 @@ pub async fn fresh_postgres_url() -> String {
         .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
     let _ = conn.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    // `options=-c search_path=<schema>`, URL-encoded.
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+    // `options=-c search_path=<schema>`, URL-encoded; the application name lets the clean-up find
+    // (and end) connections a finished test left behind.
+    format!("{base}{separator}application_name={schema}&options=-c%20search_path%3D{schema}")
 }
 
 /// The schema a URL from [`fresh_postgres_url`] points at.
@@ -52,8 +53,14 @@ pub async fn drop_postgres_schema(url: &str) {
         return;
     };
     if let Ok(mut conn) = PgConnection::connect(&postgres_base_url()).await {
+        // A test's pool may still hold a connection inside a transaction whose rollback can no
+        // longer run (its runtime is being dropped); it would block DROP SCHEMA for ever.
+        let _ = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()")
+            .bind(schema)
+            .execute(&mut conn)
+            .await;
         let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
         )))
         .execute(&mut conn)
         .await;
