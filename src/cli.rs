@@ -166,6 +166,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         crate::account::AccountError::Rejected(key) => anyhow::anyhow!(invite_rejection(key)),
                         other => other.into(),
                     })?;
+                    // Deliver now rather than waiting for a running server's sender.
+                    crate::mail::sender::deliver_due(&state).await;
                     print_json(&outcome)
                 }
                 UserCommand::List => print_json(&users::list(&state).await?),

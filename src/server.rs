@@ -24,6 +24,7 @@ impl RunningServer {
         let (shutdown, mut signal) = watch::channel(false);
         let app = crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
+        let mail_sender = tokio::spawn(crate::mail::sender::run_sender(state.clone(), signal.clone()));
         let task = tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -31,6 +32,7 @@ impl RunningServer {
                 })
                 .await;
             maintenance.abort();
+            mail_sender.abort();
             result
         });
         Ok(RunningServer { addr, state, shutdown, task })

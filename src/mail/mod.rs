@@ -3,6 +3,8 @@
 
 pub mod compose;
 pub mod outbox;
+pub mod sender;
+pub mod test_smtp;
 pub mod transport;
 
 use async_trait::async_trait;
