@@ -47,7 +47,9 @@ impl Drop for TestSmtpServer {
 
 impl TestSmtpServer {
     pub async fn start() -> TestSmtpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port for the test SMTP server");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port for the test SMTP server");
         let port = listener.local_addr().expect("local address").port();
         let shared = Arc::new(Shared::default());
         let accept_shared = shared.clone();
@@ -56,7 +58,12 @@ impl TestSmtpServer {
                 tokio::spawn(serve(stream, accept_shared.clone()));
             }
         });
-        TestSmtpServer { port, shared, task, cursor: Mutex::new(0) }
+        TestSmtpServer {
+            port,
+            shared,
+            task,
+            cursor: Mutex::new(0),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -65,7 +72,11 @@ impl TestSmtpServer {
 
     /// Every message received so far.
     pub fn received(&self) -> Vec<ReceivedMail> {
-        self.shared.received.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// The next message not yet returned by this method, waiting up to `timeout`.
@@ -94,14 +105,20 @@ impl TestSmtpServer {
 
     /// Every transaction is refused with `550` while set.
     pub fn set_permanent_reject(&self, reject: bool) {
-        self.shared.reject_permanently.store(reject, Ordering::SeqCst);
+        self.shared
+            .reject_permanently
+            .store(reject, Ordering::SeqCst);
     }
 }
 
 async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let (reader, mut writer) = stream.into_split();
     let mut lines = BufReader::new(reader);
-    if writer.write_all(b"220 test-smtp ESMTP ready\r\n").await.is_err() {
+    if writer
+        .write_all(b"220 test-smtp ESMTP ready\r\n")
+        .await
+        .is_err()
+    {
         return;
     }
     let mut mail_from = String::new();
@@ -137,7 +154,11 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             rcpt_to.push(address_of(&command[8..]));
             "250 2.1.5 ok".to_string()
         } else if upper == "DATA" {
-            if writer.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n").await.is_err() {
+            if writer
+                .write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n")
+                .await
+                .is_err()
+            {
                 return;
             }
             let mut data = String::new();
@@ -150,11 +171,18 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
                 if line == ".\r\n" || line == ".\n" {
                     break;
                 }
-                let unstuffed = line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line);
+                let unstuffed = line
+                    .strip_prefix('.')
+                    .filter(|_| line.starts_with(".."))
+                    .unwrap_or(&line);
                 data.push_str(unstuffed);
             }
             if let Ok(mut received) = shared.received.lock() {
-                received.push(ReceivedMail { mail_from: mail_from.clone(), rcpt_to: rcpt_to.clone(), data });
+                received.push(ReceivedMail {
+                    mail_from: mail_from.clone(),
+                    rcpt_to: rcpt_to.clone(),
+                    data,
+                });
             }
             shared.arrived.notify_waiters();
             "250 2.0.0 queued".to_string()
@@ -170,7 +198,11 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         } else {
             "502 5.5.2 command not implemented".to_string()
         };
-        if writer.write_all(format!("{answer}\r\n").as_bytes()).await.is_err() {
+        if writer
+            .write_all(format!("{answer}\r\n").as_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -179,17 +211,28 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
 fn address_of(argument: &str) -> String {
     let argument = argument.trim();
     let inner = argument.split_whitespace().next().unwrap_or_default();
-    inner.trim_start_matches('<').trim_end_matches('>').to_string()
+    inner
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }
 
 impl ReceivedMail {
     /// The raw value of a top-level header (unfolded).
     pub fn header(&self, name: &str) -> Option<String> {
-        let (head, _) = self.data.split_once("\r\n\r\n").or_else(|| self.data.split_once("\n\n"))?;
-        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ").replace("\n ", " ");
+        let (head, _) = self
+            .data
+            .split_once("\r\n\r\n")
+            .or_else(|| self.data.split_once("\n\n"))?;
+        let unfolded = head
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ")
+            .replace("\n ", " ");
         unfolded.lines().find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
         })
     }
 
@@ -204,28 +247,50 @@ impl ReceivedMail {
             .data
             .split("boundary=")
             .skip(1)
-            .filter_map(|rest| rest.trim_start_matches('"').split(['"', '\r', '\n', ';']).next())
+            .filter_map(|rest| {
+                rest.trim_start_matches('"')
+                    .split(['"', '\r', '\n', ';'])
+                    .next()
+            })
             .map(str::to_string)
             .collect::<Vec<_>>();
         let sections: Vec<&str> = if boundary.is_empty() {
             vec![self.data.as_str()]
         } else {
-            boundary.iter().flat_map(|b| self.data.split(format!("--{b}").as_str()).collect::<Vec<_>>()).collect()
+            boundary
+                .iter()
+                .flat_map(|b| {
+                    self.data
+                        .split(format!("--{b}").as_str())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
         };
         for section in sections {
             let section = section.trim_start_matches(['\r', '\n']);
-            let Some((head, body)) = section.split_once("\r\n\r\n").or_else(|| section.split_once("\n\n")) else {
+            let Some((head, body)) = section
+                .split_once("\r\n\r\n")
+                .or_else(|| section.split_once("\n\n"))
+            else {
                 continue;
             };
             let head_lower = head.to_ascii_lowercase();
             if !head_lower.contains(&format!("content-type: {content_type}")) {
                 continue;
             }
-            let body = body.trim_end_matches(['\r', '\n', '-']);
+            // The line break before the next boundary belongs to the boundary.
+            let body = body
+                .strip_suffix("\r\n")
+                .or_else(|| body.strip_suffix('\n'))
+                .unwrap_or(body);
             if head_lower.contains("content-transfer-encoding: base64") {
                 let joined: String = body.split_whitespace().collect();
-                let bytes = base64::engine::general_purpose::STANDARD.decode(joined).ok()?;
-                return String::from_utf8(bytes).ok();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(joined)
+                    .ok()?;
+                return String::from_utf8(bytes)
+                    .ok()
+                    .map(|text| text.replace("\r\n", "\n"));
             }
             if head_lower.contains("content-transfer-encoding: quoted-printable") {
                 return Some(decode_quoted_printable(body));
@@ -247,12 +312,16 @@ impl ReceivedMail {
     pub fn first_link(&self) -> Option<String> {
         let text = self.text();
         let start = text.find("http://").or_else(|| text.find("https://"))?;
-        let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '"').collect();
+        let link: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '"')
+            .collect();
         Some(link)
     }
 }
 
-fn decode_quoted_printable(body: &str) -> String {
+/// Quoted-printable (RFC 2045) to bytes: soft line breaks removed, `=XX` decoded.
+fn quoted_printable_bytes(body: &str) -> Vec<u8> {
     let joined = body.replace("=\r\n", "").replace("=\n", "");
     let bytes = joined.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -260,7 +329,7 @@ fn decode_quoted_printable(body: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'='
             && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            && let Some(byte) = hex_byte(bytes[i + 1], bytes[i + 2])
         {
             out.push(byte);
             i += 3;
@@ -269,54 +338,66 @@ fn decode_quoted_printable(body: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).replace("\r\n", "\n")
+    out
 }
 
-/// Decodes `=?charset?B|Q?text?=` words (UTF-8 only, which is what lettre writes).
+fn hex_byte(high: u8, low: u8) -> Option<u8> {
+    let digit = |b: u8| (b as char).to_digit(16);
+    Some((digit(high)? * 16 + digit(low)?) as u8)
+}
+
+fn decode_quoted_printable(body: &str) -> String {
+    String::from_utf8_lossy(&quoted_printable_bytes(body)).replace("\r\n", "\n")
+}
+
+/// Decodes RFC 2047 `=?charset?B|Q?text?=` words (UTF-8 and ASCII, which is what lettre writes).
+/// The bytes of adjacent words are joined before decoding (an encoder may split a character
+/// between two words), and the whitespace between adjacent words is dropped.
 fn decode_encoded_words(value: &str) -> String {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     let mut rest = value;
+    let mut after_word = false;
     while let Some(start) = rest.find("=?") {
         let before = &rest[..start];
-        if !before.trim().is_empty() || out.is_empty() {
-            out.push_str(before);
+        if !(after_word && before.trim().is_empty()) {
+            out.extend_from_slice(before.as_bytes());
         }
         let word = &rest[start + 2..];
         let mut parts = word.splitn(3, '?');
-        let (_charset, encoding, text_and_rest) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(c), Some(e), Some(t)) => (c, e, t),
-            _ => {
-                out.push_str(&rest[start..]);
-                return out;
-            }
+        let (Some(_charset), Some(encoding), Some(text_and_rest)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            break;
         };
         let Some(end) = text_and_rest.find("?=") else {
-            out.push_str(&rest[start..]);
-            return out;
+            break;
         };
         let text = &text_and_rest[..end];
-        let decoded = if encoding.eq_ignore_ascii_case("b") {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .unwrap_or_default()
+        if encoding.eq_ignore_ascii_case("b") {
+            match base64::engine::general_purpose::STANDARD.decode(text) {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(_) => out.extend_from_slice(text.as_bytes()),
+            }
         } else {
-            decode_quoted_printable(&text.replace('_', " "))
-        };
-        out.push_str(&decoded);
+            out.extend_from_slice(&quoted_printable_bytes(&text.replace('_', " ")));
+        }
         rest = &text_and_rest[end + 2..];
+        after_word = true;
     }
-    out.push_str(rest);
-    out
+    out.extend_from_slice(rest.as_bytes());
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{ManualClock, OsEntropy};
     use crate::config::Config;
+    use crate::mail::sender::{DeliveryReport, deliver_due};
     use crate::mail::transport::SmtpMailer;
-    use crate::mail::{EmailMessage, MailError, Mailer};
+    use crate::mail::{EmailMessage, MailError, Mailer, outbox};
+    use crate::state::{Overrides, build_with_store};
+    use crate::store::{SqliteStore, Store};
 
     fn mailer(port: u16) -> SmtpMailer {
         let mut config = Config::defaults().mail;
@@ -342,13 +423,27 @@ mod tests {
     #[tokio::test]
     async fn lettre_delivers_a_multipart_message_with_swedish_text() {
         let server = TestSmtpServer::start().await;
-        mailer(server.port()).send("Leasify <no-reply@leasify.se>", &message()).await.expect("sent");
-        let mail = server.next_message(Duration::from_secs(5)).await.expect("a message");
+        mailer(server.port())
+            .send("Leasify <no-reply@leasify.se>", &message())
+            .await
+            .expect("sent");
+        let mail = server
+            .next_message(Duration::from_secs(5))
+            .await
+            .expect("a message");
         assert_eq!(mail.mail_from, "no-reply@leasify.se");
         assert_eq!(mail.subject(), "Välkommen – välj ditt lösenord");
-        assert!(mail.text().contains("Hej Åsa"), "{}", mail.text());
-        assert!(mail.html().contains("<a href="), "{}", mail.html());
-        assert_eq!(mail.first_link().as_deref(), Some("https://id.example.se/password/set?token=abc"));
+        assert_eq!(mail.rcpt_to, vec!["asa@example.se".to_string()]);
+        assert_eq!(
+            decode_encoded_words(&mail.header("To").expect("To")),
+            "Åsa Öberg <asa@example.se>"
+        );
+        assert_eq!(mail.text().trim_end(), message().text.trim_end());
+        assert_eq!(mail.html().trim_end(), message().html);
+        assert_eq!(
+            mail.first_link().as_deref(),
+            Some("https://id.example.se/password/set?token=abc")
+        );
     }
 
     #[tokio::test]
@@ -356,11 +451,156 @@ mod tests {
         let server = TestSmtpServer::start().await;
         let mailer = mailer(server.port());
         server.set_refuse_next(1);
-        assert!(matches!(mailer.send("a@leasify.se", &message()).await, Err(MailError::Transient(_))));
+        assert!(matches!(
+            mailer.send("a@leasify.se", &message()).await,
+            Err(MailError::Transient(_))
+        ));
         server.set_permanent_reject(true);
-        assert!(matches!(mailer.send("a@leasify.se", &message()).await, Err(MailError::Permanent(_))));
+        assert!(matches!(
+            mailer.send("a@leasify.se", &message()).await,
+            Err(MailError::Permanent(_))
+        ));
         server.set_permanent_reject(false);
-        mailer.send("a@leasify.se", &message()).await.expect("accepted now");
+        mailer
+            .send("a@leasify.se", &message())
+            .await
+            .expect("accepted now");
         assert_eq!(server.received().len(), 1);
+    }
+
+    #[test]
+    fn decodes_base64_parts_and_single_part_messages() {
+        let multipart = ReceivedMail {
+            mail_from: "a@x.se".into(),
+            rcpt_to: vec!["b@x.se".into()],
+            data: "Subject: =?utf-8?q?=C3=85r?=\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n\
+                   --b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+                   w6XDpMO2CmxhbmsgaHR0cDovL2xvY2FsaG9zdC94P2E9MSBzbHV0\r\n\
+                   --b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\
+                   <p>hi</p>\r\n--b1--\r\n"
+                .into(),
+        };
+        assert_eq!(multipart.subject(), "År");
+        assert_eq!(multipart.text(), "åäö\nlank http://localhost/x?a=1 slut");
+        assert_eq!(multipart.html(), "<p>hi</p>");
+        assert_eq!(
+            multipart.first_link().as_deref(),
+            Some("http://localhost/x?a=1")
+        );
+        let single = ReceivedMail {
+            mail_from: String::new(),
+            rcpt_to: vec![],
+            data: "Subject: plain\r\nContent-Type: text/plain\r\n\r\nno link\r\n".into(),
+        };
+        assert_eq!(single.text(), "no link");
+        assert_eq!(single.first_link(), None);
+        assert_eq!(single.html(), "");
+    }
+
+    #[test]
+    fn decodes_encoded_words_split_inside_a_character() {
+        // "å" is C3 A5; split between two words, with folding whitespace between them.
+        assert_eq!(
+            decode_encoded_words("=?utf-8?b?w6Q=?= =?utf-8?q?l=C3?=\t=?utf-8?q?=A5g_x?="),
+            "älåg x"
+        );
+        assert_eq!(
+            decode_encoded_words("Hej =?utf-8?q?=C3=B6?= du"),
+            "Hej ö du"
+        );
+        assert_eq!(decode_encoded_words("plain"), "plain");
+    }
+
+    #[tokio::test]
+    async fn the_outbox_delivers_exactly_once_after_refusals() {
+        let server = TestSmtpServer::start().await;
+        server.set_refuse_next(2);
+        let mut config = Config::defaults();
+        config.data_dir =
+            std::env::temp_dir().join(format!("leasify-smtp-{}", uuid::Uuid::new_v4().simple()));
+        config.mail.smtp_host = "127.0.0.1".into();
+        config.mail.smtp_port = server.port();
+        config.mail.smtp_tls = "none".into();
+        config.mail.smtp_timeout = 5;
+        let store = Arc::new(
+            SqliteStore::connect("sqlite::memory:")
+                .await
+                .expect("store"),
+        );
+        store.migrate().await.expect("migrate");
+        let clock = ManualClock::default();
+        let overrides = Overrides {
+            clock: Arc::new(clock.clone()),
+            entropy: Arc::new(OsEntropy),
+            mailer: Some(Arc::new(
+                SmtpMailer::from_config(&config.mail).expect("mailer"),
+            )),
+        };
+        let state = build_with_store(config, store, overrides)
+            .await
+            .expect("state");
+        let email = outbox::prepare(&state, "invite", &message());
+        state.store.enqueue_email(&email).await.expect("enqueue");
+
+        let base = state.config.mail.retry_base;
+        assert_eq!(
+            deliver_due(&state).await,
+            DeliveryReport {
+                sent: 0,
+                retried: 1,
+                failed: 0
+            }
+        );
+        // Not again before the backoff has passed.
+        clock.advance(base - 2);
+        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        clock.advance(2);
+        assert_eq!(
+            deliver_due(&state).await,
+            DeliveryReport {
+                sent: 0,
+                retried: 1,
+                failed: 0
+            }
+        );
+        // The second retry waits twice as long.
+        clock.advance(2 * base - 2);
+        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        clock.advance(2);
+        assert_eq!(
+            deliver_due(&state).await,
+            DeliveryReport {
+                sent: 1,
+                retried: 0,
+                failed: 0
+            }
+        );
+        clock.advance(state.config.mail.retry_max);
+        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+
+        let mail = server
+            .next_message(Duration::from_secs(5))
+            .await
+            .expect("delivered");
+        assert_eq!(mail.rcpt_to, vec!["asa@example.se".to_string()]);
+        assert_eq!(mail.subject(), "Välkommen – välj ditt lösenord");
+        assert_eq!(server.received().len(), 1, "delivered exactly once");
+        let row = state
+            .store
+            .outbox_email(&email.id)
+            .await
+            .expect("row")
+            .expect("exists");
+        assert_eq!((row.status.as_str(), row.attempts), ("sent", 2));
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("451"),
+            "{:?}",
+            row.last_error
+        );
+        assert!(row.sealed_message.is_empty());
+        let _ = std::fs::remove_dir_all(&state.config.data_dir);
     }
 }
