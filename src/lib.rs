@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod store;
 pub mod account;
 pub mod admin;
+pub mod bankid;
 pub mod cli;
 pub mod config;
 pub mod login;
