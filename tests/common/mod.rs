@@ -20,13 +20,14 @@ use leasify_id::server::RunningServer;
 use leasify_id::state::{self, AppState, Overrides};
 use leasify_id::store::test_support;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreClient, CoreErrorResponseType, CoreIdTokenClaims, CoreJsonWebKey,
-    CoreProviderMetadata, CoreResponseType, CoreTokenResponse,
+    CoreAuthDisplay, CoreAuthPrompt, CoreClient, CoreErrorResponseType, CoreIdTokenClaims,
+    CoreJsonWebKey, CoreProviderMetadata, CoreResponseType, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardErrorResponse, TokenResponse,
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardErrorResponse, TokenResponse,
 };
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
@@ -51,7 +52,12 @@ pub enum Backend {
 
 /// The backend selected by `LEASIFY_TEST_BACKEND`.
 pub fn backend() -> Backend {
-    match std::env::var("LEASIFY_TEST_BACKEND").unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+    match std::env::var("LEASIFY_TEST_BACKEND")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "" | "sqlite" => Backend::Sqlite,
         "postgres" | "postgresql" | "pg" => Backend::Postgres,
         other => panic!("LEASIFY_TEST_BACKEND={other:?}: expected sqlite or postgres"),
@@ -64,8 +70,12 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("leasify-{prefix}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let path = std::env::temp_dir().join(format!(
+            "leasify-{prefix}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TempDir(path)
     }
 
@@ -88,7 +98,9 @@ pub struct PgSchema {
 
 impl PgSchema {
     pub async fn create() -> PgSchema {
-        PgSchema { url: test_support::fresh_postgres_url().await }
+        PgSchema {
+            url: test_support::fresh_postgres_url().await,
+        }
     }
 
     /// For synchronous tests (the CLI tests).
@@ -101,7 +113,8 @@ impl Drop for PgSchema {
     fn drop(&mut self) {
         let url = self.url.clone();
         // Drop may run inside a test's runtime: do the async work on a thread of its own.
-        let _ = std::thread::spawn(move || run_blocking(test_support::drop_postgres_schema(&url))).join();
+        let _ = std::thread::spawn(move || run_blocking(test_support::drop_postgres_schema(&url)))
+            .join();
     }
 }
 
@@ -127,9 +140,9 @@ pub struct TestServer {
     /// The database URL the instance uses (empty for the SQLite file in the data dir).
     pub database_url: String,
     running: Option<RunningServer>,
-    // Dropped after the server handle (field order).
+    // Dropped after the server handle (field order). `None` for a sibling instance.
     _schema: Option<PgSchema>,
-    _data_dir: TempDir,
+    _data_dir: Option<TempDir>,
 }
 
 impl TestServer {
@@ -141,7 +154,9 @@ impl TestServer {
     /// the issuer are set. If `tweak` leaves `database_url` empty, the backend selection decides
     /// (a fresh schema on PostgreSQL, a file in the data dir on SQLite).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let base_url = format!("http://127.0.0.1:{}", addr.port());
         let data_dir = TempDir::new("server");
@@ -161,8 +176,14 @@ impl TestServer {
         let database_url = config.database_url.clone();
 
         let clock = ManualClock::default();
-        let overrides = Overrides { clock: Arc::new(clock.clone()), entropy: Arc::new(OsEntropy) };
-        let state = state::build(config, overrides).await.expect("the server state builds");
+        let overrides = Overrides {
+            clock: Arc::new(clock.clone()),
+            entropy: Arc::new(OsEntropy),
+            ..Overrides::default()
+        };
+        let state = state::build(config, overrides)
+            .await
+            .expect("the server state builds");
         let running = RunningServer::start(listener, state.clone()).expect("the server starts");
         TestServer {
             base_url,
@@ -172,7 +193,36 @@ impl TestServer {
             database_url,
             running: Some(running),
             _schema: schema,
-            _data_dir: data_dir,
+            _data_dir: Some(data_dir),
+        }
+    }
+
+    /// A second instance on the same database, data dir (so the same generated secrets), issuer
+    /// and clock, listening on a port of its own.
+    pub async fn sibling(&self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let clock = self.clock.clone();
+        let overrides = Overrides {
+            clock: Arc::new(clock.clone()),
+            entropy: Arc::new(OsEntropy),
+            ..Overrides::default()
+        };
+        let state = state::build(self.state.config.clone(), overrides)
+            .await
+            .expect("the sibling state builds");
+        let running = RunningServer::start(listener, state.clone()).expect("the sibling starts");
+        TestServer {
+            base_url: format!("http://127.0.0.1:{}", addr.port()),
+            addr,
+            state,
+            clock,
+            database_url: self.database_url.clone(),
+            running: Some(running),
+            _schema: None,
+            _data_dir: None,
         }
     }
 
@@ -194,17 +244,28 @@ impl TestServer {
 
     /// A confidential client with the test redirect URI; returns (client_id, client_secret).
     pub async fn create_client(&self, name: &str) -> (String, String) {
-        let view = self.create_client_with(name, false, vec![REDIRECT_URI.to_string()]).await;
-        let secret = view.client_secret.expect("a confidential client has a secret");
+        let view = self
+            .create_client_with(name, false, vec![REDIRECT_URI.to_string()])
+            .await;
+        let secret = view
+            .client_secret
+            .expect("a confidential client has a secret");
         (view.client_id, secret)
     }
 
     /// A public client (no secret, PKCE required); returns its client_id.
     pub async fn create_public_client(&self, name: &str) -> String {
-        self.create_client_with(name, true, vec![REDIRECT_URI.to_string()]).await.client_id
+        self.create_client_with(name, true, vec![REDIRECT_URI.to_string()])
+            .await
+            .client_id
     }
 
-    pub async fn create_client_with(&self, name: &str, public: bool, redirect_uris: Vec<String>) -> clients::ClientView {
+    pub async fn create_client_with(
+        &self,
+        name: &str,
+        public: bool,
+        redirect_uris: Vec<String>,
+    ) -> clients::ClientView {
         let new = clients::NewClient {
             name: name.to_string(),
             redirect_uris,
@@ -212,7 +273,9 @@ impl TestServer {
             public,
             scopes: vec![],
         };
-        clients::create(&self.state, new).await.expect("client created")
+        clients::create(&self.state, new)
+            .await
+            .expect("client created")
     }
 
     /// A user with a password; returns the user id (the `sub`).
@@ -223,7 +286,10 @@ impl TestServer {
             locale: "sv".into(),
             password: Some(password.to_string()),
         };
-        users::create(&self.state, new).await.expect("user created").id
+        users::create(&self.state, new)
+            .await
+            .expect("user created")
+            .id
     }
 
     /// A relying party for `client_id`, configured from this server's discovery document.
@@ -261,7 +327,11 @@ impl Response {
 
     /// The `Location` header resolved against the request URL.
     pub fn location(&self) -> Option<Url> {
-        self.header("location").map(|l| self.url.join(l).unwrap_or_else(|e| panic!("bad Location {l:?}: {e}")))
+        self.header("location").map(|l| {
+            self.url
+                .join(l)
+                .unwrap_or_else(|e| panic!("bad Location {l:?}: {e}"))
+        })
     }
 
     pub fn is_redirect(&self) -> bool {
@@ -279,7 +349,10 @@ impl Response {
     }
 
     pub fn describe(&self) -> String {
-        format!("{} {}\n{:?}\n{}", self.status, self.url, self.headers, self.body)
+        format!(
+            "{} {}\n{:?}\n{}",
+            self.status, self.url, self.headers, self.body
+        )
     }
 }
 
@@ -297,20 +370,33 @@ impl Form {
         let form_selector = scraper::Selector::parse(selector).expect("form selector");
         let input_selector = scraper::Selector::parse("input").expect("input selector");
         let form = document.select(&form_selector).next()?;
-        let action = page.url.join(form.attr("action").unwrap_or("")).expect("form action URL");
+        let action = page
+            .url
+            .join(form.attr("action").unwrap_or(""))
+            .expect("form action URL");
         let method = form.attr("method").unwrap_or("get").to_ascii_lowercase();
         let fields = form
             .select(&input_selector)
             .filter_map(|input| {
                 let name = input.attr("name")?;
-                Some((name.to_string(), input.attr("value").unwrap_or_default().to_string()))
+                Some((
+                    name.to_string(),
+                    input.attr("value").unwrap_or_default().to_string(),
+                ))
             })
             .collect();
-        Some(Form { action, method, fields })
+        Some(Form {
+            action,
+            method,
+            fields,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
@@ -332,7 +418,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base_url: &str) -> Browser {
-        Browser { http: plain_client(), origin: Url::parse(base_url).expect("base URL"), cookies: BTreeMap::new() }
+        Browser {
+            http: plain_client(),
+            origin: Url::parse(base_url).expect("base URL"),
+            cookies: BTreeMap::new(),
+        }
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {
@@ -344,14 +434,25 @@ impl Browser {
     }
 
     fn cookie_header(&self) -> Option<String> {
-        (!self.cookies.is_empty())
-            .then(|| self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     fn remember_cookies(&mut self, headers: &HeaderMap) {
-        for value in headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+        for value in headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
             let mut parts = value.split(';');
-            let Some((name, val)) = parts.next().and_then(|p| p.trim().split_once('=')) else { continue };
+            let Some((name, val)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
+                continue;
+            };
             let expired = parts.any(|attr| attr.trim().eq_ignore_ascii_case("max-age=0"));
             if expired || val.is_empty() {
                 self.cookies.remove(name);
@@ -374,7 +475,12 @@ impl Browser {
         if url.origin() == self.origin.origin() {
             self.remember_cookies(&headers);
         }
-        Response { status, url, headers, body }
+        Response {
+            status,
+            url,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&mut self, url: &str) -> Response {
@@ -415,10 +521,15 @@ impl Browser {
     /// Fills the login form of `page` as a person would and submits it; follows redirects within
     /// the server.
     pub async fn submit_login(&mut self, page: &Response, email: &str, password: &str) -> Response {
-        let mut form = page.login_form().unwrap_or_else(|| panic!("no login form on the page:\n{}", page.describe()));
+        let mut form = page
+            .login_form()
+            .unwrap_or_else(|| panic!("no login form on the page:\n{}", page.describe()));
         assert_eq!(form.method, "post", "the login form posts");
         for hidden in ["csrf", "req", "lang"] {
-            assert!(form.get(hidden).is_some_and(|v| !v.is_empty()), "hidden field {hidden} is filled in: {form:?}");
+            assert!(
+                form.get(hidden).is_some_and(|v| !v.is_empty()),
+                "hidden field {hidden} is filled in: {form:?}"
+            );
         }
         form.set("email", email);
         form.set("password", password);
@@ -428,11 +539,62 @@ impl Browser {
 
     /// Opens an authorization URL, expects the login page, logs in, and returns the redirect to
     /// the client (its full URL).
-    pub async fn authorize_with_login(&mut self, authorize_url: &str, email: &str, password: &str) -> Url {
+    pub async fn authorize_with_login(
+        &mut self,
+        authorize_url: &str,
+        email: &str,
+        password: &str,
+    ) -> Url {
         let page = self.navigate(authorize_url).await;
-        assert_eq!(page.status, StatusCode::OK, "login page expected:\n{}", page.describe());
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "login page expected:\n{}",
+            page.describe()
+        );
         let done = self.submit_login(&page, email, password).await;
         client_redirect(&done)
+    }
+
+    /// A code for `client_id` (scope `openid email`, state `st`, PKCE S256), logging in with
+    /// `email`/`password` if the browser has no session yet. Returns (code, PKCE verifier).
+    pub async fn code_for(
+        &mut self,
+        client_id: &str,
+        email: &str,
+        password: &str,
+    ) -> (String, String) {
+        let base_url = self.origin.as_str().trim_end_matches('/').to_string();
+        let (challenge, verifier) = pkce_pair();
+        let url = authorize_url(
+            &base_url,
+            &[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "openid email"),
+                ("state", "st"),
+                ("nonce", "n-0S6_WzA2Mj"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        let mut response = self.navigate(&url).await;
+        if response.status == StatusCode::OK && response.login_form().is_some() {
+            response = self.submit_login(&response, email, password).await;
+        }
+        let callback = client_redirect(&response);
+        let params = query_params(&callback);
+        assert_eq!(
+            params.get("state").map(String::as_str),
+            Some("st"),
+            "{callback}"
+        );
+        let code = params
+            .get("code")
+            .unwrap_or_else(|| panic!("a code: {callback}"))
+            .clone();
+        (code, verifier)
     }
 
     /// Opens an authorization URL that must be answered without a login; returns the redirect to
@@ -443,9 +605,27 @@ impl Browser {
     }
 }
 
+/// An authorization URL built by hand (for requests `openidconnect` would not send).
+pub fn authorize_url(base_url: &str, params: &[(&str, &str)]) -> String {
+    let mut url = Url::parse(&format!("{base_url}/authorize")).expect("authorize URL");
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+/// A PKCE pair built by `openidconnect`: (challenge, verifier).
+pub fn pkce_pair() -> (String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    (challenge.as_str().to_string(), verifier.secret().clone())
+}
+
 /// The redirect to `REDIRECT_URI` carried by a response (303 with a Location outside the server).
 pub fn client_redirect(response: &Response) -> Url {
-    assert_eq!(response.status, StatusCode::SEE_OTHER, "a redirect to the client:\n{}", response.describe());
+    assert_eq!(
+        response.status,
+        StatusCode::SEE_OTHER,
+        "a redirect to the client:\n{}",
+        response.describe()
+    );
     let location = response.location().expect("Location");
     assert!(
         location.as_str().starts_with(REDIRECT_URI),
@@ -456,12 +636,17 @@ pub fn client_redirect(response: &Response) -> Url {
 
 /// The query parameters of a URL (last value wins; duplicates are checked separately).
 pub fn query_params(url: &Url) -> HashMap<String, String> {
-    url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// A reqwest client that never follows redirects.
 pub fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("reqwest client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("reqwest client")
 }
 
 /// Reads a whole response into a [`Response`].
@@ -470,7 +655,12 @@ pub async fn read(response: reqwest::Response) -> Response {
     let url = response.url().clone();
     let headers = response.headers().clone();
     let body = response.text().await.expect("response body");
-    Response { status, url, headers, body }
+    Response {
+        status,
+        url,
+        headers,
+        body,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,7 +668,11 @@ pub async fn read(response: reqwest::Response) -> Response {
 // ---------------------------------------------------------------------------------------------
 
 /// POSTs a form to the token endpoint, with Basic authentication if `basic` is given.
-pub async fn token_request(base_url: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> Response {
+pub async fn token_request(
+    base_url: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> Response {
     let mut request = plain_client()
         .post(format!("{base_url}/token"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -493,7 +687,10 @@ pub async fn token_request(base_url: &str, basic: Option<(&str, &str)>, form: &[
 pub fn basic_auth(id: &str, secret: &str) -> String {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let raw = format!("{}:{}", encode(id), encode(secret));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 /// GET UserInfo with a Bearer token.
@@ -507,17 +704,32 @@ pub async fn userinfo_request(base_url: &str, access_token: &str) -> Response {
 /// Asserts an OAuth error response from the token endpoint: status, JSON body with `error`,
 /// `Cache-Control: no-store` and a JSON content type.
 pub fn assert_token_error(response: &Response, status: u16, error: &str) {
-    assert_eq!(response.status.as_u16(), status, "token endpoint status:\n{}", response.describe());
+    assert_eq!(
+        response.status.as_u16(),
+        status,
+        "token endpoint status:\n{}",
+        response.describe()
+    );
     assert_json_no_store(response);
-    assert_eq!(response.json()["error"], error, "token endpoint error:\n{}", response.describe());
+    assert_eq!(
+        response.json()["error"],
+        error,
+        "token endpoint error:\n{}",
+        response.describe()
+    );
 }
 
 pub fn assert_json_no_store(response: &Response) {
     let content_type = response.header("content-type").unwrap_or_default();
-    assert!(content_type.starts_with("application/json"), "JSON content type, got {content_type:?}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "JSON content type, got {content_type:?}"
+    );
     let cache = response.header("cache-control").unwrap_or_default();
     assert!(
-        cache.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-store")),
+        cache
+            .split(',')
+            .any(|d| d.trim().eq_ignore_ascii_case("no-store")),
         "Cache-Control: no-store, got {cache:?}"
     );
 }
@@ -525,22 +737,37 @@ pub fn assert_json_no_store(response: &Response) {
 /// Asserts that UserInfo refuses the token: 401 with a Bearer challenge.
 pub async fn assert_access_token_dead(base_url: &str, access_token: &str) {
     let response = userinfo_request(base_url, access_token).await;
-    assert_eq!(response.status, StatusCode::UNAUTHORIZED, "userinfo refuses the token:\n{}", response.describe());
+    assert_eq!(
+        response.status,
+        StatusCode::UNAUTHORIZED,
+        "userinfo refuses the token:\n{}",
+        response.describe()
+    );
     let challenge = response.header("www-authenticate").unwrap_or_default();
-    assert!(challenge.to_ascii_lowercase().starts_with("bearer"), "a Bearer challenge, got {challenge:?}");
-    assert!(challenge.contains("invalid_token"), "error=invalid_token in the challenge, got {challenge:?}");
+    assert!(
+        challenge.to_ascii_lowercase().starts_with("bearer"),
+        "a Bearer challenge, got {challenge:?}"
+    );
+    assert!(
+        challenge.contains("invalid_token"),
+        "error=invalid_token in the challenge, got {challenge:?}"
+    );
 }
 
 /// The claims of a compact JWS, without verifying it (use only after it was verified).
 pub fn jwt_claims(jwt: &str) -> serde_json::Value {
     let payload = jwt.split('.').nth(1).expect("a compact JWS");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 pub fn jwt_header(jwt: &str) -> serde_json::Value {
     let header = jwt.split('.').next().expect("a compact JWS");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).expect("base64url header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
     serde_json::from_slice(&bytes).expect("JSON header")
 }
 
@@ -565,41 +792,91 @@ impl std::error::Error for HttpError {}
 /// runtime.
 pub async fn oidc_http(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     let request = reqwest::Request::try_from(request).map_err(|e| HttpError(e.to_string()))?;
-    let response = plain_client().execute(request).await.map_err(|e| HttpError(e.to_string()))?;
+    let response = plain_client()
+        .execute(request)
+        .await
+        .map_err(|e| HttpError(e.to_string()))?;
     let mut builder = openidconnect::http::Response::builder().status(response.status());
     for (name, value) in response.headers() {
         builder = builder.header(name, value);
     }
-    let body = response.bytes().await.map_err(|e| HttpError(e.to_string()))?;
-    builder.body(body.to_vec()).map_err(|e| HttpError(e.to_string()))
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| HttpError(e.to_string()))?;
+    builder
+        .body(body.to_vec())
+        .map_err(|e| HttpError(e.to_string()))
 }
 
 /// The client type `CoreClient::from_provider_metadata` gives.
-pub type DiscoveredClient =
-    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub type DiscoveredClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// A relying party built by discovery.
 pub struct Rp {
     pub metadata: CoreProviderMetadata,
     pub client: DiscoveredClient,
+    /// When set, token requests go to this base URL instead of the discovered host (another
+    /// instance of the same issuer).
+    pub route_to: Option<String>,
 }
 
 impl Rp {
     pub async fn discover(issuer: &str, client_id: &str, client_secret: Option<&str>) -> Rp {
         let issuer = IssuerUrl::new(issuer.to_string()).expect("issuer URL");
-        let metadata = CoreProviderMetadata::discover_async(issuer, &oidc_http).await.expect("discovery");
+        let metadata = CoreProviderMetadata::discover_async(issuer, &oidc_http)
+            .await
+            .expect("discovery");
         let client = CoreClient::from_provider_metadata(
             metadata.clone(),
             ClientId::new(client_id.to_string()),
             client_secret.map(|s| ClientSecret::new(s.to_string())),
         )
         .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.to_string()).expect("redirect URI"));
-        Rp { metadata, client }
+        Rp {
+            metadata,
+            client,
+            route_to: None,
+        }
+    }
+
+    /// The same client with another client authentication method.
+    pub fn with_auth_type(self, auth_type: openidconnect::AuthType) -> Rp {
+        Rp {
+            client: self.client.set_auth_type(auth_type),
+            ..self
+        }
     }
 }
 
+/// [`oidc_http`], sent to `base_url` (scheme, host and port replaced) when one is given.
+pub async fn oidc_http_to(
+    mut request: HttpRequest,
+    base_url: Option<String>,
+) -> Result<HttpResponse, HttpError> {
+    if let Some(base) = base_url {
+        let path = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        *request.uri_mut() = format!("{base}{path}")
+            .parse()
+            .map_err(|e| HttpError(format!("{e}")))?;
+    }
+    oidc_http(request).await
+}
+
 /// The error type of token requests made through `openidconnect`.
-pub type TokenRequestError = RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>;
+pub type TokenRequestError =
+    RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>;
 
 /// An authorization request the relying party sent, with what it must remember.
 pub struct Authorization {
@@ -610,7 +887,8 @@ pub struct Authorization {
 }
 
 /// The request builder `openidconnect` gives for an authorization request.
-pub type AuthRequest<'a> = openidconnect::AuthorizationRequest<'a, CoreAuthDisplay, CoreAuthPrompt, CoreResponseType>;
+pub type AuthRequest<'a> =
+    openidconnect::AuthorizationRequest<'a, CoreAuthDisplay, CoreAuthPrompt, CoreResponseType>;
 
 impl Rp {
     /// An authorization-code request for `openid` plus `scopes`, with state, nonce and (if `pkce`)
@@ -636,39 +914,80 @@ impl Rp {
             pkce_verifier = Some(verifier);
         }
         let (url, state, nonce) = configure(request).url();
-        Authorization { url, state, nonce, pkce_verifier }
+        Authorization {
+            url,
+            state,
+            nonce,
+            pkce_verifier,
+        }
     }
 
     /// Checks the callback like a careful client (no error, state and iss match) and returns the
     /// code.
     pub fn code_from_callback(&self, authorization: &Authorization, callback: &Url) -> String {
         let params = query_params(callback);
-        assert!(!params.contains_key("error"), "no error in the callback: {callback}");
-        assert_eq!(params.get("state").map(String::as_str), Some(authorization.state.secret().as_str()), "state");
-        assert_eq!(params.get("iss").map(String::as_str), Some(self.metadata.issuer().as_str()), "iss");
-        let code = params.get("code").unwrap_or_else(|| panic!("a code in the callback: {callback}"));
+        assert!(
+            !params.contains_key("error"),
+            "no error in the callback: {callback}"
+        );
+        assert_eq!(
+            params.get("state").map(String::as_str),
+            Some(authorization.state.secret().as_str()),
+            "state"
+        );
+        assert_eq!(
+            params.get("iss").map(String::as_str),
+            Some(self.metadata.issuer().as_str()),
+            "iss"
+        );
+        let code = params
+            .get("code")
+            .unwrap_or_else(|| panic!("a code in the callback: {callback}"));
         // OIDF oidcc-server: at least 128 bits.
         assert!(code.len() >= 22, "the code is long enough: {code:?}");
         code.clone()
     }
 
-    pub async fn exchange(&self, code: &str, verifier: Option<PkceCodeVerifier>) -> Result<CoreTokenResponse, TokenRequestError> {
-        let mut request =
-            self.client.exchange_code(AuthorizationCode::new(code.to_string())).expect("the token endpoint is known");
+    pub async fn exchange(
+        &self,
+        code: &str,
+        verifier: Option<PkceCodeVerifier>,
+    ) -> Result<CoreTokenResponse, TokenRequestError> {
+        let mut request = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .expect("the token endpoint is known");
         if let Some(verifier) = verifier {
             request = request.set_pkce_verifier(verifier);
         }
-        request.request_async(&oidc_http).await
+        let route = self.route_to.clone();
+        let http = move |r: HttpRequest| oidc_http_to(r, route.clone());
+        request.request_async(&http).await
     }
 
-    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<CoreTokenResponse, TokenRequestError> {
-        self.client.exchange_refresh_token(refresh_token).expect("the token endpoint is known").request_async(&oidc_http).await
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+    ) -> Result<CoreTokenResponse, TokenRequestError> {
+        let route = self.route_to.clone();
+        let http = move |r: HttpRequest| oidc_http_to(r, route.clone());
+        self.client
+            .exchange_refresh_token(refresh_token)
+            .expect("the token endpoint is known")
+            .request_async(&http)
+            .await
     }
 
     /// Verifies the response's ID token against the JWKS (signature, iss, aud, exp, nonce) and its
     /// `at_hash` against the access token. `nonce: None` requires that the token has none.
-    pub fn verify_id_token(&self, tokens: &CoreTokenResponse, nonce: Option<&Nonce>) -> CoreIdTokenClaims {
-        let id_token = tokens.id_token().expect("the token response has an id_token");
+    pub fn verify_id_token(
+        &self,
+        tokens: &CoreTokenResponse,
+        nonce: Option<&Nonce>,
+    ) -> CoreIdTokenClaims {
+        let id_token = tokens
+            .id_token()
+            .expect("the token response has an id_token");
         let verifier = self.client.id_token_verifier();
         let claims = match nonce {
             Some(nonce) => id_token.claims(&verifier, nonce),
@@ -680,16 +999,30 @@ impl Rp {
         .unwrap_or_else(|e| panic!("the ID token verifies: {e}"))
         .clone();
         let alg = id_token.signing_alg().expect("a signed ID token");
-        let key: &CoreJsonWebKey = id_token.signing_key(&verifier).expect("the signing key is in the JWKS");
-        let expected = AccessTokenHash::from_token(tokens.access_token(), alg, key).expect("at_hash computable");
-        assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash matches the access token");
+        let key: &CoreJsonWebKey = id_token
+            .signing_key(&verifier)
+            .expect("the signing key is in the JWKS");
+        let expected = AccessTokenHash::from_token(tokens.access_token(), alg, key)
+            .expect("at_hash computable");
+        assert_eq!(
+            claims.access_token_hash(),
+            Some(&expected),
+            "at_hash matches the access token"
+        );
         claims
     }
 
     /// Exchanges and verifies; returns the tokens and the verified claims.
-    pub async fn complete(&self, authorization: Authorization, callback: &Url) -> (CoreTokenResponse, CoreIdTokenClaims) {
+    pub async fn complete(
+        &self,
+        authorization: Authorization,
+        callback: &Url,
+    ) -> (CoreTokenResponse, CoreIdTokenClaims) {
         let code = self.code_from_callback(&authorization, callback);
-        let tokens = self.exchange(&code, authorization.pkce_verifier).await.unwrap_or_else(|e| panic!("code exchange: {}", describe_token_error(&e)));
+        let tokens = self
+            .exchange(&code, authorization.pkce_verifier)
+            .await
+            .unwrap_or_else(|e| panic!("code exchange: {}", describe_token_error(&e)));
         let claims = self.verify_id_token(&tokens, Some(&authorization.nonce));
         (tokens, claims)
     }
@@ -699,7 +1032,10 @@ impl Rp {
 pub fn oauth_error(error: &TokenRequestError) -> CoreErrorResponseType {
     match error {
         RequestTokenError::ServerResponse(response) => response.error().clone(),
-        other => panic!("expected an OAuth error response, got {}", describe_token_error(other)),
+        other => panic!(
+            "expected an OAuth error response, got {}",
+            describe_token_error(other)
+        ),
     }
 }
 
@@ -707,7 +1043,47 @@ pub fn describe_token_error(error: &TokenRequestError) -> String {
     match error {
         RequestTokenError::ServerResponse(response) => format!("server response {response:?}"),
         RequestTokenError::Request(e) => format!("request failed: {e}"),
-        RequestTokenError::Parse(e, body) => format!("unparsable response ({e}): {}", String::from_utf8_lossy(body)),
+        RequestTokenError::Parse(e, body) => format!(
+            "unparsable response ({e}): {}",
+            String::from_utf8_lossy(body)
+        ),
         RequestTokenError::Other(e) => format!("other: {e}"),
     }
+}
+
+/// Redeems a code at the token endpoint with Basic authentication (raw response).
+pub async fn redeem_code(
+    base_url: &str,
+    client: (&str, &str),
+    code: &str,
+    verifier: &str,
+) -> Response {
+    token_request(
+        base_url,
+        Some(client),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+/// Uses a refresh token at the token endpoint with Basic authentication (raw response).
+pub async fn redeem_refresh_token(
+    base_url: &str,
+    client: (&str, &str),
+    refresh_token: &str,
+) -> Response {
+    token_request(
+        base_url,
+        Some(client),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
 }

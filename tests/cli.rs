@@ -1,0 +1,590 @@
+//! The `leasify-id` binary's administration commands, run as a separate process against a data dir
+//! (and, with `LEASIFY_TEST_BACKEND=postgres`, a fresh PostgreSQL schema).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// One installation: a data dir and, on PostgreSQL, a schema of its own.
+struct Install {
+    dir: TempDir,
+    schema: Option<PgSchema>,
+}
+
+impl Install {
+    async fn new() -> Install {
+        let schema = match backend() {
+            Backend::Postgres => Some(PgSchema::create().await),
+            Backend::Sqlite => None,
+        };
+        Install {
+            dir: TempDir::new("cli"),
+            schema,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_leasify-id"));
+        command.args(args).current_dir(self.dir.path());
+        // Nothing from the test's own environment leaks into the configuration.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LEASIFY_") {
+                command.env_remove(key);
+            }
+        }
+        command.env("LEASIFY_DATA_DIR", self.dir.path());
+        command.env("NO_COLOR", "1");
+        if let Some(schema) = &self.schema {
+            command.env("LEASIFY_DATABASE_URL", &schema.url);
+        }
+        command
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        command.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the binary starts");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        child.wait_with_output().expect("the binary finishes")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[], None)
+    }
+
+    /// Runs a command that must succeed and print JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        self.json_with(args, None)
+    }
+
+    fn json_with(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let output = self.run_with(args, &[], stdin);
+        assert_success(&output, args);
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} prints JSON ({e}):\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// A server in this process on the same database and data dir (so the same secrets).
+    async fn server(&self) -> TestServer {
+        let dir = self.dir.path().to_path_buf();
+        let url = self
+            .schema
+            .as_ref()
+            .map(|s| s.url.clone())
+            .unwrap_or_default();
+        TestServer::start_with(move |config| {
+            config.data_dir = dir;
+            config.database_url = url;
+        })
+        .await
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_success(output: &Output, args: &[&str]) {
+    assert!(
+        output.status.success(),
+        "{args:?} succeeds; status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+fn assert_failure(output: &Output, args: &[&str]) {
+    assert!(
+        !output.status.success(),
+        "{args:?} fails\nstdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// Lines of stderr that are not log records (the log goes to stderr too).
+fn error_lines(output: &Output) -> Vec<String> {
+    text(&output.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Creates the database, the local secrets and the signing keys, so that later commands log
+/// nothing but their own result.
+fn warm_up(install: &Install) {
+    assert_success(&install.run(&["migrate"]), &["migrate"]);
+    assert_success(&install.run(&["client", "list"]), &["client", "list"]);
+}
+
+/// Client authentication check through the token endpoint: a bogus refresh token gives
+/// `invalid_grant` (400) when the credentials are right and `invalid_client` (401) when not.
+async fn client_auth_status(server: &TestServer, client_id: &str, secret: &str) -> u16 {
+    redeem_refresh_token(&server.base_url, (client_id, secret), "bogus")
+        .await
+        .status
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_runs_and_is_idempotent() {
+    let install = Install::new().await;
+    for _ in 0..2 {
+        let output = install.run(&["migrate"]);
+        assert_success(&output, &["migrate"]);
+        assert!(
+            text(&output.stdout).contains("migrations are up to date"),
+            "{}",
+            text(&output.stdout)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_create_list_show_rotate_delete() {
+    let install = Install::new().await;
+    let created = install.json(&[
+        "client",
+        "create",
+        "--name",
+        "Hyresportalen",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--redirect-uri",
+        "http://127.0.0.1:3000/cb",
+    ]);
+    let client_id = created["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_string();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("client_secret")
+        .to_string();
+    assert!(!client_id.is_empty() && secret.len() >= 32, "{created}");
+    assert_eq!(created["public"], false);
+    assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        created["redirect_uris"],
+        serde_json::json!([REDIRECT_URI, "http://127.0.0.1:3000/cb"])
+    );
+
+    let public = install.json(&[
+        "client",
+        "create",
+        "--name",
+        "Mobilappen",
+        "--redirect-uri",
+        "se.leasify.app:/cb",
+        "--public",
+    ]);
+    let public_id = public["client_id"].as_str().expect("client_id").to_string();
+    assert!(
+        public.get("client_secret").is_none(),
+        "a public client has no secret: {public}"
+    );
+    assert_eq!(public["public"], true);
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+
+    let list = install.json(&["client", "list"]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&client_id.as_str()) && ids.contains(&public_id.as_str()),
+        "{list}"
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("client_secret").is_none()),
+        "list never shows secrets"
+    );
+    assert!(!text(&install.run(&["client", "list"]).stdout).contains(&secret));
+
+    let shown = install.json(&["client", "show", &client_id]);
+    assert_eq!(shown["client_id"], client_id.as_str());
+    assert_eq!(shown["name"], "Hyresportalen");
+    assert!(
+        shown.get("client_secret").is_none(),
+        "show never shows the secret: {shown}"
+    );
+
+    let server = install.server().await;
+    assert_eq!(
+        client_auth_status(&server, &client_id, &secret).await,
+        400,
+        "the created secret works"
+    );
+
+    let rotated = install.json(&["client", "rotate-secret", &client_id]);
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("the new secret")
+        .to_string();
+    assert_ne!(new_secret, secret);
+    assert_eq!(
+        client_auth_status(&server, &client_id, &new_secret).await,
+        400,
+        "the new secret works"
+    );
+    assert_eq!(
+        client_auth_status(&server, &client_id, &secret).await,
+        401,
+        "the old secret stops at once"
+    );
+
+    let output = install.run(&["client", "rotate-secret", &public_id]);
+    assert_failure(&output, &["client", "rotate-secret", "<public>"]);
+    assert!(
+        text(&output.stderr).contains("public"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = install.run(&["client", "delete", &client_id]);
+    assert_success(&output, &["client", "delete"]);
+    assert_eq!(
+        client_auth_status(&server, &client_id, &new_secret).await,
+        401,
+        "a deleted client cannot authenticate"
+    );
+    assert_failure(
+        &install.run(&["client", "show", &client_id]),
+        &["client", "show", "<deleted>"],
+    );
+    assert_failure(
+        &install.run(&["client", "delete", &client_id]),
+        &["client", "delete", "<deleted>"],
+    );
+    let list = install.json(&["client", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_redirect_uri_fails_with_one_line() {
+    let install = Install::new().await;
+    warm_up(&install);
+    for bad in [
+        "not a uri",
+        "http://rp.example.com/cb",
+        "https://rp.example.com/cb#fragment",
+        "javascript:alert(1)",
+    ] {
+        let args = ["client", "create", "--name", "X", "--redirect-uri", bad];
+        let output = install.run(&args);
+        assert_failure(&output, &args);
+        assert!(
+            output.stdout.is_empty(),
+            "nothing on stdout: {}",
+            text(&output.stdout)
+        );
+        let lines = error_lines(&output);
+        assert_eq!(
+            lines.len(),
+            1,
+            "exactly one line on stderr for {bad:?}: {lines:?}"
+        );
+        assert!(
+            lines[0].contains("redirect URI"),
+            "the message names the problem: {lines:?}"
+        );
+    }
+    let list = install.json(&["client", "list"]);
+    assert_eq!(list, serde_json::json!([]), "no client was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_create_disable_enable_and_log_in() {
+    let install = Install::new().await;
+    let password = "ett långt lösenord 42";
+    let args = [
+        "user",
+        "create",
+        "--email",
+        "  Anna.Svensson@Example.SE ",
+        "--name",
+        "Anna Svensson",
+        "--password-stdin",
+    ];
+    let user = install.json_with(&args, Some(&format!("{password}\n")));
+    assert_eq!(
+        user["email"], "anna.svensson@example.se",
+        "normalised email: {user}"
+    );
+    assert_eq!(user["has_password"], true);
+    assert_eq!(user["disabled"], false);
+    assert!(!text(&serde_json::to_vec(&user).unwrap()).contains(password));
+    let user_id = user["id"].as_str().unwrap().to_string();
+
+    // Duplicate email (in another case): refused with a clear message.
+    let dup = [
+        "user",
+        "create",
+        "--email",
+        "ANNA.SVENSSON@example.se",
+        "--name",
+        "Someone Else",
+        "--password-stdin",
+    ];
+    let output = install.run_with(&dup, &[], Some("another password 123\n"));
+    assert_failure(&output, &dup);
+    assert!(
+        text(&output.stderr).contains("already exists"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Too short a password, an empty stdin and a bad email are refused too.
+    let short = [
+        "user",
+        "create",
+        "--email",
+        "b@example.se",
+        "--name",
+        "B",
+        "--password-stdin",
+    ];
+    assert_failure(&install.run_with(&short, &[], Some("short\n")), &short);
+    assert_failure(&install.run_with(&short, &[], Some("")), &short);
+    let bad = ["user", "create", "--email", "not-an-email", "--name", "C"];
+    assert_failure(&install.run(&bad), &bad);
+
+    // Without a password.
+    let invited = install.json(&[
+        "user",
+        "create",
+        "--email",
+        "c@example.se",
+        "--name",
+        "C C",
+        "--lang",
+        "en",
+    ]);
+    assert_eq!(invited["has_password"], false);
+    assert_eq!(invited["locale"], "en");
+
+    let list = install.json(&["user", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    // The password set through stdin logs in.
+    let client = install.json(&[
+        "client",
+        "create",
+        "--name",
+        "App",
+        "--redirect-uri",
+        REDIRECT_URI,
+    ]);
+    let client_id = client["client_id"].as_str().unwrap().to_string();
+    let server = install.server().await;
+    let (code, _) = Browser::new(&server.base_url)
+        .code_for(&client_id, "anna.svensson@example.se", password)
+        .await;
+    assert!(!code.is_empty());
+
+    // Disable (by email), then enable (by id).
+    let disabled = install.json(&["user", "disable", "anna.svensson@example.se"]);
+    assert_eq!(disabled["disabled"], true);
+    assert_eq!(disabled["id"], user_id.as_str());
+    let mut browser = Browser::new(&server.base_url);
+    let url = authorize_url(
+        &server.base_url,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "openid"),
+        ],
+    );
+    let page = browser.navigate(&url).await;
+    let refused = browser
+        .submit_login(&page, "anna.svensson@example.se", password)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "a disabled user cannot log in"
+    );
+
+    let enabled = install.json(&["user", "enable", &user_id]);
+    assert_eq!(enabled["disabled"], false);
+    let page = browser.navigate(&url).await;
+    let accepted = browser
+        .submit_login(&page, "anna.svensson@example.se", password)
+        .await;
+    client_redirect(&accepted);
+
+    assert_failure(
+        &install.run(&["user", "disable", "nobody@example.se"]),
+        &["user", "disable", "<unknown>"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_list_and_rotate() {
+    let install = Install::new().await;
+    let keys = install.json(&["keys", "list"]);
+    let keys = keys.as_array().expect("an array");
+    assert_eq!(
+        keys.len(),
+        2,
+        "one RS256 and one ES256 key on first start: {keys:?}"
+    );
+    let mut algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    algs.sort();
+    assert_eq!(algs, ["ES256", "RS256"]);
+    assert!(keys.iter().all(|k| k["status"] == "signing"), "{keys:?}");
+    let output = text(&install.run(&["keys", "list"]).stdout);
+    assert!(
+        !output.contains("private") && !output.contains("\"d\""),
+        "no key material: {output}"
+    );
+
+    let rotated = install.json(&["keys", "rotate"]);
+    let new_keys: Vec<String> = rotated["new_keys"]
+        .as_array()
+        .expect("new_keys")
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new_keys.len(), 2, "{rotated}");
+    assert!(rotated["signing_starts_in_seconds"].is_i64(), "{rotated}");
+
+    let keys = install.json(&["keys", "list"]);
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 4, "old and new keys: {keys:?}");
+    for key in keys {
+        let kid = key["kid"].as_str().unwrap();
+        let expected = if new_keys.iter().any(|k| k == kid) {
+            "next"
+        } else {
+            "signing"
+        };
+        assert_eq!(key["status"], expected, "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_validates_and_redacts() {
+    let install = Install::new().await;
+    let output = install.run_with(&["config", "check"], &[("LEASIFY_ISSUER", "ftp://x")], None);
+    assert_failure(&output, &["config", "check"]);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("issuer"),
+        "the error names the key: {stderr}"
+    );
+    assert_eq!(error_lines(&output).len(), 1, "one line: {stderr}");
+
+    let output = install.run_with(
+        &["config", "check"],
+        &[("LEASIFY_TOKENS__ACCESS_TOKEN_TTL", "0")],
+        None,
+    );
+    assert_failure(&output, &["config", "check"]);
+    assert!(
+        text(&output.stderr).contains("tokens.access_token_ttl"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = install.run_with(&["config", "check"], &[("LEASIFY_NO_SUCH_KEY", "1")], None);
+    assert_success(
+        &output,
+        &[
+            "config",
+            "check",
+            "(unknown LEASIFY_ variables are ignored)",
+        ],
+    );
+
+    let missing = install.dir.path().join("missing.toml");
+    let output = install.run(&["--config", missing.to_str().unwrap(), "config", "check"]);
+    assert_failure(&output, &["--config", "<missing>", "config", "check"]);
+
+    // Generated secrets never appear in the output.
+    warm_up(&install);
+    let secrets = std::fs::read_to_string(install.dir.path().join("secrets.toml"))
+        .expect("generated secrets.toml");
+    let values: Vec<String> = secrets
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        })
+        .filter(|v| v.len() >= 40)
+        .collect();
+    assert!(values.len() >= 3, "secrets found in {secrets}");
+    let output = install.run(&["config", "check"]);
+    assert_success(&output, &["config", "check"]);
+    let stdout = text(&output.stdout);
+    for value in &values {
+        assert!(
+            !stdout.contains(value.as_str()),
+            "config check prints a generated secret"
+        );
+    }
+
+    // Configured secrets and database passwords are redacted.
+    let key = |n: u8| base64_of(&[n; 32]);
+    let (k1, hmac, blind) = (key(1), key(2), key(3));
+    let encryption_keys = format!("{{k1=\"{k1}\"}}");
+    let env = [
+        ("LEASIFY_SECRETS__ENCRYPTION_KEYS", encryption_keys.as_str()),
+        ("LEASIFY_SECRETS__ACTIVE_ENCRYPTION_KEY", "k1"),
+        ("LEASIFY_SECRETS__HMAC_KEY", hmac.as_str()),
+        ("LEASIFY_SECRETS__BLIND_INDEX_KEY", blind.as_str()),
+        (
+            "LEASIFY_DATABASE_URL",
+            "postgres://leasify:s3cretpw@db.internal:5432/leasify",
+        ),
+    ];
+    let output = install.run_with(&["config", "check"], &env, None);
+    assert_success(&output, &["config", "check", "(with secrets)"]);
+    let stdout = text(&output.stdout);
+    for secret in [&k1, &hmac, &blind] {
+        assert!(
+            !stdout.contains(secret.as_str()),
+            "a configured secret is printed:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("s3cretpw"),
+        "the database password is printed:\n{stdout}"
+    );
+    assert!(stdout.contains("redacted"), "{stdout}");
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
