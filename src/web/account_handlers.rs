@@ -22,7 +22,7 @@ use crate::state::AppState;
 use super::http::{RequestId, clear_cookie, client_ip, cookie, host_cookie};
 use super::login_handlers::{AfterLogin, continue_after_login, page_lang, redirect_see_other};
 use super::oidc_handlers::parse_pairs;
-use super::responses::{internal_page, language_links, page, page_error};
+use super::responses::{allow_form_redirect_to, internal_page, language_links, page, page_error};
 
 type Form = Vec<(String, String)>;
 
@@ -312,7 +312,7 @@ struct SetPasswordView<'a> {
     error_key: Option<&'a str>,
 }
 
-fn render_set_password(state: &AppState, headers: &HeaderMap, status: StatusCode, view: SetPasswordView<'_>) -> Response {
+async fn render_set_password(state: &AppState, headers: &HeaderMap, status: StatusCode, view: SetPasswordView<'_>) -> Response {
     let (csrf, set_cookie) = csrf_token(state, headers);
     let heading_key = match view.purpose {
         Purpose::Invite => "set-password-invite-title",
@@ -334,6 +334,11 @@ fn render_set_password(state: &AppState, headers: &HeaderMap, status: StatusCode
         min_length => state.config.account.min_password_length,
     };
     let mut response = with_cookie(page(state, status, "pages/set_password.html", context), set_cookie);
+    if let Some(req) = view.req
+        && let Ok(request) = authorize::pending_request(state, req).await
+    {
+        allow_form_redirect_to(&mut response, &request.target.redirect_uri);
+    }
     // The token is in this page's URL: never leak it through a Referer.
     response.headers_mut().insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
     response
@@ -361,7 +366,7 @@ pub async fn set_password_page(
         email: &link.user.email,
         error_key: None,
     };
-    render_set_password(&state, &headers, StatusCode::OK, view)
+    render_set_password(&state, &headers, StatusCode::OK, view).await
 }
 
 pub async fn set_password_submit(
@@ -389,7 +394,7 @@ pub async fn set_password_submit(
                 Err(e) => return internal_page(&state, lang, &request_id, &e),
             };
             let view = SetPasswordView { lang, token, req, purpose: link.purpose, email: &link.user.email, error_key: Some(key) };
-            return render_set_password(&state, &headers, StatusCode::BAD_REQUEST, view);
+            return render_set_password(&state, &headers, StatusCode::BAD_REQUEST, view).await;
         }
         Err(e) => return internal_page(&state, lang, &request_id, &e),
     };

@@ -21,7 +21,9 @@ use crate::state::AppState;
 use super::http::{RequestId, client_ip, cookie, host_cookie};
 use super::i18n::negotiate;
 use super::oidc_handlers::{accept_language, parse_pairs};
-use super::responses::{authorization_response, authorize_error, internal_page, language_links, page, page_error};
+use super::responses::{
+    allow_form_redirect_to, authorization_response, authorize_error, internal_page, language_links, page, page_error,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
@@ -83,6 +85,9 @@ async fn render_login(
         client_name => client_name,
     };
     let mut response = page(state, status, "pages/login.html", context);
+    if let LoginTarget::Authorization { request, .. } = view.target {
+        allow_form_redirect_to(&mut response, &request.target.redirect_uri);
+    }
     if is_new {
         response.headers_mut().append(header::SET_COOKIE, host_cookie(CSRF_COOKIE, &csrf_cookie, None));
     }

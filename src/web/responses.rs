@@ -50,6 +50,18 @@ pub fn page(state: &AppState, status: StatusCode, template: &str, context: Value
     }
 }
 
+/// A page whose form may end in a redirect to an app (login, set password): browsers apply
+/// `form-action` to the redirect after the POST too, so the app's redirect URI must be allowed.
+pub fn allow_form_redirect_to(response: &mut Response, redirect_uri: &str) {
+    let Ok(url) = url::Url::parse(redirect_uri) else { return };
+    let source = match url.origin() {
+        url::Origin::Tuple(..) => url.origin().ascii_serialization(),
+        // Native apps' private-use schemes have no origin: allow the scheme.
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, page_csp(&format!("'self' {source}")));
+}
+
 pub fn error_page(state: &AppState, lang: &str, status: StatusCode, message_key: &str, request_id: Option<&RequestId>) -> Response {
     let context = context! {
         lang => lang,
