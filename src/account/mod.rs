@@ -4,6 +4,7 @@ pub mod change_password;
 pub mod invitations;
 pub mod links;
 pub mod password_policy;
+pub mod personnummer;
 pub mod reset;
 
 use crate::crypto::CryptoError;

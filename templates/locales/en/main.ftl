@@ -97,3 +97,33 @@ link-resend = Send a new link
 link-resent-title = Check your email
 link-resent-message = If the account still exists, we have sent a new link to the same email address.
 password-set-title = The password is saved
+
+# --- Personnummer and BankID messages (src/account/personnummer.rs, src/bankid/messages.rs, src/bankid/qr.rs) ---
+# Personnummer input errors (PersonnummerError::message_key).
+pnr-invalid-format = Check that the personal identity number has 10 or 12 digits, for example 811228-9874.
+pnr-invalid-date = The personal identity number does not contain a valid date. Check the date of birth.
+pnr-invalid-checksum = The personal identity number is not valid. Check that every digit is right, especially the last four.
+pnr-future-date = The date of birth in the personal identity number is in the future. Check the year.
+# BankID's recommended user messages (RFA), with BankID's typos fixed, and two of our own.
+bankid-rfa1 = Start your BankID app.
+bankid-rfa2 = You don't seem to have the BankID app. Install the app and get a BankID.
+bankid-rfa3 = The action was cancelled. Please try again.
+bankid-rfa4 = An identification or signature is already in progress for your personal identity number. Please try again.
+bankid-rfa5 = Something went wrong. Please try again.
+bankid-rfa6 = The action was cancelled.
+bankid-rfa8 = The BankID app is not responding. Please check that it's started and that you have internet access. Try again.
+bankid-rfa9 = Enter your security code in the BankID app and select Identify or Sign.
+bankid-rfa13 = Trying to start your BankID app.
+bankid-rfa15a = Searching for BankID. Make sure you have a valid BankID on this computer. If you have a BankID on card, please insert the card into your card reader.
+bankid-rfa15b = Searching for BankID. Make sure you have a valid BankID on this device.
+bankid-rfa16 = Your BankID is blocked or too old. Please use another BankID or get a new one from your bank.
+bankid-rfa17a = You don't seem to have the BankID app/program. Please install it and get a BankID from your bank.
+bankid-rfa17b = Failed to scan the QR code. Start the BankID app and scan the QR code.
+bankid-rfa19 = Would you like to use BankID on this computer, or a Mobile BankID?
+bankid-rfa20 = Do you want to use BankID on this device or another device?
+bankid-rfa21 = An identification or signing is in progress.
+bankid-rfa22 = Something went wrong. Please try again.
+bankid-rfa23 = Take a photo of, and scan, your ID document with the BankID app.
+bankid-confirm-call = Confirm in the BankID app that you are in a call with us.
+bankid-update-app = Update the BankID app and try again.
+bankid-qr-label = QR code for BankID. Scan it with the BankID app.

@@ -97,3 +97,33 @@ link-resend = Skicka en ny länk
 link-resent-title = Kolla din e-post
 link-resent-message = Om kontot finns kvar har vi skickat en ny länk till samma e-postadress.
 password-set-title = Lösenordet är sparat
+
+# --- Personnummer and BankID messages (src/account/personnummer.rs, src/bankid/messages.rs, src/bankid/qr.rs) ---
+# Personnummer input errors (PersonnummerError::message_key).
+pnr-invalid-format = Kontrollera att personnumret har 10 eller 12 siffror, till exempel 811228-9874.
+pnr-invalid-date = Personnumret innehåller inget giltigt datum. Kontrollera födelsedatumet.
+pnr-invalid-checksum = Personnumret stämmer inte. Kontrollera att alla siffror är rätt, särskilt de fyra sista.
+pnr-future-date = Födelsedatumet i personnumret ligger i framtiden. Kontrollera årtalet.
+# BankID's recommended user messages (RFA), with BankID's typos fixed, and two of our own.
+bankid-rfa1 = Starta BankID-appen.
+bankid-rfa2 = Du verkar inte ha BankID-appen. Installera den och skaffa ett BankID.
+bankid-rfa3 = Åtgärden avbröts. Försök igen.
+bankid-rfa4 = En identifiering eller underskrift pågår redan för ditt personnummer. Försök igen.
+bankid-rfa5 = Något gick fel. Försök igen.
+bankid-rfa6 = Åtgärden avbröts.
+bankid-rfa8 = BankID-appen svarar inte. Kontrollera att den är startad och att du har internetanslutning. Försök sedan igen.
+bankid-rfa9 = Skriv in din säkerhetskod i BankID-appen och välj Identifiera eller Skriv under.
+bankid-rfa13 = Försöker starta BankID-appen.
+bankid-rfa15a = Söker efter BankID. Säkerställ att du har ett giltigt BankID på den här datorn. Om du har ett BankID på kort, sätt in kortet i kortläsaren.
+bankid-rfa15b = Söker efter BankID. Säkerställ att du har ett giltigt BankID på den här enheten.
+bankid-rfa16 = Ditt BankID är för gammalt eller spärrat. Använd ett annat BankID eller skaffa ett nytt hos din bank.
+bankid-rfa17a = Du verkar inte ha BankID-appen/programmet. Installera den och skaffa ett BankID hos din bank.
+bankid-rfa17b = Misslyckades att läsa av QR-koden. Starta BankID-appen och läs av QR-koden.
+bankid-rfa19 = Vill du använda BankID på den här datorn eller ett Mobilt BankID?
+bankid-rfa20 = Vill du använda BankID på den här enheten eller på en annan enhet?
+bankid-rfa21 = En identifiering eller underskrift pågår.
+bankid-rfa22 = Något gick fel. Försök igen.
+bankid-rfa23 = Fotografera och läs av din ID-handling med BankID-appen.
+bankid-confirm-call = Bekräfta i BankID-appen att du är i ett samtal med oss.
+bankid-update-app = Uppdatera BankID-appen och försök igen.
+bankid-qr-label = QR-kod för BankID. Läs av den med BankID-appen.
