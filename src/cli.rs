@@ -13,7 +13,11 @@ use crate::server::RunningServer;
 use crate::state::{self, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "leasify-id", version, about = "Leasify ID: an OpenID Connect identity provider")]
+#[command(
+    name = "leasify-id",
+    version,
+    about = "Leasify ID: an OpenID Connect identity provider"
+)]
 pub struct Cli {
     /// A TOML file overriding config/default.toml (environment variables LEASIFY_* override both).
     #[arg(long, global = true, value_name = "FILE")]
@@ -66,10 +70,16 @@ pub enum ClientCommand {
         scopes: Vec<String>,
     },
     List,
-    Show { id: String },
-    Delete { id: String },
+    Show {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
     /// Replace the client's secret; the old one stops working at once.
-    RotateSecret { id: String },
+    RotateSecret {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,8 +109,12 @@ pub enum UserCommand {
     /// List users; `has_password: false` marks those who have not yet chosen a password.
     List,
     /// Disable a user (by id or email): logins and tokens stop working.
-    Disable { user: String },
-    Enable { user: String },
+    Disable {
+        user: String,
+    },
+    Enable {
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,9 +131,16 @@ fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 pub fn init_logging(config: Option<&Config>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LEASIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.is_some_and(|c| c.log_format == "json") { builder.json().try_init() } else { builder.try_init() };
+    let filter =
+        EnvFilter::try_from_env("LEASIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.is_some_and(|c| c.log_format == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -139,8 +160,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => {
             let state = state::build(config, Overrides::default()).await?;
             match command {
-                ClientCommand::Create { name, redirect_uris, post_logout_redirect_uris, public, scopes } => {
-                    let new = clients::NewClient { name, redirect_uris, post_logout_redirect_uris, public, scopes };
+                ClientCommand::Create {
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    scopes,
+                } => {
+                    let new = clients::NewClient {
+                        name,
+                        redirect_uris,
+                        post_logout_redirect_uris,
+                        public,
+                        scopes,
+                    };
                     print_json(&clients::create(&state, new).await?)
                 }
                 ClientCommand::List => print_json(&clients::list(&state).await?),
@@ -150,29 +183,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("deleted client {id}");
                     Ok(())
                 }
-                ClientCommand::RotateSecret { id } => print_json(&clients::rotate_secret(&state, &id).await?),
+                ClientCommand::RotateSecret { id } => {
+                    print_json(&clients::rotate_secret(&state, &id).await?)
+                }
             }
         }
         Command::User(command) => {
             let state = state::build(config, Overrides::default()).await?;
             match command {
-                UserCommand::Create { email, name, lang, password_stdin } => {
-                    let password = if password_stdin { Some(read_password_line()?) } else { None };
-                    let new = users::NewUser { email, name, locale: lang, password };
+                UserCommand::Create {
+                    email,
+                    name,
+                    lang,
+                    password_stdin,
+                } => {
+                    let password = if password_stdin {
+                        Some(read_password_line()?)
+                    } else {
+                        None
+                    };
+                    let new = users::NewUser {
+                        email,
+                        name,
+                        locale: lang,
+                        password,
+                    };
                     print_json(&users::create(&state, new).await?)
                 }
                 UserCommand::Invite { email, name, lang } => {
-                    let outcome = crate::account::invitations::invite(&state, &email, &name, &lang).await.map_err(|e| match e {
-                        crate::account::AccountError::Rejected(key) => anyhow::anyhow!(invite_rejection(key)),
-                        other => other.into(),
-                    })?;
+                    let outcome = crate::account::invitations::invite(&state, &email, &name, &lang)
+                        .await
+                        .map_err(|e| match e {
+                            crate::account::AccountError::Rejected(key) => {
+                                anyhow::anyhow!(invite_rejection(key))
+                            }
+                            other => other.into(),
+                        })?;
                     // Deliver now rather than waiting for a running server's sender.
                     crate::mail::sender::deliver_due(&state).await;
                     print_json(&outcome)
                 }
                 UserCommand::List => print_json(&users::list(&state).await?),
-                UserCommand::Disable { user } => print_json(&users::set_disabled(&state, &user, true).await?),
-                UserCommand::Enable { user } => print_json(&users::set_disabled(&state, &user, false).await?),
+                UserCommand::Disable { user } => {
+                    print_json(&users::set_disabled(&state, &user, true).await?)
+                }
+                UserCommand::Enable { user } => {
+                    print_json(&users::set_disabled(&state, &user, false).await?)
+                }
             }
         }
         Command::Keys(command) => {
@@ -181,7 +238,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 KeysCommand::List => print_json(&keys::list(&state).await?),
                 KeysCommand::Rotate => {
                     let kids = keys::rotate(&state).await?;
-                    print_json(&serde_json::json!({ "new_keys": kids, "signing_starts_in_seconds": state.config.keys.publish_ahead }))
+                    print_json(
+                        &serde_json::json!({ "new_keys": kids, "signing_starts_in_seconds": state.config.keys.publish_ahead }),
+                    )
                 }
             }
         }
@@ -199,7 +258,9 @@ fn invite_rejection(key: &str) -> &'static str {
 
 fn read_password_line() -> anyhow::Result<String> {
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the password from standard input")?;
     let password = input.lines().next().unwrap_or_default().to_string();
     if password.is_empty() {
         bail!("no password on standard input");
@@ -210,7 +271,9 @@ fn read_password_line() -> anyhow::Result<String> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = config.listen_addr()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let state = state::build(config, Overrides::default()).await?;
     let config = &state.config;
     let database = match url::Url::parse(&config.effective_database_url()) {
@@ -221,7 +284,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         _ => config.effective_database_url(),
     };
     let mail = match config.mail.transport.as_str() {
-        "file" => format!("files in {} (dev outbox; links are also logged)", config.outbox_dir().display()),
+        "file" => format!(
+            "files in {} (dev outbox; links are also logged)",
+            config.outbox_dir().display()
+        ),
         other => other.to_string(),
     };
     tracing::info!(

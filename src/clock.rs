@@ -31,7 +31,9 @@ pub struct ManualClock {
 
 impl Default for ManualClock {
     fn default() -> Self {
-        Self { offset: Arc::new(AtomicI64::new(0)) }
+        Self {
+            offset: Arc::new(AtomicI64::new(0)),
+        }
     }
 }
 

@@ -39,7 +39,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, message: message.into() }
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +115,9 @@ pub struct SecretsConfig {
 
 impl SecretsConfig {
     pub fn is_empty(&self) -> bool {
-        self.encryption_keys.is_empty() && self.hmac_key.is_empty() && self.blind_index_key.is_empty()
+        self.encryption_keys.is_empty()
+            && self.hmac_key.is_empty()
+            && self.blind_index_key.is_empty()
     }
 }
 
@@ -185,19 +190,25 @@ impl Config {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError::Load(format!("file {} does not exist", path.display())));
+                return Err(ConfigError::Load(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("LEASIFY_")
-                .split("__")
-                .filter(|key| {
-                    let top = key.as_str().split('.').next().unwrap_or_default().to_ascii_lowercase();
-                    TOP_LEVEL_KEYS.contains(&top.as_str())
-                }),
-        );
-        let config: Config = figment.extract().map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        figment = figment.merge(Env::prefixed("LEASIFY_").split("__").filter(|key| {
+            let top = key
+                .as_str()
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            TOP_LEVEL_KEYS.contains(&top.as_str())
+        }));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -208,7 +219,8 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let issuer = url::Url::parse(&self.issuer).map_err(|e| invalid("issuer", format!("not a URL ({e})")))?;
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| invalid("issuer", format!("not a URL ({e})")))?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(invalid("issuer", "must not have a query or fragment"));
         }
@@ -221,13 +233,23 @@ impl Config {
         match issuer.scheme() {
             "https" => {}
             "http" if is_loopback_host(issuer.host_str().unwrap_or_default()) => {}
-            _ => return Err(invalid("issuer", "must be an https URL (http only for localhost)")),
+            _ => {
+                return Err(invalid(
+                    "issuer",
+                    "must be an https URL (http only for localhost)",
+                ));
+            }
         }
         self.listen_addr()?;
         if !self.database_url.is_empty()
-            && !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| self.database_url.starts_with(p))
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| self.database_url.starts_with(p))
         {
-            return Err(invalid("database_url", "must start with sqlite:, postgres:// or postgresql://"));
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
         }
         if !["sv", "en"].contains(&self.default_locale.as_str()) {
             return Err(invalid("default_locale", "must be \"sv\" or \"en\""));
@@ -236,13 +258,22 @@ impl Config {
             return Err(invalid("log_format", "must be \"text\" or \"json\""));
         }
         let positive: [(&'static str, i64); 10] = [
-            ("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl),
+            (
+                "tokens.authorization_code_ttl",
+                self.tokens.authorization_code_ttl,
+            ),
             ("tokens.access_token_ttl", self.tokens.access_token_ttl),
             ("tokens.id_token_ttl", self.tokens.id_token_ttl),
             ("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl),
             ("session.ttl", self.session.ttl),
-            ("session.pending_authorization_ttl", self.session.pending_authorization_ttl),
-            ("login.max_failures_per_account", self.login.max_failures_per_account),
+            (
+                "session.pending_authorization_ttl",
+                self.session.pending_authorization_ttl,
+            ),
+            (
+                "login.max_failures_per_account",
+                self.login.max_failures_per_account,
+            ),
             ("login.account_window", self.login.account_window),
             ("login.max_failures_per_ip", self.login.max_failures_per_ip),
             ("login.ip_window", self.login.ip_window),
@@ -253,35 +284,67 @@ impl Config {
             }
         }
         if self.tokens.access_token_ttl > 31_536_000 {
-            return Err(invalid("tokens.access_token_ttl", "must be at most one year"));
+            return Err(invalid(
+                "tokens.access_token_ttl",
+                "must be at most one year",
+            ));
         }
         if self.tokens.refresh_token_reuse_grace < 0 {
-            return Err(invalid("tokens.refresh_token_reuse_grace", "must not be negative"));
+            return Err(invalid(
+                "tokens.refresh_token_reuse_grace",
+                "must not be negative",
+            ));
         }
         for (key, alg) in [
-            ("tokens.id_token_signing_alg", &self.tokens.id_token_signing_alg),
-            ("tokens.access_token_signing_alg", &self.tokens.access_token_signing_alg),
+            (
+                "tokens.id_token_signing_alg",
+                &self.tokens.id_token_signing_alg,
+            ),
+            (
+                "tokens.access_token_signing_alg",
+                &self.tokens.access_token_signing_alg,
+            ),
         ] {
             if alg.parse::<crate::crypto::Alg>().is_err() {
                 return Err(invalid(key, "must be \"RS256\" or \"ES256\""));
             }
         }
         if self.login.password_hash_concurrency == 0 {
-            return Err(invalid("login.password_hash_concurrency", "must be at least 1"));
+            return Err(invalid(
+                "login.password_hash_concurrency",
+                "must be at least 1",
+            ));
         }
-        if self.keys.rotate_after_days < 0 || self.keys.publish_ahead < 0 || self.keys.keep_published < 0 {
+        if self.keys.rotate_after_days < 0
+            || self.keys.publish_ahead < 0
+            || self.keys.keep_published < 0
+        {
             return Err(invalid("keys", "values must not be negative"));
         }
         if !self.secrets.is_empty() {
             if self.secrets.encryption_keys.is_empty() {
-                return Err(invalid("secrets.encryption_keys", "must hold at least one key when secrets are configured"));
+                return Err(invalid(
+                    "secrets.encryption_keys",
+                    "must hold at least one key when secrets are configured",
+                ));
             }
-            if !self.secrets.encryption_keys.contains_key(&self.secrets.active_encryption_key) {
-                return Err(invalid("secrets.active_encryption_key", "must name one of secrets.encryption_keys"));
+            if !self
+                .secrets
+                .encryption_keys
+                .contains_key(&self.secrets.active_encryption_key)
+            {
+                return Err(invalid(
+                    "secrets.active_encryption_key",
+                    "must name one of secrets.encryption_keys",
+                ));
             }
             for value in self.secrets.encryption_keys.values() {
-                crate::crypto::parse_key(value)
-                    .map_err(|_| invalid("secrets.encryption_keys", "each key must be 32 bytes, base64"))?;
+                crate::crypto::parse_key(value).map_err(|_| {
+                    invalid(
+                        "secrets.encryption_keys",
+                        "each key must be 32 bytes, base64",
+                    )
+                })?;
             }
             crate::crypto::parse_key(&self.secrets.hmac_key)
                 .map_err(|_| invalid("secrets.hmac_key", "must be 32 bytes, base64"))?;
@@ -292,24 +355,45 @@ impl Config {
             return Err(invalid("mail.transport", "must be \"file\" or \"smtp\""));
         }
         if !["starttls", "tls", "none"].contains(&self.mail.smtp_tls.as_str()) {
-            return Err(invalid("mail.smtp_tls", "must be \"starttls\", \"tls\" or \"none\""));
+            return Err(invalid(
+                "mail.smtp_tls",
+                "must be \"starttls\", \"tls\" or \"none\"",
+            ));
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(invalid("mail.from", "must be an address such as \"Leasify <no-reply@leasify.se>\""));
+            return Err(invalid(
+                "mail.from",
+                "must be an address such as \"Leasify <no-reply@leasify.se>\"",
+            ));
         }
         if self.mail.transport == "smtp" && self.mail.smtp_host.trim().is_empty() {
-            return Err(invalid("mail.smtp_host", "must be set when mail.transport is \"smtp\""));
+            return Err(invalid(
+                "mail.smtp_host",
+                "must be set when mail.transport is \"smtp\"",
+            ));
         }
-        if self.mail.retry_base <= 0 || self.mail.retry_max < self.mail.retry_base || self.mail.max_attempts <= 0 {
-            return Err(invalid("mail.retry_base", "retry_base and max_attempts must be positive and retry_max >= retry_base"));
+        if self.mail.retry_base <= 0
+            || self.mail.retry_max < self.mail.retry_base
+            || self.mail.max_attempts <= 0
+        {
+            return Err(invalid(
+                "mail.retry_base",
+                "retry_base and max_attempts must be positive and retry_max >= retry_base",
+            ));
         }
         if self.mail.poll_interval == 0 || self.mail.smtp_timeout == 0 {
-            return Err(invalid("mail.poll_interval", "poll_interval and smtp_timeout must be positive"));
+            return Err(invalid(
+                "mail.poll_interval",
+                "poll_interval and smtp_timeout must be positive",
+            ));
         }
         for (key, value) in [
             ("account.invite_ttl", self.account.invite_ttl),
             ("account.reset_ttl", self.account.reset_ttl),
-            ("account.max_resets_per_address", self.account.max_resets_per_address),
+            (
+                "account.max_resets_per_address",
+                self.account.max_resets_per_address,
+            ),
             ("account.max_resets_per_ip", self.account.max_resets_per_ip),
             ("account.reset_window", self.account.reset_window),
         ] {
@@ -321,34 +405,63 @@ impl Config {
             "simulator" | "disabled" => {}
             "test" | "production" => {
                 if self.bankid.client_cert.is_empty() {
-                    return Err(invalid("bankid.client_cert", "must name the RP certificate file in test and production mode"));
+                    return Err(invalid(
+                        "bankid.client_cert",
+                        "must name the RP certificate file in test and production mode",
+                    ));
                 }
             }
-            _ => return Err(invalid("bankid.mode", "must be \"simulator\", \"test\", \"production\" or \"disabled\"")),
+            _ => {
+                return Err(invalid(
+                    "bankid.mode",
+                    "must be \"simulator\", \"test\", \"production\" or \"disabled\"",
+                ));
+            }
         }
-        if !self.bankid.base_url.is_empty() && url::Url::parse(&self.bankid.base_url).map(|u| u.scheme() != "https").unwrap_or(true) {
+        if !self.bankid.base_url.is_empty()
+            && url::Url::parse(&self.bankid.base_url)
+                .map(|u| u.scheme() != "https")
+                .unwrap_or(true)
+        {
             return Err(invalid("bankid.base_url", "must be an https URL"));
         }
         if self.bankid.simulator_listen.parse::<SocketAddr>().is_err() {
-            return Err(invalid("bankid.simulator_listen", "must be an address and port such as 127.0.0.1:0"));
+            return Err(invalid(
+                "bankid.simulator_listen",
+                "must be an address and port such as 127.0.0.1:0",
+            ));
         }
         if self.bankid.collect_interval < 1 || self.bankid.order_retention_days < 1 {
-            return Err(invalid("bankid.collect_interval", "collect_interval and order_retention_days must be at least 1"));
+            return Err(invalid(
+                "bankid.collect_interval",
+                "collect_interval and order_retention_days must be at least 1",
+            ));
         }
         if !crate::oidc::scopes::is_scope_token(&self.bankid.personnummer_scope) {
-            return Err(invalid("bankid.personnummer_scope", "must be a single scope token"));
+            return Err(invalid(
+                "bankid.personnummer_scope",
+                "must be a single scope token",
+            ));
         }
         if self.account.min_password_length < 8 {
             return Err(invalid("account.min_password_length", "must be at least 8"));
         }
         if self.account.min_password_score > 4 {
-            return Err(invalid("account.min_password_score", "must be between 0 and 4"));
+            return Err(invalid(
+                "account.min_password_score",
+                "must be between 0 and 4",
+            ));
         }
         Ok(())
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen.parse().map_err(|_| invalid("listen", "must be an address and port such as 127.0.0.1:8080"))
+        self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                "must be an address and port such as 127.0.0.1:8080",
+            )
+        })
     }
 
     /// The database URL, with the embedded SQLite default filled in.
@@ -361,7 +474,11 @@ impl Config {
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
-        if self.mail.outbox_dir.is_empty() { self.data_dir.join("outbox") } else { PathBuf::from(&self.mail.outbox_dir) }
+        if self.mail.outbox_dir.is_empty() {
+            self.data_dir.join("outbox")
+        } else {
+            PathBuf::from(&self.mail.outbox_dir)
+        }
     }
 
     /// The configuration as TOML with secrets and database passwords replaced by `<redacted>`.
@@ -387,7 +504,11 @@ impl Config {
 
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    host == "localhost"
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 fn redact_url_password(raw: &str) -> String {
@@ -405,7 +526,11 @@ fn describe_figment_error(error: figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            if key.is_empty() { e.kind.to_string() } else { format!("key `{key}`: {}", e.kind) }
+            if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("key `{key}`: {}", e.kind)
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -434,6 +559,9 @@ mod tests {
         config.secrets.hmac_key = "c2VjcmV0".into();
         config.database_url = "postgres://u:pw@localhost/db".into();
         let text = config.redacted_toml();
-        assert!(!text.contains("c2VjcmV0") && !text.contains(":pw@"), "{text}");
+        assert!(
+            !text.contains("c2VjcmV0") && !text.contains(":pw@"),
+            "{text}"
+        );
     }
 }

@@ -20,7 +20,10 @@ fn return_large_buffers_to_the_system() {}
 fn main() -> ExitCode {
     return_large_buffers_to_the_system();
     let cli = leasify_id::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

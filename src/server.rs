@@ -22,9 +22,13 @@ impl RunningServer {
     pub fn start(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<RunningServer> {
         let addr = listener.local_addr()?;
         let (shutdown, mut signal) = watch::channel(false);
-        let app = crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app =
+            crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
-        let mail_sender = tokio::spawn(crate::mail::sender::run_sender(state.clone(), signal.clone()));
+        let mail_sender = tokio::spawn(crate::mail::sender::run_sender(
+            state.clone(),
+            signal.clone(),
+        ));
         let task = tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -35,7 +39,12 @@ impl RunningServer {
             mail_sender.abort();
             result
         });
-        Ok(RunningServer { addr, state, shutdown, task })
+        Ok(RunningServer {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
     }
 
     pub async fn stop(self) -> std::io::Result<()> {
@@ -79,7 +88,14 @@ async fn rotate_if_due(state: &AppState) -> Result<(), crate::crypto::CryptoErro
     let keys = state.keys.list().await?;
     let newest = keys.iter().map(|k| k.active_from).max().unwrap_or(0);
     if state.clock.now() - newest >= days * 86_400 {
-        let kids = state.keys.rotate(state.entropy.as_ref(), state.config.keys.publish_ahead, state.config.keys.keep_published).await?;
+        let kids = state
+            .keys
+            .rotate(
+                state.entropy.as_ref(),
+                state.config.keys.publish_ahead,
+                state.config.keys.keep_published,
+            )
+            .await?;
         tracing::info!(?kids, "signing keys rotated on schedule");
     }
     Ok(())

@@ -37,7 +37,10 @@ pub enum StartupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("database {url}: {source}")]
-    Database { url: String, source: store::StoreError },
+    Database {
+        url: String,
+        source: store::StoreError,
+    },
     #[error("secrets: {0}")]
     Secrets(String),
     #[error("signing keys: {0}")]
@@ -58,7 +61,11 @@ pub struct Overrides {
 
 impl Default for Overrides {
     fn default() -> Self {
-        Overrides { clock: Arc::new(SystemClock), entropy: Arc::new(OsEntropy), mailer: None }
+        Overrides {
+            clock: Arc::new(SystemClock),
+            entropy: Arc::new(OsEntropy),
+            mailer: None,
+        }
     }
 }
 
@@ -66,12 +73,24 @@ impl Default for Overrides {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     let url = config.effective_database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartupError::Secrets(format!("cannot create {}: {e}", config.data_dir.display())))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            StartupError::Secrets(format!("cannot create {}: {e}", config.data_dir.display()))
+        })?;
     }
     let redacted = redact(&url);
-    let store = store::open(&url).await.map_err(|source| StartupError::Database { url: redacted.clone(), source })?;
-    let applied = store.migrate().await.map_err(|source| StartupError::Database { url: redacted, source })?;
+    let store = store::open(&url)
+        .await
+        .map_err(|source| StartupError::Database {
+            url: redacted.clone(),
+            source,
+        })?;
+    let applied = store
+        .migrate()
+        .await
+        .map_err(|source| StartupError::Database {
+            url: redacted,
+            source,
+        })?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
@@ -107,9 +126,12 @@ pub async fn build_with_store(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StartupError::Secrets(e.to_string()))?;
     let secret_box = Arc::new(
-        SecretBox::new(encryption_keys, &secrets.active_encryption_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
+        SecretBox::new(encryption_keys, &secrets.active_encryption_key)
+            .map_err(|e| StartupError::Secrets(e.to_string()))?,
     );
-    let hmac = KeyedHash::new(&parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?);
+    let hmac = KeyedHash::new(
+        &parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
+    );
     let blind_index = KeyedHash::new_with_context(
         &parse_key(&secrets.blind_index_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
         b"personnummer",
@@ -150,9 +172,10 @@ fn resolve_secrets(config: &Config, entropy: &dyn Entropy) -> Result<SecretsConf
     }
     let path = config.data_dir.join("secrets.toml");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
-        let file: LocalSecretsFile =
-            toml::from_str(&text).map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+        let file: LocalSecretsFile = toml::from_str(&text)
+            .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
         return Ok(file.secrets);
     }
     let key = || {
@@ -166,8 +189,14 @@ fn resolve_secrets(config: &Config, entropy: &dyn Entropy) -> Result<SecretsConf
         hmac_key: key(),
         blind_index_key: key(),
     };
-    write_private_file(&path, &toml::to_string(&LocalSecretsFile { secrets: secrets.clone() }).unwrap_or_default())
-        .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+    write_private_file(
+        &path,
+        &toml::to_string(&LocalSecretsFile {
+            secrets: secrets.clone(),
+        })
+        .unwrap_or_default(),
+    )
+    .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
     tracing::warn!(
         path = %path.display(),
         "generated local secrets; back this file up, and configure [secrets] explicitly before running several instances"

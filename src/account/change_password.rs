@@ -34,8 +34,13 @@ pub async fn set_from_link(
         Ok(link) => link,
         Err(problem) => return Ok(LinkOutcome::Problem(problem)),
     };
-    password_policy::check(&state.config.account, password, confirmation, &[&link.user.email, &link.user.name])
-        .map_err(AccountError::Rejected)?;
+    password_policy::check(
+        &state.config.account,
+        password,
+        confirmation,
+        &[&link.user.email, &link.user.name],
+    )
+    .map_err(AccountError::Rejected)?;
     let hash = state.passwords.hash(password).await?;
     let link = match links::consume(state, raw_token).await? {
         Ok(link) => link,
@@ -59,11 +64,15 @@ pub async fn set_from_link(
         .await?;
     state.mail_wakeup.notify_one();
     tracing::info!(user_id = %link.user.id, purpose = link.purpose.as_str(), "password set from link");
-    Ok(LinkOutcome::Done { user: link.user, purpose: link.purpose })
+    Ok(LinkOutcome::Done {
+        user: link.user,
+        purpose: link.purpose,
+    })
 }
 
 fn notice(state: &AppState, user: &User) -> Result<crate::store::OutboxEmail, AccountError> {
-    let message = compose(state, EmailKind::PasswordChanged, user, None).map_err(AccountError::Mail)?;
+    let message =
+        compose(state, EmailKind::PasswordChanged, user, None).map_err(AccountError::Mail)?;
     Ok(outbox::prepare(state, "password_changed", &message))
 }
 
@@ -84,8 +93,13 @@ pub async fn change(
         Err(crate::login::password::LoginError::Crypto(e)) => return Err(e.into()),
         _ => return Err(AccountError::Rejected("current-password-wrong")),
     }
-    password_policy::check(&state.config.account, new, confirmation, &[&active.user.email, &active.user.name])
-        .map_err(AccountError::Rejected)?;
+    password_policy::check(
+        &state.config.account,
+        new,
+        confirmation,
+        &[&active.user.email, &active.user.name],
+    )
+    .map_err(AccountError::Rejected)?;
     let hash = state.passwords.hash(new).await?;
     state
         .store

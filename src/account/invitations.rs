@@ -16,16 +16,28 @@ pub struct InviteOutcome {
     pub outcome: &'static str,
 }
 
-pub async fn invite(state: &AppState, email: &str, name: &str, locale: &str) -> Result<InviteOutcome, AccountError> {
+pub async fn invite(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    locale: &str,
+) -> Result<InviteOutcome, AccountError> {
     let email = validate_email(email).map_err(|_| AccountError::Rejected("invalid-email"))?;
     if !["sv", "en"].contains(&locale) {
         return Err(AccountError::Rejected("invalid-locale"));
     }
     if let Some(existing) = state.store.user_by_email(&email).await? {
         // Inviting an existing address sends a fresh link instead of failing.
-        let purpose = if existing.password_hash.is_some() { Purpose::Reset } else { Purpose::Invite };
+        let purpose = if existing.password_hash.is_some() {
+            Purpose::Reset
+        } else {
+            Purpose::Invite
+        };
         send_link(state, &existing, purpose, None).await?;
-        return Ok(InviteOutcome { user: UserView::from(&existing), outcome: "resent" });
+        return Ok(InviteOutcome {
+            user: UserView::from(&existing),
+            outcome: "resent",
+        });
     }
     let name = name.trim();
     if name.is_empty() {
@@ -44,13 +56,22 @@ pub async fn invite(state: &AppState, email: &str, name: &str, locale: &str) -> 
         updated_at: now,
     };
     let (token, message) = prepare_link(state, &user, Purpose::Invite, None)?;
-    match state.store.insert_user_with_token(&user, &token, &message).await {
+    match state
+        .store
+        .insert_user_with_token(&user, &token, &message)
+        .await
+    {
         Ok(()) => {}
         // Two invitations for one address at once: the other one won; send ours as a re-send.
-        Err(StoreError::Conflict(_)) => return Box::pin(invite(state, &user.email, name, locale)).await,
+        Err(StoreError::Conflict(_)) => {
+            return Box::pin(invite(state, &user.email, name, locale)).await;
+        }
         Err(e) => return Err(e.into()),
     }
     state.mail_wakeup.notify_one();
     tracing::info!(user_id = %user.id, "user invited");
-    Ok(InviteOutcome { user: UserView::from(&user), outcome: "invited" })
+    Ok(InviteOutcome {
+        user: UserView::from(&user),
+        outcome: "invited",
+    })
 }

@@ -68,7 +68,8 @@ pub fn prepare_link(
         link.push_str("&req=");
         link.push_str(&url::form_urlencoded::byte_serialize(req.as_bytes()).collect::<String>());
     }
-    let message = compose(state, purpose.email_kind(), user, Some(&link)).map_err(AccountError::Mail)?;
+    let message =
+        compose(state, purpose.email_kind(), user, Some(&link)).map_err(AccountError::Mail)?;
     Ok((token, outbox::prepare(state, purpose.as_str(), &message)))
 }
 
@@ -101,14 +102,20 @@ pub struct UsableLink {
 }
 
 /// Looks at a link without using it up (to show the form).
-pub async fn inspect(state: &AppState, raw: &str) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+pub async fn inspect(
+    state: &AppState,
+    raw: &str,
+) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
     let Some(token) = state.store.user_token(&sha256_hex(raw.as_bytes())).await? else {
         return Ok(Err(LinkProblem::Unknown));
     };
     usable(state, token).await
 }
 
-async fn usable(state: &AppState, token: UserToken) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+async fn usable(
+    state: &AppState,
+    token: UserToken,
+) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
     if token.used_at.is_some() {
         return Ok(Err(LinkProblem::Used));
     }
@@ -116,22 +123,44 @@ async fn usable(state: &AppState, token: UserToken) -> Result<Result<UsableLink,
         return Ok(Err(LinkProblem::Expired));
     }
     let purpose = Purpose::parse(&token.purpose).ok_or(LinkProblem::Unknown);
-    let user = state.store.user_by_id(&token.user_id).await?.filter(|u| !u.disabled);
+    let user = state
+        .store
+        .user_by_id(&token.user_id)
+        .await?
+        .filter(|u| !u.disabled);
     Ok(match (purpose, user) {
-        (Ok(purpose), Some(user)) => Ok(UsableLink { token, user, purpose }),
+        (Ok(purpose), Some(user)) => Ok(UsableLink {
+            token,
+            user,
+            purpose,
+        }),
         _ => Err(LinkProblem::Unknown),
     })
 }
 
 /// Uses a link up: exactly one caller succeeds.
-pub async fn consume(state: &AppState, raw: &str) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
+pub async fn consume(
+    state: &AppState,
+    raw: &str,
+) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
     let now = state.clock.now();
-    match state.store.consume_user_token(&sha256_hex(raw.as_bytes()), now).await? {
+    match state
+        .store
+        .consume_user_token(&sha256_hex(raw.as_bytes()), now)
+        .await?
+    {
         Consumed::Fresh(token) => {
             if token.expires_at <= now {
                 return Ok(Err(LinkProblem::Expired));
             }
-            usable(state, UserToken { used_at: None, ..token }).await
+            usable(
+                state,
+                UserToken {
+                    used_at: None,
+                    ..token
+                },
+            )
+            .await
         }
         Consumed::AlreadyUsed(_) => Ok(Err(LinkProblem::Used)),
         Consumed::Missing => Ok(Err(LinkProblem::Unknown)),
@@ -141,12 +170,20 @@ pub async fn consume(state: &AppState, raw: &str) -> Result<Result<UsableLink, L
 /// "Send me a new link" from a used or expired link: a fresh link of the same kind goes to the
 /// same account, if it still exists. The caller answers with the same neutral page either way.
 pub async fn resend(state: &AppState, raw: &str) -> Result<(), AccountError> {
-    let Some(old) = state.store.user_token(&sha256_hex(raw.as_bytes())).await? else { return Ok(()) };
-    let Some(purpose) = Purpose::parse(&old.purpose) else { return Ok(()) };
+    let Some(old) = state.store.user_token(&sha256_hex(raw.as_bytes())).await? else {
+        return Ok(());
+    };
+    let Some(purpose) = Purpose::parse(&old.purpose) else {
+        return Ok(());
+    };
     match state.store.user_by_id(&old.user_id).await? {
         Some(user) if !user.disabled => {
             // An invitation for someone who has meanwhile set a password becomes a reset link.
-            let purpose = if user.password_hash.is_some() { Purpose::Reset } else { purpose };
+            let purpose = if user.password_hash.is_some() {
+                Purpose::Reset
+            } else {
+                purpose
+            };
             send_link(state, &user, purpose, None).await
         }
         _ => Ok(()),

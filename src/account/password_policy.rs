@@ -30,7 +30,12 @@ pub fn strength(password: &str, personal: &[&str]) -> u8 {
     for value in personal {
         let lower = value.to_lowercase();
         let local = lower.split('@').next().unwrap_or_default().to_string();
-        inputs.extend(lower.split(['@', '.', ' ', '-', '_']).filter(|s| s.len() > 2).map(str::to_string));
+        inputs.extend(
+            lower
+                .split(['@', '.', ' ', '-', '_'])
+                .filter(|s| s.len() > 2)
+                .map(str::to_string),
+        );
         inputs.push(local.replace(['.', '-', '_'], ""));
         inputs.push(local);
         inputs.push(lower.replace(' ', ""));
@@ -48,10 +53,40 @@ mod tests {
     #[test]
     fn rules() {
         let config = Config::defaults().account;
-        assert_eq!(check(&config, "kort", "kort", &[]), Err("password-too-short"));
-        assert_eq!(check(&config, "Blåbärssylt-på-taket-42", "Blåbärssylt-på-taket-43", &[]), Err("password-mismatch"));
-        assert_eq!(check(&config, "leasify123456", "leasify123456", &[]), Err("password-weak"));
-        assert_eq!(check(&config, "anna.svensson1", "anna.svensson1", &["anna.svensson@example.se"]), Err("password-weak"));
-        assert_eq!(check(&config, "Blåbärssylt-på-taket-42", "Blåbärssylt-på-taket-42", &[]), Ok(()));
+        assert_eq!(
+            check(&config, "kort", "kort", &[]),
+            Err("password-too-short")
+        );
+        assert_eq!(
+            check(
+                &config,
+                "Blåbärssylt-på-taket-42",
+                "Blåbärssylt-på-taket-43",
+                &[]
+            ),
+            Err("password-mismatch")
+        );
+        assert_eq!(
+            check(&config, "leasify123456", "leasify123456", &[]),
+            Err("password-weak")
+        );
+        assert_eq!(
+            check(
+                &config,
+                "anna.svensson1",
+                "anna.svensson1",
+                &["anna.svensson@example.se"]
+            ),
+            Err("password-weak")
+        );
+        assert_eq!(
+            check(
+                &config,
+                "Blåbärssylt-på-taket-42",
+                "Blåbärssylt-på-taket-42",
+                &[]
+            ),
+            Ok(())
+        );
     }
 }

@@ -23,9 +23,17 @@ pub async fn request_reset(
     let account = &state.config.account;
     let address_key = format!("reset:acct:{}", sha256_hex(email.as_bytes()));
     let ip_key = format!("reset:ip:{ip}");
-    let by_address = state.store.record_failure(&address_key, now, account.reset_window).await?;
-    let by_ip = state.store.record_failure(&ip_key, now, account.reset_window).await?;
-    if by_address.failures > account.max_resets_per_address || by_ip.failures > account.max_resets_per_ip {
+    let by_address = state
+        .store
+        .record_failure(&address_key, now, account.reset_window)
+        .await?;
+    let by_ip = state
+        .store
+        .record_failure(&ip_key, now, account.reset_window)
+        .await?;
+    if by_address.failures > account.max_resets_per_address
+        || by_ip.failures > account.max_resets_per_ip
+    {
         tracing::info!(client_ip = %ip, "password reset request throttled");
         return Err(AccountError::Throttled);
     }

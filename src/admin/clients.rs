@@ -61,28 +61,47 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), AdminError> {
         "http" if crate::config::is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
         "http" => Err(bad("must use https (http only for localhost)")),
         scheme if scheme.contains('.') => Ok(()),
-        _ => Err(bad("must use https, http on localhost, or a reverse-domain private scheme")),
+        _ => Err(bad(
+            "must use https, http on localhost, or a reverse-domain private scheme",
+        )),
     }
 }
 
 pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, AdminError> {
     let name = new.name.trim();
     if name.is_empty() {
-        return Err(AdminError::Invalid("the client name must not be empty".into()));
+        return Err(AdminError::Invalid(
+            "the client name must not be empty".into(),
+        ));
     }
     if new.redirect_uris.is_empty() {
-        return Err(AdminError::Invalid("at least one redirect URI is required".into()));
+        return Err(AdminError::Invalid(
+            "at least one redirect URI is required".into(),
+        ));
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         validate_redirect_uri(uri)?;
     }
     let mut scopes: Vec<String> = if new.scopes.is_empty() {
-        DEFAULT_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()
+        DEFAULT_CLIENT_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         new.scopes.clone()
     };
-    if let Some(unknown) = scopes.iter().find(|s| !SUPPORTED_SCOPES.contains(&s.as_str())) {
-        return Err(AdminError::Invalid(format!("unknown scope {unknown:?}; supported: {}", SUPPORTED_SCOPES.join(" "))));
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|s| !SUPPORTED_SCOPES.contains(&s.as_str()))
+    {
+        return Err(AdminError::Invalid(format!(
+            "unknown scope {unknown:?}; supported: {}",
+            SUPPORTED_SCOPES.join(" ")
+        )));
     }
     if !scopes.iter().any(|s| s == "openid") {
         scopes.insert(0, "openid".into());
@@ -92,7 +111,12 @@ pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, Admi
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
         secret_hash: secret.as_ref().map(|s| state.hmac.hash_hex(s.as_bytes())),
-        token_endpoint_auth_method: if new.public { "none" } else { "client_secret_basic" }.into(),
+        token_endpoint_auth_method: if new.public {
+            "none"
+        } else {
+            "client_secret_basic"
+        }
+        .into(),
         redirect_uris: new.redirect_uris,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         allowed_scopes: scopes,
@@ -104,11 +128,21 @@ pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, Admi
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<ClientView>, AdminError> {
-    Ok(state.store.list_clients().await?.iter().map(|c| ClientView::of(c, None)).collect())
+    Ok(state
+        .store
+        .list_clients()
+        .await?
+        .iter()
+        .map(|c| ClientView::of(c, None))
+        .collect())
 }
 
 async fn get(state: &AppState, id: &str) -> Result<Client, AdminError> {
-    state.store.client_by_id(id).await?.ok_or_else(|| AdminError::NotFound(format!("no client with id {id:?}")))
+    state
+        .store
+        .client_by_id(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no client with id {id:?}")))
 }
 
 pub async fn show(state: &AppState, id: &str) -> Result<ClientView, AdminError> {
@@ -124,7 +158,9 @@ pub async fn delete(state: &AppState, id: &str) -> Result<(), AdminError> {
 pub async fn rotate_secret(state: &AppState, id: &str) -> Result<ClientView, AdminError> {
     let mut client = get(state, id).await?;
     if client.is_public() {
-        return Err(AdminError::Invalid(format!("client {id:?} is public and has no secret")));
+        return Err(AdminError::Invalid(format!(
+            "client {id:?} is public and has no secret"
+        )));
     }
     let secret = random_token(state.entropy.as_ref());
     let hash = state.hmac.hash_hex(secret.as_bytes());

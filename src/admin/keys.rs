@@ -12,5 +12,12 @@ pub async fn list(state: &AppState) -> Result<Vec<KeyInfo>, AdminError> {
 /// Publishes new keys that start signing after `keys.publish_ahead` seconds.
 pub async fn rotate(state: &AppState) -> Result<Vec<String>, AdminError> {
     let keys = &state.config.keys;
-    Ok(state.keys.rotate(state.entropy.as_ref(), keys.publish_ahead, keys.keep_published).await?)
+    Ok(state
+        .keys
+        .rotate(
+            state.entropy.as_ref(),
+            keys.publish_ahead,
+            keys.keep_published,
+        )
+        .await?)
 }

@@ -46,13 +46,22 @@ pub fn validate_email(email: &str) -> Result<String, AdminError> {
     let email = normalize_email(email);
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
                 && !email.chars().any(|c| c.is_whitespace() || c.is_control())
                 && email.len() <= 254
         }
         None => false,
     };
-    if valid { Ok(email) } else { Err(AdminError::Invalid(format!("{email:?} is not a valid email address"))) }
+    if valid {
+        Ok(email)
+    } else {
+        Err(AdminError::Invalid(format!(
+            "{email:?} is not a valid email address"
+        )))
+    }
 }
 
 pub async fn create(state: &AppState, new: NewUser) -> Result<UserView, AdminError> {
@@ -65,12 +74,16 @@ pub async fn create(state: &AppState, new: NewUser) -> Result<UserView, AdminErr
         return Err(AdminError::Invalid("the language must be sv or en".into()));
     }
     if state.store.user_by_email(&email).await?.is_some() {
-        return Err(AdminError::Conflict(format!("a user with email {email} already exists")));
+        return Err(AdminError::Conflict(format!(
+            "a user with email {email} already exists"
+        )));
     }
     let password_hash = match &new.password {
         Some(password) => {
             if password.chars().count() < MIN_PASSWORD_LENGTH {
-                return Err(AdminError::Invalid(format!("the password must have at least {MIN_PASSWORD_LENGTH} characters")));
+                return Err(AdminError::Invalid(format!(
+                    "the password must have at least {MIN_PASSWORD_LENGTH} characters"
+                )));
             }
             Some(state.passwords.hash(password).await?)
         }
@@ -89,29 +102,47 @@ pub async fn create(state: &AppState, new: NewUser) -> Result<UserView, AdminErr
         updated_at: now,
     };
     state.store.insert_user(&user).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => AdminError::Conflict(format!("a user with email {} already exists", user.email)),
+        crate::store::StoreError::Conflict(_) => {
+            AdminError::Conflict(format!("a user with email {} already exists", user.email))
+        }
         other => other.into(),
     })?;
     Ok(UserView::from(&user))
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<UserView>, AdminError> {
-    Ok(state.store.list_users().await?.iter().map(UserView::from).collect())
+    Ok(state
+        .store
+        .list_users()
+        .await?
+        .iter()
+        .map(UserView::from)
+        .collect())
 }
 
 /// Finds a user by id or email.
 pub async fn find(state: &AppState, id_or_email: &str) -> Result<User, AdminError> {
     let found = if id_or_email.contains('@') {
-        state.store.user_by_email(&normalize_email(id_or_email)).await?
+        state
+            .store
+            .user_by_email(&normalize_email(id_or_email))
+            .await?
     } else {
         state.store.user_by_id(id_or_email).await?
     };
     found.ok_or_else(|| AdminError::NotFound(format!("no user {id_or_email:?}")))
 }
 
-pub async fn set_disabled(state: &AppState, id_or_email: &str, disabled: bool) -> Result<UserView, AdminError> {
+pub async fn set_disabled(
+    state: &AppState,
+    id_or_email: &str,
+    disabled: bool,
+) -> Result<UserView, AdminError> {
     let mut user = find(state, id_or_email).await?;
-    state.store.set_user_disabled(&user.id, disabled, state.clock.now()).await?;
+    state
+        .store
+        .set_user_disabled(&user.id, disabled, state.clock.now())
+        .await?;
     user.disabled = disabled;
     Ok(UserView::from(&user))
 }

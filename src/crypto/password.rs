@@ -137,13 +137,27 @@ impl PasswordHasher {
         self.run(move || {
             let parsed = PasswordHash::new(&phc).map_err(|_| malformed())?;
             let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|_| malformed())?;
-            let version = parsed.version.map(Version::try_from).transpose().map_err(|_| malformed())?.unwrap_or(Version::V0x13);
+            let version = parsed
+                .version
+                .map(Version::try_from)
+                .transpose()
+                .map_err(|_| malformed())?
+                .unwrap_or(Version::V0x13);
             let params = Params::try_from(&parsed).map_err(|_| malformed())?;
             let mut salt_buf = [0u8; 64];
-            let salt = parsed.salt.ok_or_else(malformed)?.decode_b64(&mut salt_buf).map_err(|_| malformed())?;
+            let salt = parsed
+                .salt
+                .ok_or_else(malformed)?
+                .decode_b64(&mut salt_buf)
+                .map_err(|_| malformed())?;
             let expected = parsed.hash.ok_or_else(malformed)?;
             let mut output = Zeroizing::new(vec![0u8; expected.len()]);
-            let mut memory = inner.memory.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+            let mut memory = inner
+                .memory
+                .lock()
+                .ok()
+                .and_then(|mut pool| pool.pop())
+                .unwrap_or_default();
             if memory.len() < params.block_count() {
                 memory.resize(params.block_count(), argon2::Block::default());
             }

@@ -26,9 +26,9 @@ pub fn token_for(state: &AppState, cookie: &str) -> String {
 /// True when the form's token belongs to the browser's cookie.
 pub fn verify(state: &AppState, cookie: Option<&str>, submitted: Option<&str>) -> bool {
     match (cookie, submitted) {
-        (Some(cookie), Some(submitted)) if cookie.len() >= 32 => {
-            state.hmac.verify_hex(format!("csrf:{cookie}").as_bytes(), submitted)
-        }
+        (Some(cookie), Some(submitted)) if cookie.len() >= 32 => state
+            .hmac
+            .verify_hex(format!("csrf:{cookie}").as_bytes(), submitted),
         _ => false,
     }
 }

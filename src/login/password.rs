@@ -27,7 +27,12 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// Checks the credentials; on success returns the user (the caller starts the session).
-pub async fn verify_password_login(state: &AppState, email: &str, password: &str, ip: IpAddr) -> Result<User, LoginError> {
+pub async fn verify_password_login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: IpAddr,
+) -> Result<User, LoginError> {
     let email = normalize_email(email);
     if throttle::is_blocked(state, &email, ip).await? {
         // Same cost as a real attempt, so timing does not reveal the throttle either.
@@ -35,7 +40,10 @@ pub async fn verify_password_login(state: &AppState, email: &str, password: &str
         return Err(LoginError::Throttled);
     }
     let user = state.store.user_by_email(&email).await?;
-    let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref().map(|h| (u, h))) {
+    let verified = match user
+        .as_ref()
+        .and_then(|u| u.password_hash.as_deref().map(|h| (u, h)))
+    {
         Some((user, hash)) => state.passwords.verify(password, hash).await? && !user.disabled,
         None => {
             state.passwords.verify_dummy(password).await;

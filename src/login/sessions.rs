@@ -15,7 +15,12 @@ pub struct ActiveSession {
 }
 
 /// Starts a session after a successful authentication; returns the cookie value.
-pub async fn start(state: &AppState, user: User, amr: Vec<String>, acr: &str) -> StoreResult<(String, ActiveSession)> {
+pub async fn start(
+    state: &AppState,
+    user: User,
+    amr: Vec<String>,
+    acr: &str,
+) -> StoreResult<(String, ActiveSession)> {
     let now = state.clock.now();
     let cookie = random_token(state.entropy.as_ref());
     let session = Session {
@@ -34,8 +39,14 @@ pub async fn start(state: &AppState, user: User, amr: Vec<String>, acr: &str) ->
 
 /// The session behind a cookie value, if it is live and its user is enabled.
 pub async fn current(state: &AppState, cookie: Option<&str>) -> StoreResult<Option<ActiveSession>> {
-    let Some(cookie) = cookie.filter(|c| !c.is_empty()) else { return Ok(None) };
-    let Some(session) = state.store.session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now()).await? else {
+    let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let Some(session) = state
+        .store
+        .session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now())
+        .await?
+    else {
         return Ok(None);
     };
     match state.store.user_by_id(&session.user_id).await? {
@@ -46,5 +57,8 @@ pub async fn current(state: &AppState, cookie: Option<&str>) -> StoreResult<Opti
 
 /// Ends the session behind a cookie value (idempotent).
 pub async fn end(state: &AppState, cookie: &str) -> StoreResult<()> {
-    state.store.delete_session(&sha256_hex(cookie.as_bytes())).await
+    state
+        .store
+        .delete_session(&sha256_hex(cookie.as_bytes()))
+        .await
 }

@@ -21,7 +21,10 @@ fn ip_key(ip: IpAddr) -> String {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
         IpAddr::V4(v4) => v4.to_string(),
     };
     format!("login:ip:{ip}")
@@ -31,16 +34,28 @@ fn ip_key(ip: IpAddr) -> String {
 pub async fn is_blocked(state: &AppState, email: &str, ip: IpAddr) -> StoreResult<bool> {
     let now = state.clock.now();
     let login = &state.config.login;
-    let account = state.store.failures(&account_key(email), now, login.account_window).await?;
-    let address = state.store.failures(&ip_key(ip), now, login.ip_window).await?;
+    let account = state
+        .store
+        .failures(&account_key(email), now, login.account_window)
+        .await?;
+    let address = state
+        .store
+        .failures(&ip_key(ip), now, login.ip_window)
+        .await?;
     Ok(account >= login.max_failures_per_account || address >= login.max_failures_per_ip)
 }
 
 pub async fn record_failure(state: &AppState, email: &str, ip: IpAddr) -> StoreResult<()> {
     let now = state.clock.now();
     let login = &state.config.login;
-    state.store.record_failure(&account_key(email), now, login.account_window).await?;
-    state.store.record_failure(&ip_key(ip), now, login.ip_window).await?;
+    state
+        .store
+        .record_failure(&account_key(email), now, login.account_window)
+        .await?;
+    state
+        .store
+        .record_failure(&ip_key(ip), now, login.ip_window)
+        .await?;
     Ok(())
 }
 

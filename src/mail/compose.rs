@@ -28,7 +28,12 @@ impl EmailKind {
     }
 }
 
-pub fn compose(state: &AppState, kind: EmailKind, user: &User, link: Option<&str>) -> Result<EmailMessage, String> {
+pub fn compose(
+    state: &AppState,
+    kind: EmailKind,
+    user: &User,
+    link: Option<&str>,
+) -> Result<EmailMessage, String> {
     let lang = if user.locale == "en" { "en" } else { "sv" };
     let branding = &state.config.branding;
     let account = &state.config.account;
@@ -49,13 +54,19 @@ pub fn compose(state: &AppState, kind: EmailKind, user: &User, link: Option<&str
         reset_minutes => account.reset_ttl / 60,
     };
     let name = kind.template();
-    let subject = state.templates.text(lang, &format!("email-{}-subject", name.replace('_', "-")));
+    let subject = state
+        .templates
+        .text(lang, &format!("email-{}-subject", name.replace('_', "-")));
     Ok(EmailMessage {
         to: user.email.clone(),
         to_name: user.name.clone(),
         subject,
-        text: state.templates.render(&format!("emails/{name}.txt"), context.clone())?,
-        html: state.templates.render(&format!("emails/{name}.html"), context)?,
+        text: state
+            .templates
+            .render(&format!("emails/{name}.txt"), context.clone())?,
+        html: state
+            .templates
+            .render(&format!("emails/{name}.html"), context)?,
         locale: lang.to_string(),
         action_link: link.map(str::to_string),
     })

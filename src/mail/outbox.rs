@@ -13,7 +13,9 @@ pub fn prepare(state: &AppState, kind: &str, message: &EmailMessage) -> OutboxEm
     let json = serde_json::to_vec(message).unwrap_or_default();
     let now = state.clock.now();
     OutboxEmail {
-        sealed_message: state.secret_box.seal(state.entropy.as_ref(), &json, id.as_bytes()),
+        sealed_message: state
+            .secret_box
+            .seal(state.entropy.as_ref(), &json, id.as_bytes()),
         id,
         recipient: message.to.clone(),
         kind: kind.to_string(),
@@ -29,6 +31,9 @@ pub fn prepare(state: &AppState, kind: &str, message: &EmailMessage) -> OutboxEm
 
 /// The message inside an outbox row.
 pub fn open(state: &AppState, email: &OutboxEmail) -> Result<EmailMessage, CryptoError> {
-    let json = state.secret_box.open(&email.sealed_message, email.id.as_bytes())?;
-    serde_json::from_slice(&json).map_err(|e| CryptoError::Internal(format!("outbox message {}: {e}", email.id)))
+    let json = state
+        .secret_box
+        .open(&email.sealed_message, email.id.as_bytes())?;
+    serde_json::from_slice(&json)
+        .map_err(|e| CryptoError::Internal(format!("outbox message {}: {e}", email.id)))
 }

@@ -86,7 +86,10 @@ pub enum AuthorizeOutcome {
     /// Answer the client now.
     Respond(AuthorizationResponse),
     /// The user must log in first; the request waits under `pending_id`.
-    Login { pending_id: String, request: Box<AuthorizationRequest> },
+    Login {
+        pending_id: String,
+        request: Box<AuthorizationRequest>,
+    },
 }
 
 /// Builds an error response for a verified target (state and iss included).
@@ -104,21 +107,38 @@ pub fn error_response(
         params.push(("state".into(), state.clone()));
     }
     params.push(("iss".into(), issuer.to_string()));
-    AuthorizationResponse { target: target.clone(), params }
+    AuthorizationResponse {
+        target: target.clone(),
+        params,
+    }
 }
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
-    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut found = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = found.next();
-    if found.next().is_some() { Err(()) } else { Ok(first.filter(|v| !v.is_empty())) }
+    if found.next().is_some() {
+        Err(())
+    } else {
+        Ok(first.filter(|v| !v.is_empty()))
+    }
 }
 
 /// Checks the client and redirect URI (errors are pages), then everything else (errors redirect).
-pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<AuthorizationRequest, AuthorizeError> {
+pub async fn validate(
+    state: &AppState,
+    params: &[(String, String)],
+) -> Result<AuthorizationRequest, AuthorizeError> {
     let page = |e| AuthorizeError::Page(e);
     let client_id = single(params, "client_id").map_err(|_| page(PageError::BadRequest))?;
     let client_id = client_id.ok_or(page(PageError::MissingClientId))?;
-    let client = state.store.client_by_id(client_id).await?.ok_or(page(PageError::UnknownClient))?;
+    let client = state
+        .store
+        .client_by_id(client_id)
+        .await?
+        .ok_or(page(PageError::UnknownClient))?;
     let redirect_uri = single(params, "redirect_uri").map_err(|_| page(PageError::BadRequest))?;
     let redirect_uri = redirect_uri.ok_or(page(PageError::MissingRedirectUri))?;
     if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
@@ -127,17 +147,28 @@ pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<A
 
     // From here on the redirect URI is trusted. Work out how to answer before anything else.
     let state_param = single(params, "state").ok().flatten().map(str::to_string);
-    let mut target =
-        RedirectTarget { redirect_uri: redirect_uri.to_string(), response_mode: ResponseMode::Query, state: state_param };
-    let fail = |target: &RedirectTarget, error: &'static str, description: &str| AuthorizeError::Redirect {
-        target: target.clone(),
-        error,
-        description: description.to_string(),
+    let mut target = RedirectTarget {
+        redirect_uri: redirect_uri.to_string(),
+        response_mode: ResponseMode::Query,
+        state: state_param,
+    };
+    let fail = |target: &RedirectTarget, error: &'static str, description: &str| {
+        AuthorizeError::Redirect {
+            target: target.clone(),
+            error,
+            description: description.to_string(),
+        }
     };
     match single(params, "response_mode") {
         Ok(None) | Ok(Some("query")) => {}
         Ok(Some("form_post")) => target.response_mode = ResponseMode::FormPost,
-        _ => return Err(fail(&target, "invalid_request", "Unsupported response_mode.")),
+        _ => {
+            return Err(fail(
+                &target,
+                "invalid_request",
+                "Unsupported response_mode.",
+            ));
+        }
     }
     for name in [
         "state",
@@ -154,26 +185,54 @@ pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<A
         "acr_values",
     ] {
         if single(params, name).is_err() {
-            return Err(fail(&target, "invalid_request", &format!("The parameter {name} was sent more than once.")));
+            return Err(fail(
+                &target,
+                "invalid_request",
+                &format!("The parameter {name} was sent more than once."),
+            ));
         }
     }
     let get = |name: &str| single(params, name).ok().flatten();
 
     if get("request").is_some() {
-        return Err(fail(&target, "request_not_supported", "Request objects are not supported."));
+        return Err(fail(
+            &target,
+            "request_not_supported",
+            "Request objects are not supported.",
+        ));
     }
     if get("request_uri").is_some() {
-        return Err(fail(&target, "request_uri_not_supported", "The request_uri parameter is not supported."));
+        return Err(fail(
+            &target,
+            "request_uri_not_supported",
+            "The request_uri parameter is not supported.",
+        ));
     }
     match get("response_type") {
-        None => return Err(fail(&target, "invalid_request", "The response_type parameter is missing.")),
+        None => {
+            return Err(fail(
+                &target,
+                "invalid_request",
+                "The response_type parameter is missing.",
+            ));
+        }
         Some("code") => {}
-        Some(_) => return Err(fail(&target, "unsupported_response_type", "Only response_type=code is supported.")),
+        Some(_) => {
+            return Err(fail(
+                &target,
+                "unsupported_response_type",
+                "Only response_type=code is supported.",
+            ));
+        }
     }
 
     let requested = parse_scope(get("scope").unwrap_or_default());
     if !requested.iter().any(|s| s == "openid") {
-        return Err(fail(&target, "invalid_scope", "The scope must include openid."));
+        return Err(fail(
+            &target,
+            "invalid_scope",
+            "The scope must include openid.",
+        ));
     }
     let scopes = grantable_scopes(&client, &requested);
 
@@ -184,13 +243,23 @@ pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<A
         }
     }
     if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
-        return Err(fail(&target, "invalid_request", "prompt=none cannot be combined with other values."));
+        return Err(fail(
+            &target,
+            "invalid_request",
+            "prompt=none cannot be combined with other values.",
+        ));
     }
     let max_age = match get("max_age") {
         None => None,
         Some(raw) => match raw.parse::<i64>() {
             Ok(v) if v >= 0 => Some(v),
-            _ => return Err(fail(&target, "invalid_request", "max_age must be a non-negative integer.")),
+            _ => {
+                return Err(fail(
+                    &target,
+                    "invalid_request",
+                    "max_age must be a non-negative integer.",
+                ));
+            }
         },
     };
 
@@ -198,31 +267,59 @@ pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<A
     let code_challenge_method = match (&code_challenge, get("code_challenge_method")) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(fail(&target, "invalid_request", "code_challenge_method was sent without code_challenge."));
+            return Err(fail(
+                &target,
+                "invalid_request",
+                "code_challenge_method was sent without code_challenge.",
+            ));
         }
         (Some(_), None) | (Some(_), Some("plain")) => {
-            return Err(fail(&target, "invalid_request", "Only code_challenge_method=S256 is supported."));
+            return Err(fail(
+                &target,
+                "invalid_request",
+                "Only code_challenge_method=S256 is supported.",
+            ));
         }
         (Some(challenge), Some("S256")) => {
             if !pkce::is_valid_s256_challenge(challenge) {
-                return Err(fail(&target, "invalid_request", "The code_challenge is malformed."));
+                return Err(fail(
+                    &target,
+                    "invalid_request",
+                    "The code_challenge is malformed.",
+                ));
             }
             Some("S256".to_string())
         }
         (Some(_), Some(_)) => {
-            return Err(fail(&target, "invalid_request", "Only code_challenge_method=S256 is supported."));
+            return Err(fail(
+                &target,
+                "invalid_request",
+                "Only code_challenge_method=S256 is supported.",
+            ));
         }
     };
     if client.is_public() && code_challenge.is_none() {
-        return Err(fail(&target, "invalid_request", "PKCE (code_challenge with S256) is required for this client."));
+        return Err(fail(
+            &target,
+            "invalid_request",
+            "PKCE (code_challenge with S256) is required for this client.",
+        ));
     }
 
     let hinted_subject = match get("id_token_hint") {
         None => None,
-        Some(hint) => match super::tokens::subject_of_id_token_hint(state, hint, &client.id).await {
-            Some(sub) => Some(sub),
-            None => return Err(fail(&target, "invalid_request", "The id_token_hint is not valid.")),
-        },
+        Some(hint) => {
+            match super::tokens::subject_of_id_token_hint(state, hint, &client.id).await {
+                Some(sub) => Some(sub),
+                None => {
+                    return Err(fail(
+                        &target,
+                        "invalid_request",
+                        "The id_token_hint is not valid.",
+                    ));
+                }
+            }
+        }
     };
 
     Ok(AuthorizationRequest {
@@ -245,7 +342,10 @@ pub async fn validate(state: &AppState, params: &[(String, String)]) -> Result<A
 fn grantable_scopes(client: &Client, requested: &[String]) -> Vec<String> {
     requested
         .iter()
-        .filter(|s| s.as_str() == "openid" || (SUPPORTED_SCOPES.contains(&s.as_str()) && client.allowed_scopes.contains(s)))
+        .filter(|s| {
+            s.as_str() == "openid"
+                || (SUPPORTED_SCOPES.contains(&s.as_str()) && client.allowed_scopes.contains(s))
+        })
         .cloned()
         .collect()
 }
@@ -259,14 +359,19 @@ pub async fn authorize(
     let request = validate(state, params).await?;
     let now = state.clock.now();
     let usable = session.filter(|s| {
-        let fresh_enough = request.max_age.is_none_or(|max| now - s.session.auth_time <= max);
-        let same_subject = request.hinted_subject.as_ref().is_none_or(|sub| sub == &s.user.id);
+        let fresh_enough = request
+            .max_age
+            .is_none_or(|max| now - s.session.auth_time <= max);
+        let same_subject = request
+            .hinted_subject
+            .as_ref()
+            .is_none_or(|sub| sub == &s.user.id);
         fresh_enough && same_subject
     });
     match usable {
-        Some(active) if !request.prompts("login") => {
-            Ok(AuthorizeOutcome::Respond(issue_code(state, &request, active).await?))
-        }
+        Some(active) if !request.prompts("login") => Ok(AuthorizeOutcome::Respond(
+            issue_code(state, &request, active).await?,
+        )),
         _ if request.prompts("none") => Ok(AuthorizeOutcome::Respond(error_response(
             &state.config.issuer,
             &request.target,
@@ -277,25 +382,33 @@ pub async fn authorize(
             let pending_id = random_token(state.entropy.as_ref());
             let pending = PendingAuthorization {
                 id: pending_id.clone(),
-                request_json: serde_json::to_string(&request)
-                    .map_err(|e| AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string())))?,
+                request_json: serde_json::to_string(&request).map_err(|e| {
+                    AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string()))
+                })?,
                 created_at: now,
                 expires_at: now + state.config.session.pending_authorization_ttl,
             };
             state.store.insert_pending_authorization(&pending).await?;
-            Ok(AuthorizeOutcome::Login { pending_id, request: Box::new(request) })
+            Ok(AuthorizeOutcome::Login {
+                pending_id,
+                request: Box::new(request),
+            })
         }
     }
 }
 
 /// Loads a request waiting for login.
-pub async fn pending_request(state: &AppState, pending_id: &str) -> Result<AuthorizationRequest, AuthorizeError> {
+pub async fn pending_request(
+    state: &AppState,
+    pending_id: &str,
+) -> Result<AuthorizationRequest, AuthorizeError> {
     let pending = state
         .store
         .pending_authorization(pending_id, state.clock.now())
         .await?
         .ok_or(AuthorizeError::Page(PageError::RequestExpired))?;
-    serde_json::from_str(&pending.request_json).map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
+    serde_json::from_str(&pending.request_json)
+        .map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
 }
 
 /// Finishes a request after the user logged in: the request is used up and a code issued.
@@ -346,13 +459,19 @@ pub async fn issue_code(
             used_at: None,
         })
         .await?;
-    state.store.add_session_client(&active.session.sid, &request.client_id).await?;
+    state
+        .store
+        .add_session_client(&active.session.sid, &request.client_id)
+        .await?;
     let mut params = vec![("code".to_string(), code)];
     if let Some(s) = &request.target.state {
         params.push(("state".into(), s.clone()));
     }
     params.push(("iss".into(), state.config.issuer.clone()));
-    Ok(AuthorizationResponse { target: request.target.clone(), params })
+    Ok(AuthorizationResponse {
+        target: request.target.clone(),
+        params,
+    })
 }
 
 /// Query or form parameters as ordered pairs (duplicates kept, so they can be refused).

@@ -59,7 +59,10 @@ mod tests {
     fn only_granted_scopes_release_claims() {
         let claims = userinfo_claims(&user("Anna Svensson"), &["openid"]);
         assert_eq!(claims.len(), 1);
-        let claims = userinfo_claims(&user("Anna Maria Svensson"), &["openid", "profile", "email"]);
+        let claims = userinfo_claims(
+            &user("Anna Maria Svensson"),
+            &["openid", "profile", "email"],
+        );
         assert_eq!(claims["given_name"], "Anna");
         assert_eq!(claims["family_name"], "Maria Svensson");
         assert_eq!(claims["email_verified"], true);

@@ -40,7 +40,11 @@ pub enum AuthorizeError {
     Page(PageError),
     /// Sent back to the verified redirect URI as `error`, `error_description`, `state`, `iss`.
     #[error("{error}: {description}")]
-    Redirect { target: super::authorize::RedirectTarget, error: &'static str, description: String },
+    Redirect {
+        target: super::authorize::RedirectTarget,
+        error: &'static str,
+        description: String,
+    },
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
@@ -81,7 +85,12 @@ pub struct TokenError {
 
 impl TokenError {
     pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        TokenError { status, error, description: description.into(), internal: None }
+        TokenError {
+            status,
+            error,
+            description: description.into(),
+            internal: None,
+        }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", description)

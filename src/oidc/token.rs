@@ -35,8 +35,14 @@ pub async fn token(
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code_grant(state, &client, form).await,
         Some("refresh_token") => refresh_token_grant(state, &client, form).await,
-        Some(_) => Err(TokenError::new(400, "unsupported_grant_type", "The grant_type is not supported.")),
-        None => Err(TokenError::invalid_request("The grant_type parameter is missing.")),
+        Some(_) => Err(TokenError::new(
+            400,
+            "unsupported_grant_type",
+            "The grant_type is not supported.",
+        )),
+        None => Err(TokenError::invalid_request(
+            "The grant_type parameter is missing.",
+        )),
     }
 }
 
@@ -45,10 +51,18 @@ async fn authorization_code_grant(
     client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
-    let code = form.get("code").filter(|c| !c.is_empty()).ok_or_else(|| TokenError::invalid_request("The code parameter is missing."))?;
+    let code = form
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| TokenError::invalid_request("The code parameter is missing."))?;
     let now = state.clock.now();
-    let invalid = || TokenError::invalid_grant("The authorization code is invalid, expired or already used.");
-    let code = match state.store.consume_auth_code(&sha256_hex(code.as_bytes()), now).await? {
+    let invalid =
+        || TokenError::invalid_grant("The authorization code is invalid, expired or already used.");
+    let code = match state
+        .store
+        .consume_auth_code(&sha256_hex(code.as_bytes()), now)
+        .await?
+    {
         Consumed::Fresh(code) => code,
         Consumed::AlreadyUsed(code) => {
             // A replayed code means it leaked: everything issued from it dies (RFC 6749 §4.1.2).
@@ -62,18 +76,28 @@ async fn authorization_code_grant(
         return Err(invalid());
     }
     if form.get("redirect_uri") != Some(&code.redirect_uri) {
-        return Err(TokenError::invalid_grant("The redirect_uri does not match the authorization request."));
+        return Err(TokenError::invalid_grant(
+            "The redirect_uri does not match the authorization request.",
+        ));
     }
     match (&code.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
-        (Some(_), _) => return Err(TokenError::invalid_grant("The code_verifier does not match the code_challenge.")),
+        (Some(_), _) => {
+            return Err(TokenError::invalid_grant(
+                "The code_verifier does not match the code_challenge.",
+            ));
+        }
         (None, Some(_)) => {
-            return Err(TokenError::invalid_grant("A code_verifier was sent but the request had no code_challenge."));
+            return Err(TokenError::invalid_grant(
+                "A code_verifier was sent but the request had no code_challenge.",
+            ));
         }
         (None, None) if client.is_public() => return Err(invalid()),
         (None, None) => {}
     }
-    let grant = live_grant(state, &code.grant_id).await?.ok_or_else(invalid)?;
+    let grant = live_grant(state, &code.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
     issue_tokens(state, &grant, &grant.scope, code.nonce.as_deref(), 0).await
 }
 
@@ -88,10 +112,16 @@ async fn refresh_token_grant(
         .ok_or_else(|| TokenError::invalid_request("The refresh_token parameter is missing."))?;
     let now = state.clock.now();
     let invalid = || TokenError::invalid_grant("The refresh token is invalid, expired or revoked.");
-    let token = match state.store.consume_refresh_token(&sha256_hex(presented.as_bytes()), now).await? {
+    let token = match state
+        .store
+        .consume_refresh_token(&sha256_hex(presented.as_bytes()), now)
+        .await?
+    {
         Consumed::Fresh(token) => token,
         Consumed::AlreadyUsed(token) => {
-            let within_grace = token.used_at.is_some_and(|used| now - used <= state.config.tokens.refresh_token_reuse_grace);
+            let within_grace = token
+                .used_at
+                .is_some_and(|used| now - used <= state.config.tokens.refresh_token_reuse_grace);
             if !within_grace {
                 // Reuse after rotation: the token was stolen or replayed. Kill the family.
                 state.store.revoke_grant(&token.grant_id, now).await?;
@@ -102,7 +132,9 @@ async fn refresh_token_grant(
         }
         Consumed::Missing => return Err(invalid()),
     };
-    let grant = live_grant(state, &token.grant_id).await?.ok_or_else(invalid)?;
+    let grant = live_grant(state, &token.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
     if grant.client_id != client.id {
         // Another client holds this client's token: treat it as leaked.
         state.store.revoke_grant(&grant.id, now).await?;
@@ -117,7 +149,11 @@ async fn refresh_token_grant(
         Some(requested) => {
             let requested = parse_scope(requested);
             if requested.iter().any(|s| !granted.contains(s)) {
-                return Err(TokenError::new(400, "invalid_scope", "The scope exceeds what was granted."));
+                return Err(TokenError::new(
+                    400,
+                    "invalid_scope",
+                    "The scope exceeds what was granted.",
+                ));
             }
             requested.join(" ")
         }
@@ -127,7 +163,9 @@ async fn refresh_token_grant(
 
 /// The grant if it exists, is not revoked, and its user can still log in.
 async fn live_grant(state: &AppState, grant_id: &str) -> Result<Option<Grant>, TokenError> {
-    let Some(grant) = state.store.grant_by_id(grant_id).await? else { return Ok(None) };
+    let Some(grant) = state.store.grant_by_id(grant_id).await? else {
+        return Ok(None);
+    };
     if grant.revoked_at.is_some() || grant.expires_at <= state.clock.now() {
         return Ok(None);
     }
@@ -148,7 +186,17 @@ async fn issue_tokens(
     let access_token = mint_access_token(state, grant, scope).await?;
     let scopes = parse_scope(scope);
     let id_token = if scopes.iter().any(|s| s == "openid") {
-        Some(mint_id_token(state, IdTokenInput { grant, nonce, access_token: &access_token }).await?)
+        Some(
+            mint_id_token(
+                state,
+                IdTokenInput {
+                    grant,
+                    nonce,
+                    access_token: &access_token,
+                },
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -160,7 +208,9 @@ async fn issue_tokens(
             grant_id: grant.id.clone(),
             generation,
             created_at: now,
-            expires_at: grant.expires_at.min(now + state.config.tokens.refresh_token_ttl),
+            expires_at: grant
+                .expires_at
+                .min(now + state.config.tokens.refresh_token_ttl),
             used_at: None,
         })
         .await?;

@@ -17,7 +17,10 @@ fn alg(raw: &str) -> Alg {
     raw.parse().unwrap_or(Alg::RS256)
 }
 
-pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<String, CryptoError> {
+pub async fn mint_id_token(
+    state: &AppState,
+    input: IdTokenInput<'_>,
+) -> Result<String, CryptoError> {
     let now = state.clock.now();
     let grant = input.grant;
     let signing_alg = alg(&state.config.tokens.id_token_signing_alg);
@@ -31,7 +34,13 @@ pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<
     if let Some(nonce) = input.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
-    claims.insert("at_hash".into(), json!(left_half_hash_b64url(signing_alg.as_str(), input.access_token)));
+    claims.insert(
+        "at_hash".into(),
+        json!(left_half_hash_b64url(
+            signing_alg.as_str(),
+            input.access_token
+        )),
+    );
     if let Some(sid) = &grant.sid {
         claims.insert("sid".into(), json!(sid));
     }
@@ -41,14 +50,21 @@ pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<
 }
 
 /// A JWT access token bound to its grant (`gid`), so revoking the grant kills it at once.
-pub async fn mint_access_token(state: &AppState, grant: &Grant, scope: &str) -> Result<String, CryptoError> {
+pub async fn mint_access_token(
+    state: &AppState,
+    grant: &Grant,
+    scope: &str,
+) -> Result<String, CryptoError> {
     let now = state.clock.now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(state.config.issuer));
     claims.insert("sub".into(), json!(grant.user_id));
     claims.insert("aud".into(), json!(state.config.issuer));
     claims.insert("client_id".into(), json!(grant.client_id));
-    claims.insert("exp".into(), json!(now + state.config.tokens.access_token_ttl));
+    claims.insert(
+        "exp".into(),
+        json!(now + state.config.tokens.access_token_ttl),
+    );
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
     claims.insert("scope".into(), json!(scope));
@@ -56,7 +72,14 @@ pub async fn mint_access_token(state: &AppState, grant: &Grant, scope: &str) -> 
     claims.insert("acr".into(), json!(grant.acr));
     claims.insert("amr".into(), json!(grant.amr));
     claims.insert("gid".into(), json!(grant.id));
-    state.keys.sign(alg(&state.config.tokens.access_token_signing_alg), Some("at+jwt"), &claims).await
+    state
+        .keys
+        .sign(
+            alg(&state.config.tokens.access_token_signing_alg),
+            Some("at+jwt"),
+            &claims,
+        )
+        .await
 }
 
 /// Why an access token was not accepted.
@@ -75,29 +98,61 @@ pub struct VerifiedAccessToken {
 }
 
 /// Checks signature, type, issuer, audience and expiry, then that the grant is still live.
-pub async fn verify_access_token(state: &AppState, token: &str) -> Result<VerifiedAccessToken, AccessTokenError> {
-    let (header, claims) = state.keys.verify(token).await.map_err(|_| AccessTokenError::Invalid("signature"))?;
-    if header.get("typ").and_then(Value::as_str).map(|t| t.to_ascii_lowercase()) != Some("at+jwt".into()) {
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<VerifiedAccessToken, AccessTokenError> {
+    let (header, claims) = state
+        .keys
+        .verify(token)
+        .await
+        .map_err(|_| AccessTokenError::Invalid("signature"))?;
+    if header
+        .get("typ")
+        .and_then(Value::as_str)
+        .map(|t| t.to_ascii_lowercase())
+        != Some("at+jwt".into())
+    {
         return Err(AccessTokenError::Invalid("type"));
     }
     if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
         return Err(AccessTokenError::Invalid("issuer"));
     }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(AccessTokenError::Invalid("exp"))?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(AccessTokenError::Invalid("exp"))?;
     if exp <= state.clock.now() {
         return Err(AccessTokenError::Invalid("expired"));
     }
-    let gid = claims.get("gid").and_then(Value::as_str).ok_or(AccessTokenError::Invalid("grant"))?;
-    let grant = state.store.grant_by_id(gid).await?.ok_or(AccessTokenError::Invalid("grant"))?;
-    if grant.revoked_at.is_some() || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str()) {
+    let gid = claims
+        .get("gid")
+        .and_then(Value::as_str)
+        .ok_or(AccessTokenError::Invalid("grant"))?;
+    let grant = state
+        .store
+        .grant_by_id(gid)
+        .await?
+        .ok_or(AccessTokenError::Invalid("grant"))?;
+    if grant.revoked_at.is_some()
+        || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str())
+    {
         return Err(AccessTokenError::Invalid("revoked"));
     }
-    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default().to_string();
+    let scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     Ok(VerifiedAccessToken { grant, scope })
 }
 
 /// The `sub` of an ID token we issued to `client_id` (expired ones are fine as hints).
-pub async fn subject_of_id_token_hint(state: &AppState, hint: &str, client_id: &str) -> Option<String> {
+pub async fn subject_of_id_token_hint(
+    state: &AppState,
+    hint: &str,
+    client_id: &str,
+) -> Option<String> {
     let (_, claims) = state.keys.verify(hint).await.ok()?;
     if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
         return None;
@@ -110,5 +165,8 @@ pub async fn subject_of_id_token_hint(state: &AppState, hint: &str, client_id: &
     if !audience_matches {
         return None;
     }
-    claims.get("sub").and_then(Value::as_str).map(str::to_string)
+    claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

@@ -20,20 +20,29 @@ pub struct PresentedToken {
 impl PresentedToken {
     pub fn bearer_from_header(header: &str) -> Option<String> {
         let (scheme, value) = header.trim().split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| value.trim().to_string())
     }
 }
 
-pub async fn userinfo(state: &AppState, presented: PresentedToken) -> Result<Map<String, Value>, BearerError> {
+pub async fn userinfo(
+    state: &AppState,
+    presented: PresentedToken,
+) -> Result<Map<String, Value>, BearerError> {
     let token = match (presented.header, presented.form) {
-        (Some(_), Some(_)) => return Err(BearerError::InvalidRequest("more than one access token")),
+        (Some(_), Some(_)) => {
+            return Err(BearerError::InvalidRequest("more than one access token"));
+        }
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(BearerError::Missing),
     };
-    let verified = verify_access_token(state, &token).await.map_err(|e| match e {
-        AccessTokenError::Invalid(why) => BearerError::InvalidToken(why),
-        AccessTokenError::Store(e) => e.into(),
-    })?;
+    let verified = verify_access_token(state, &token)
+        .await
+        .map_err(|e| match e {
+            AccessTokenError::Invalid(why) => BearerError::InvalidToken(why),
+            AccessTokenError::Store(e) => e.into(),
+        })?;
     let user = state
         .store
         .user_by_id(&verified.grant.user_id)

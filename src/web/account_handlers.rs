@@ -27,13 +27,18 @@ use super::responses::{allow_form_redirect_to, internal_page, language_links, pa
 type Form = Vec<(String, String)>;
 
 fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The CSRF form token for this browser, and the cookie to set if it had none.
 fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
     let (value, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
-    (csrf::token_for(state, &value), is_new.then(|| host_cookie(CSRF_COOKIE, &value, None)))
+    (
+        csrf::token_for(state, &value),
+        is_new.then(|| host_cookie(CSRF_COOKIE, &value, None)),
+    )
 }
 
 fn with_cookie(mut response: Response, set_cookie: Option<axum::http::HeaderValue>) -> Response {
@@ -49,8 +54,18 @@ pub struct AccountQuery {
     notice: Option<String>,
 }
 
-fn user_lang(state: &AppState, explicit: Option<&str>, active: &ActiveSession, headers: &HeaderMap) -> &'static str {
-    page_lang(state, explicit.or(Some(active.user.locale.as_str())), None, headers)
+fn user_lang(
+    state: &AppState,
+    explicit: Option<&str>,
+    active: &ActiveSession,
+    headers: &HeaderMap,
+) -> &'static str {
+    page_lang(
+        state,
+        explicit.or(Some(active.user.locale.as_str())),
+        None,
+        headers,
+    )
 }
 
 struct AccountView<'a> {
@@ -60,7 +75,13 @@ struct AccountView<'a> {
     password_error: Option<&'a str>,
 }
 
-fn render_account(state: &AppState, headers: &HeaderMap, status: StatusCode, active: &ActiveSession, view: AccountView<'_>) -> Response {
+fn render_account(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    active: &ActiveSession,
+    view: AccountView<'_>,
+) -> Response {
     let (csrf, set_cookie) = csrf_token(state, headers);
     let context = context! {
         lang => view.lang,
@@ -75,7 +96,10 @@ fn render_account(state: &AppState, headers: &HeaderMap, status: StatusCode, act
         user_locale => active.user.locale.clone(),
         min_length => state.config.account.min_password_length,
     };
-    with_cookie(page(state, status, "pages/account.html", context), set_cookie)
+    with_cookie(
+        page(state, status, "pages/account.html", context),
+        set_cookie,
+    )
 }
 
 /// The session, or a redirect to the login page that comes back to `next`.
@@ -93,7 +117,12 @@ async fn require_session(
             let lang = lang.map(|l| format!("&lang={l}")).unwrap_or_default();
             Err(redirect_see_other(&format!("/login?next={next}{lang}")))
         }
-        Err(e) => Err(internal_page(state, page_lang(state, lang, None, headers), request_id, &e)),
+        Err(e) => Err(internal_page(
+            state,
+            page_lang(state, lang, None, headers),
+            request_id,
+            &e,
+        )),
     }
 }
 
@@ -103,7 +132,15 @@ pub async fn account_page(
     headers: HeaderMap,
     Query(query): Query<AccountQuery>,
 ) -> Response {
-    let active = match require_session(&state, &headers, &request_id, query.lang.as_deref(), "/account").await {
+    let active = match require_session(
+        &state,
+        &headers,
+        &request_id,
+        query.lang.as_deref(),
+        "/account",
+    )
+    .await
+    {
         Ok(active) => active,
         Err(response) => return response,
     };
@@ -114,7 +151,12 @@ pub async fn account_page(
         Some("password-set") => Some("password-set-title"),
         _ => None,
     };
-    let view = AccountView { lang, notice_key, profile_error: None, password_error: None };
+    let view = AccountView {
+        lang,
+        notice_key,
+        profile_error: None,
+        password_error: None,
+    };
     render_account(&state, &headers, StatusCode::OK, &active, view)
 }
 
@@ -127,7 +169,8 @@ async fn session_form(
 ) -> Result<(ActiveSession, Form, &'static str), Response> {
     let form = parse_pairs(body);
     let explicit = field(&form, "lang").map(str::to_string);
-    let active = require_session(state, headers, request_id, explicit.as_deref(), "/account").await?;
+    let active =
+        require_session(state, headers, request_id, explicit.as_deref(), "/account").await?;
     let lang = user_lang(state, explicit.as_deref(), &active, headers);
     if !csrf::verify(state, cookie(headers, CSRF_COOKIE), field(&form, "csrf")) {
         return Err(page_error(state, lang, PageError::InvalidCsrf));
@@ -151,10 +194,19 @@ pub async fn update_profile(
         _ => "sv",
     };
     if name.is_empty() || name.chars().count() > 200 {
-        let view = AccountView { lang, notice_key: None, profile_error: Some("invalid-name"), password_error: None };
+        let view = AccountView {
+            lang,
+            notice_key: None,
+            profile_error: Some("invalid-name"),
+            password_error: None,
+        };
         return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view);
     }
-    if let Err(e) = state.store.update_user_profile(&active.user.id, name, locale, state.clock.now()).await {
+    if let Err(e) = state
+        .store
+        .update_user_profile(&active.user.id, name, locale, state.clock.now())
+        .await
+    {
         return internal_page(&state, lang, &request_id, &e);
     }
     redirect_see_other(&format!("/account?notice=saved&lang={locale}"))
@@ -175,17 +227,29 @@ pub async fn change_password(
     let current = field(&form, "current_password").unwrap_or_default();
     let new = field(&form, "new_password").unwrap_or_default();
     let confirmation = field(&form, "confirm_password").unwrap_or_default();
-    let (status, key) = match change_password::change(&state, &active, current, new, confirmation, ip).await {
-        Ok(()) => return redirect_see_other(&format!("/account?notice=password&lang={lang}")),
-        Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
-        Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    let (status, key) =
+        match change_password::change(&state, &active, current, new, confirmation, ip).await {
+            Ok(()) => return redirect_see_other(&format!("/account?notice=password&lang={lang}")),
+            Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
+            Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
+            Err(e) => return internal_page(&state, lang, &request_id, &e),
+        };
+    let view = AccountView {
+        lang,
+        notice_key: None,
+        profile_error: None,
+        password_error: Some(key),
     };
-    let view = AccountView { lang, notice_key: None, profile_error: None, password_error: Some(key) };
     render_account(&state, &headers, status, &active, view)
 }
 
-fn message_page(state: &AppState, lang: &str, heading_key: &str, message_key: &str, link: Option<(&str, &str)>) -> Response {
+fn message_page(
+    state: &AppState,
+    lang: &str,
+    heading_key: &str,
+    message_key: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
     let context = context! {
         lang => lang,
         languages => language_links("/", lang),
@@ -214,8 +278,16 @@ pub async fn logout(
         return internal_page(&state, lang, &request_id, &e);
     }
     let login = format!("/login?next=%2Faccount&lang={lang}");
-    let mut response = message_page(&state, lang, "logged-out-title", "logged-out-message", Some((&login, "login-again")));
-    response.headers_mut().append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    let mut response = message_page(
+        &state,
+        lang,
+        "logged-out-title",
+        "logged-out-message",
+        Some((&login, "login-again")),
+    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
     response
 }
 
@@ -226,7 +298,11 @@ pub struct ForgotQuery {
     email: Option<String>,
 }
 
-pub async fn forgot_page(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(query): Query<ForgotQuery>) -> Response {
+pub async fn forgot_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<ForgotQuery>,
+) -> Response {
     let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
     let (csrf, set_cookie) = csrf_token(&state, &headers);
     let back_href = match &query.req {
@@ -245,7 +321,15 @@ pub async fn forgot_page(State(state): State<Arc<AppState>>, headers: HeaderMap,
         email => query.email.unwrap_or_default(),
         back_href => back_href,
     };
-    with_cookie(page(&state, StatusCode::OK, "pages/forgot_password.html", context), set_cookie)
+    with_cookie(
+        page(
+            &state,
+            StatusCode::OK,
+            "pages/forgot_password.html",
+            context,
+        ),
+        set_cookie,
+    )
 }
 
 pub async fn forgot_submit(
@@ -275,7 +359,13 @@ pub async fn forgot_submit(
         Some(req) => format!("/login?req={req}&lang={lang}"),
         None => format!("/login?next=%2Faccount&lang={lang}"),
     };
-    message_page(&state, lang, "forgot-sent-title", "forgot-sent-message", Some((&back, "back-to-login")))
+    message_page(
+        &state,
+        lang,
+        "forgot-sent-title",
+        "forgot-sent-message",
+        Some((&back, "back-to-login")),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,11 +375,32 @@ pub struct SetPasswordQuery {
     lang: Option<String>,
 }
 
-fn link_problem_page(state: &AppState, headers: &HeaderMap, lang: &str, token: &str, problem: LinkProblem) -> Response {
+fn link_problem_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &str,
+    token: &str,
+    problem: LinkProblem,
+) -> Response {
     let (heading, message, status, offer_resend) = match problem {
-        LinkProblem::Used => ("link-used-title", "link-used-message", StatusCode::GONE, true),
-        LinkProblem::Expired => ("link-expired-title", "link-expired-message", StatusCode::GONE, true),
-        LinkProblem::Unknown => ("link-unknown-title", "link-unknown-message", StatusCode::BAD_REQUEST, false),
+        LinkProblem::Used => (
+            "link-used-title",
+            "link-used-message",
+            StatusCode::GONE,
+            true,
+        ),
+        LinkProblem::Expired => (
+            "link-expired-title",
+            "link-expired-message",
+            StatusCode::GONE,
+            true,
+        ),
+        LinkProblem::Unknown => (
+            "link-unknown-title",
+            "link-unknown-message",
+            StatusCode::BAD_REQUEST,
+            false,
+        ),
     };
     let (csrf, set_cookie) = csrf_token(state, headers);
     let context = context! {
@@ -300,7 +411,10 @@ fn link_problem_page(state: &AppState, headers: &HeaderMap, lang: &str, token: &
         token => offer_resend.then_some(token),
         csrf => csrf,
     };
-    with_cookie(page(state, status, "pages/link_problem.html", context), set_cookie)
+    with_cookie(
+        page(state, status, "pages/link_problem.html", context),
+        set_cookie,
+    )
 }
 
 struct SetPasswordView<'a> {
@@ -312,7 +426,12 @@ struct SetPasswordView<'a> {
     error_key: Option<&'a str>,
 }
 
-async fn render_set_password(state: &AppState, headers: &HeaderMap, status: StatusCode, view: SetPasswordView<'_>) -> Response {
+async fn render_set_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    view: SetPasswordView<'_>,
+) -> Response {
     let (csrf, set_cookie) = csrf_token(state, headers);
     let heading_key = match view.purpose {
         Purpose::Invite => "set-password-invite-title",
@@ -333,14 +452,20 @@ async fn render_set_password(state: &AppState, headers: &HeaderMap, status: Stat
         error_key => view.error_key,
         min_length => state.config.account.min_password_length,
     };
-    let mut response = with_cookie(page(state, status, "pages/set_password.html", context), set_cookie);
+    let mut response = with_cookie(
+        page(state, status, "pages/set_password.html", context),
+        set_cookie,
+    );
     if let Some(req) = view.req
         && let Ok(request) = authorize::pending_request(state, req).await
     {
         allow_form_redirect_to(&mut response, &request.target.redirect_uri);
     }
     // The token is in this page's URL: never leak it through a Referer.
-    response.headers_mut().insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -354,10 +479,17 @@ pub async fn set_password_page(
     let fallback_lang = page_lang(&state, query.lang.as_deref(), None, &headers);
     let link = match links::inspect(&state, &token).await {
         Ok(Ok(link)) => link,
-        Ok(Err(problem)) => return link_problem_page(&state, &headers, fallback_lang, &token, problem),
+        Ok(Err(problem)) => {
+            return link_problem_page(&state, &headers, fallback_lang, &token, problem);
+        }
         Err(e) => return internal_page(&state, fallback_lang, &request_id, &e),
     };
-    let lang = page_lang(&state, query.lang.as_deref().or(Some(link.user.locale.as_str())), None, &headers);
+    let lang = page_lang(
+        &state,
+        query.lang.as_deref().or(Some(link.user.locale.as_str())),
+        None,
+        &headers,
+    );
     let view = SetPasswordView {
         lang,
         token: &token,
@@ -384,26 +516,44 @@ pub async fn set_password_submit(
     let password = field(&form, "new_password").unwrap_or_default();
     let confirmation = field(&form, "confirm_password").unwrap_or_default();
     let req = field(&form, "req");
-    let (user, purpose) = match change_password::set_from_link(&state, token, password, confirmation).await {
-        Ok(LinkOutcome::Done { user, purpose }) => (user, purpose),
-        Ok(LinkOutcome::Problem(problem)) => return link_problem_page(&state, &headers, lang, token, problem),
-        Err(AccountError::Rejected(key)) => {
-            let link = match links::inspect(&state, token).await {
-                Ok(Ok(link)) => link,
-                Ok(Err(problem)) => return link_problem_page(&state, &headers, lang, token, problem),
-                Err(e) => return internal_page(&state, lang, &request_id, &e),
-            };
-            let view = SetPasswordView { lang, token, req, purpose: link.purpose, email: &link.user.email, error_key: Some(key) };
-            return render_set_password(&state, &headers, StatusCode::BAD_REQUEST, view).await;
-        }
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
-    // The link proved control of the mailbox: log the user in (a new session; all old ones ended).
-    let (session_cookie, active) =
-        match sessions::start(&state, user, vec!["pwd".into()], crate::oidc::discovery::ACR_PASSWORD).await {
-            Ok(started) => started,
+    let (user, purpose) =
+        match change_password::set_from_link(&state, token, password, confirmation).await {
+            Ok(LinkOutcome::Done { user, purpose }) => (user, purpose),
+            Ok(LinkOutcome::Problem(problem)) => {
+                return link_problem_page(&state, &headers, lang, token, problem);
+            }
+            Err(AccountError::Rejected(key)) => {
+                let link = match links::inspect(&state, token).await {
+                    Ok(Ok(link)) => link,
+                    Ok(Err(problem)) => {
+                        return link_problem_page(&state, &headers, lang, token, problem);
+                    }
+                    Err(e) => return internal_page(&state, lang, &request_id, &e),
+                };
+                let view = SetPasswordView {
+                    lang,
+                    token,
+                    req,
+                    purpose: link.purpose,
+                    email: &link.user.email,
+                    error_key: Some(key),
+                };
+                return render_set_password(&state, &headers, StatusCode::BAD_REQUEST, view).await;
+            }
             Err(e) => return internal_page(&state, lang, &request_id, &e),
         };
+    // The link proved control of the mailbox: log the user in (a new session; all old ones ended).
+    let (session_cookie, active) = match sessions::start(
+        &state,
+        user,
+        vec!["pwd".into()],
+        crate::oidc::discovery::ACR_PASSWORD,
+    )
+    .await
+    {
+        Ok(started) => started,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
     let pending = match req {
         Some(req) if authorize::pending_request(&state, req).await.is_ok() => Some(req),
         _ => None,
@@ -414,7 +564,16 @@ pub async fn set_password_submit(
         Some(req) => AfterLogin::Authorization(req),
         None => AfterLogin::Local(&next),
     };
-    continue_after_login(&state, lang, &request_id, &headers, after, &active, &session_cookie).await
+    continue_after_login(
+        &state,
+        lang,
+        &request_id,
+        &headers,
+        after,
+        &active,
+        &session_cookie,
+    )
+    .await
 }
 
 pub async fn resend_link(
@@ -431,13 +590,29 @@ pub async fn resend_link(
     }
     let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
     let now = state.clock.now();
-    let throttled = match state.store.record_failure(&format!("reset:ip:{ip}"), now, state.config.account.reset_window).await {
+    let throttled = match state
+        .store
+        .record_failure(
+            &format!("reset:ip:{ip}"),
+            now,
+            state.config.account.reset_window,
+        )
+        .await
+    {
         Ok(bucket) => bucket.failures > state.config.account.max_resets_per_ip,
         Err(e) => return internal_page(&state, lang, &request_id, &e),
     };
-    if !throttled && let Err(e) = links::resend(&state, field(&form, "token").unwrap_or_default()).await {
+    if !throttled
+        && let Err(e) = links::resend(&state, field(&form, "token").unwrap_or_default()).await
+    {
         return internal_page(&state, lang, &request_id, &e);
     }
     let login = format!("/login?next=%2Faccount&lang={lang}");
-    message_page(&state, lang, "link-resent-title", "link-resent-message", Some((&login, "back-to-login")))
+    message_page(
+        &state,
+        lang,
+        "link-resent-title",
+        "link-resent-message",
+        Some((&login, "back-to-login")),
+    )
 }

@@ -24,9 +24,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `__Host-` cookie: Secure, Path=/, no Domain; HttpOnly and SameSite=Lax.
 pub fn host_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax{age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax{age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 pub fn clear_cookie(name: &str) -> HeaderValue {
@@ -35,8 +39,14 @@ pub fn clear_cookie(name: &str) -> HeaderValue {
 
 /// The client's address: the peer, or — only when the peer is a trusted proxy — the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(config: &Config, peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> IpAddr {
-    let peer_ip = peer.map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+pub fn client_ip(
+    config: &Config,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+) -> IpAddr {
+    let peer_ip = peer
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     if !config.trusted_proxies.contains(&peer_ip) {
         return peer_ip;
     }
@@ -47,7 +57,11 @@ pub fn client_ip(config: &Config, peer: Option<&ConnectInfo<SocketAddr>>, header
         .flat_map(|v| v.split(','))
         .filter_map(|ip| ip.trim().parse().ok())
         .collect();
-    forwarded.into_iter().rev().find(|ip| !config.trusted_proxies.contains(ip)).unwrap_or(peer_ip)
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !config.trusted_proxies.contains(ip))
+        .unwrap_or(peer_ip)
 }
 
 /// A short id for each request, in the logs and the `X-Request-Id` header, so a person's error
@@ -70,15 +84,25 @@ pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
     };
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::debug!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request finished"
+        );
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
     let headers = response.headers_mut();
-    headers.entry("x-content-type-options").or_insert(HeaderValue::from_static("nosniff"));
-    headers.entry("referrer-policy").or_insert(HeaderValue::from_static("no-referrer"));
-    headers.entry("x-frame-options").or_insert(HeaderValue::from_static("DENY"));
+    headers
+        .entry("x-content-type-options")
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry("referrer-policy")
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    headers
+        .entry("x-frame-options")
+        .or_insert(HeaderValue::from_static("DENY"));
     response
 }
 

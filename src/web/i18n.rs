@@ -21,7 +21,12 @@ impl Catalogs {
                 continue;
             }
             if line.starts_with(' ') || line.starts_with('\t') {
-                let key = current.as_ref().ok_or_else(|| format!("{locale}: line {}: continuation without a message", number + 1))?;
+                let key = current.as_ref().ok_or_else(|| {
+                    format!(
+                        "{locale}: line {}: continuation without a message",
+                        number + 1
+                    )
+                })?;
                 let text = catalog.get_mut(key).expect("current message exists");
                 if !text.is_empty() {
                     text.push(' ');
@@ -29,8 +34,9 @@ impl Catalogs {
                 text.push_str(line.trim());
                 continue;
             }
-            let (key, value) =
-                line.split_once('=').ok_or_else(|| format!("{locale}: line {}: expected `key = value`", number + 1))?;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| format!("{locale}: line {}: expected `key = value`", number + 1))?;
             let key = key.trim().to_string();
             catalog.insert(key.clone(), value.trim().to_string());
             current = Some(key);
@@ -47,11 +53,16 @@ impl Catalogs {
             .or_else(|| self.messages.get("sv").and_then(|c| c.get(key)))
             .cloned()
             .unwrap_or_else(|| key.to_string());
-        args.iter().fold(text, |text, (name, value)| text.replace(&format!("{{ ${name} }}"), value))
+        args.iter().fold(text, |text, (name, value)| {
+            text.replace(&format!("{{ ${name} }}"), value)
+        })
     }
 
     pub fn keys(&self, locale: &str) -> Vec<String> {
-        self.messages.get(locale).map(|c| c.keys().cloned().collect()).unwrap_or_default()
+        self.messages
+            .get(locale)
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -64,7 +75,12 @@ pub fn negotiate(
     default: &str,
 ) -> &'static str {
     let supported = |tag: &str| {
-        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        let primary = tag
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         LOCALES.iter().copied().find(|l| *l == primary)
     };
     if let Some(found) = explicit.and_then(supported) {
@@ -80,13 +96,21 @@ pub fn negotiate(
                 let mut pieces = part.split(';');
                 let tag = pieces.next()?.trim();
                 let q = pieces
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
                     .unwrap_or(1.0);
                 Some((q, tag))
             })
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        if let Some(found) = ranked.iter().filter(|(q, _)| *q > 0.0).find_map(|(_, tag)| supported(tag)) {
+        if let Some(found) = ranked
+            .iter()
+            .filter(|(q, _)| *q > 0.0)
+            .find_map(|(_, tag)| supported(tag))
+        {
             return found;
         }
     }
@@ -101,7 +125,10 @@ mod tests {
     fn negotiation_order() {
         assert_eq!(negotiate(Some("en"), Some("sv"), None, "sv"), "en");
         assert_eq!(negotiate(None, Some("de en-GB"), Some("sv"), "sv"), "en");
-        assert_eq!(negotiate(None, None, Some("de, en;q=0.8, sv;q=0.9"), "en"), "sv");
+        assert_eq!(
+            negotiate(None, None, Some("de, en;q=0.8, sv;q=0.9"), "en"),
+            "sv"
+        );
         assert_eq!(negotiate(None, Some("se"), None, "sv"), "sv");
         assert_eq!(negotiate(None, None, None, "en"), "en");
     }
@@ -109,8 +136,15 @@ mod tests {
     #[test]
     fn ftl_subset() {
         let mut c = Catalogs::default();
-        c.add_ftl("sv", "# comment\nhello = Hej { $name }!\nlong = one\n    two\n").unwrap();
-        assert_eq!(c.get("sv", "hello", &[("name", "Anna".into())]), "Hej Anna!");
+        c.add_ftl(
+            "sv",
+            "# comment\nhello = Hej { $name }!\nlong = one\n    two\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.get("sv", "hello", &[("name", "Anna".into())]),
+            "Hej Anna!"
+        );
         assert_eq!(c.get("en", "long", &[]), "one two");
         assert_eq!(c.get("sv", "missing", &[]), "missing");
     }

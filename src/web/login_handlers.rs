@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
+use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::password::{LoginError, verify_password_login};
 use crate::login::sessions::{self, SESSION_COOKIE};
-use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::oidc::PageError;
 use crate::oidc::authorize::{self, AuthorizationRequest};
 use crate::oidc::discovery::ACR_PASSWORD;
@@ -22,7 +22,8 @@ use super::http::{RequestId, client_ip, cookie, host_cookie};
 use super::i18n::negotiate;
 use super::oidc_handlers::{accept_language, parse_pairs};
 use super::responses::{
-    allow_form_redirect_to, authorization_response, authorize_error, internal_page, language_links, page, page_error,
+    allow_form_redirect_to, authorization_response, authorize_error, internal_page, language_links,
+    page, page_error,
 };
 
 #[derive(Debug, Deserialize)]
@@ -34,14 +35,26 @@ pub struct LoginQuery {
 
 /// Where a login leads: back into an app's authorization request, or to one of our own pages.
 enum LoginTarget {
-    Authorization { pending_id: String, request: Box<AuthorizationRequest> },
-    Local { next: String },
+    Authorization {
+        pending_id: String,
+        request: Box<AuthorizationRequest>,
+    },
+    Local {
+        next: String,
+    },
 }
 
 /// Only our own paths are allowed as `next`, never another site (open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("://") =>
+        {
+            n.to_string()
+        }
         _ => "/account".to_string(),
     }
 }
@@ -60,8 +73,15 @@ async fn render_login(
     view: LoginView<'_>,
 ) -> Result<Response, crate::store::StoreError> {
     let (client_name, req, next, self_path, forgot_href) = match view.target {
-        LoginTarget::Authorization { pending_id, request } => (
-            state.store.client_by_id(&request.client_id).await?.map(|c| c.name),
+        LoginTarget::Authorization {
+            pending_id,
+            request,
+        } => (
+            state
+                .store
+                .client_by_id(&request.client_id)
+                .await?
+                .map(|c| c.name),
             Some(pending_id.as_str()),
             None,
             format!("/login?req={pending_id}"),
@@ -69,7 +89,13 @@ async fn render_login(
         ),
         LoginTarget::Local { next } => {
             let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-            (None, None, Some(next.as_str()), format!("/login?next={encoded}"), format!("/password/forgot?lang={}", view.lang))
+            (
+                None,
+                None,
+                Some(next.as_str()),
+                format!("/login?next={encoded}"),
+                format!("/password/forgot?lang={}", view.lang),
+            )
         }
     };
     let (csrf_cookie, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
@@ -89,12 +115,20 @@ async fn render_login(
         allow_form_redirect_to(&mut response, &request.target.redirect_uri);
     }
     if is_new {
-        response.headers_mut().append(header::SET_COOKIE, host_cookie(CSRF_COOKIE, &csrf_cookie, None));
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            host_cookie(CSRF_COOKIE, &csrf_cookie, None),
+        );
     }
     Ok(response)
 }
 
-pub fn page_lang(state: &AppState, explicit: Option<&str>, request: Option<&AuthorizationRequest>, headers: &HeaderMap) -> &'static str {
+pub fn page_lang(
+    state: &AppState,
+    explicit: Option<&str>,
+    request: Option<&AuthorizationRequest>,
+    headers: &HeaderMap,
+) -> &'static str {
     negotiate(
         explicit,
         request.and_then(|r| r.ui_locales.as_deref()),
@@ -111,20 +145,37 @@ pub async fn login_page(
 ) -> Response {
     let target = match query.req.as_deref() {
         Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
-            Ok(request) => LoginTarget::Authorization { pending_id: pending_id.to_string(), request: Box::new(request) },
+            Ok(request) => LoginTarget::Authorization {
+                pending_id: pending_id.to_string(),
+                request: Box::new(request),
+            },
             Err(e) => {
-                return authorize_error(&state, page_lang(&state, query.lang.as_deref(), None, &headers), &request_id, e);
+                return authorize_error(
+                    &state,
+                    page_lang(&state, query.lang.as_deref(), None, &headers),
+                    &request_id,
+                    e,
+                );
             }
         },
-        None => LoginTarget::Local { next: safe_next(query.next.as_deref()) },
+        None => LoginTarget::Local {
+            next: safe_next(query.next.as_deref()),
+        },
     };
     let request = match &target {
         LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
         LoginTarget::Local { .. } => None,
     };
     let lang = page_lang(&state, query.lang.as_deref(), request, &headers);
-    let email = request.and_then(|r| r.login_hint.clone()).unwrap_or_default();
-    let view = LoginView { lang, target: &target, email: &email, error_key: None };
+    let email = request
+        .and_then(|r| r.login_hint.clone())
+        .unwrap_or_default();
+    let view = LoginView {
+        lang,
+        target: &target,
+        email: &email,
+        error_key: None,
+    };
     render_login(&state, &headers, StatusCode::OK, view)
         .await
         .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e))
@@ -138,14 +189,30 @@ pub async fn login_submit(
     body: Bytes,
 ) -> Response {
     let form = parse_pairs(&body);
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let explicit_lang = field("lang");
     let target = match field("req") {
         Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
-            Ok(request) => LoginTarget::Authorization { pending_id: pending_id.to_string(), request: Box::new(request) },
-            Err(e) => return authorize_error(&state, page_lang(&state, explicit_lang, None, &headers), &request_id, e),
+            Ok(request) => LoginTarget::Authorization {
+                pending_id: pending_id.to_string(),
+                request: Box::new(request),
+            },
+            Err(e) => {
+                return authorize_error(
+                    &state,
+                    page_lang(&state, explicit_lang, None, &headers),
+                    &request_id,
+                    e,
+                );
+            }
         },
-        None => LoginTarget::Local { next: safe_next(field("next")) },
+        None => LoginTarget::Local {
+            next: safe_next(field("next")),
+        },
     };
     let request = match &target {
         LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
@@ -165,7 +232,12 @@ pub async fn login_submit(
                 LoginError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
                 _ => (StatusCode::UNAUTHORIZED, "login-invalid"),
             };
-            let view = LoginView { lang, target: &target, email, error_key: Some(key) };
+            let view = LoginView {
+                lang,
+                target: &target,
+                email,
+                error_key: Some(key),
+            };
             return render_login(&state, &headers, status, view)
                 .await
                 .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e));
@@ -178,12 +250,22 @@ pub async fn login_submit(
     {
         return internal_page(&state, lang, &request_id, &e);
     }
-    let (session_cookie, active) = match sessions::start(&state, user, vec!["pwd".into()], ACR_PASSWORD).await {
-        Ok(started) => started,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
+    let (session_cookie, active) =
+        match sessions::start(&state, user, vec!["pwd".into()], ACR_PASSWORD).await {
+            Ok(started) => started,
+            Err(e) => return internal_page(&state, lang, &request_id, &e),
+        };
     tracing::info!(user_id = %active.user.id, "password login succeeded");
-    continue_after_login(&state, lang, &request_id, &headers, target_of(&target), &active, &session_cookie).await
+    continue_after_login(
+        &state,
+        lang,
+        &request_id,
+        &headers,
+        target_of(&target),
+        &active,
+        &session_cookie,
+    )
+    .await
 }
 
 fn target_of(target: &LoginTarget) -> AfterLogin<'_> {
@@ -211,15 +293,22 @@ pub async fn continue_after_login(
     session_cookie: &str,
 ) -> Response {
     let mut response = match after {
-        AfterLogin::Authorization(pending_id) => match authorize::resume_after_login(state, pending_id, active).await {
-            Ok(auth_response) => authorization_response(state, lang, &auth_response),
-            Err(e) => authorize_error(state, lang, request_id, e),
-        },
+        AfterLogin::Authorization(pending_id) => {
+            match authorize::resume_after_login(state, pending_id, active).await {
+                Ok(auth_response) => authorization_response(state, lang, &auth_response),
+                Err(e) => authorize_error(state, lang, request_id, e),
+            }
+        }
         AfterLogin::Local(next) => redirect_see_other(next),
     };
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, host_cookie(SESSION_COOKIE, session_cookie, Some(state.config.session.ttl)));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        host_cookie(
+            SESSION_COOKIE,
+            session_cookie,
+            Some(state.config.session.ttl),
+        ),
+    );
     response
 }
 

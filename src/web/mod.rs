@@ -28,25 +28,46 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(login_handlers::home))
-        .route("/.well-known/openid-configuration", get(oidc_handlers::discovery_document))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc_handlers::discovery_document),
+        )
         .route("/jwks.json", get(oidc_handlers::jwks))
-        .route("/authorize", get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post))
-        .route("/login", get(login_handlers::login_page).post(login_handlers::login_submit))
+        .route(
+            "/authorize",
+            get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post),
+        )
+        .route(
+            "/login",
+            get(login_handlers::login_page).post(login_handlers::login_submit),
+        )
         .route("/account", get(account_handlers::account_page))
         .route("/account/profile", post(account_handlers::update_profile))
         .route("/account/password", post(account_handlers::change_password))
         .route("/logout", post(account_handlers::logout))
-        .route("/password/forgot", get(account_handlers::forgot_page).post(account_handlers::forgot_submit))
-        .route("/password/set", get(account_handlers::set_password_page).post(account_handlers::set_password_submit))
+        .route(
+            "/password/forgot",
+            get(account_handlers::forgot_page).post(account_handlers::forgot_submit),
+        )
+        .route(
+            "/password/set",
+            get(account_handlers::set_password_page).post(account_handlers::set_password_submit),
+        )
         .route("/password/resend", post(account_handlers::resend_link))
         .route("/token", post(oidc_handlers::token_endpoint))
-        .route("/userinfo", get(oidc_handlers::userinfo_endpoint).post(oidc_handlers::userinfo_endpoint))
+        .route(
+            "/userinfo",
+            get(oidc_handlers::userinfo_endpoint).post(oidc_handlers::userinfo_endpoint),
+        )
         .route("/health/live", get(oidc_handlers::health_live))
         .route("/health/ready", get(oidc_handlers::health_ready))
         .route("/static/{file}", get(static_file))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(middleware::from_fn(http::request_id_layer))
         .with_state(state)
 }
@@ -61,7 +82,10 @@ async fn static_file(State(state): State<Arc<AppState>>, Path(file): Path<String
     match state.templates.static_file(&file) {
         Some(body) => {
             let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
             response
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -73,6 +97,17 @@ async fn not_found(
     Extension(request_id): Extension<http::RequestId>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = i18n::negotiate(None, None, oidc_handlers::accept_language(&headers), &state.config.default_locale);
-    responses::error_page(&state, lang, StatusCode::NOT_FOUND, "error-not-found", Some(&request_id))
+    let lang = i18n::negotiate(
+        None,
+        None,
+        oidc_handlers::accept_language(&headers),
+        &state.config.default_locale,
+    );
+    responses::error_page(
+        &state,
+        lang,
+        StatusCode::NOT_FOUND,
+        "error-not-found",
+        Some(&request_id),
+    )
 }

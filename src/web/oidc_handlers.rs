@@ -19,15 +19,22 @@ use crate::state::AppState;
 use super::http::{RequestId, cookie};
 use super::i18n::negotiate;
 use super::responses::{
-    authorization_response, authorize_error, bearer_error, internal_page, no_store_json, token_error,
+    authorization_response, authorize_error, bearer_error, internal_page, no_store_json,
+    token_error,
 };
 
 type AppStateRef = State<Arc<AppState>>;
 
 fn public_json(value: serde_json::Value) -> Response {
     let mut response = Json(value).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 
@@ -35,7 +42,10 @@ pub async fn discovery_document(State(state): AppStateRef) -> Response {
     public_json(discovery::document(&state.config))
 }
 
-pub async fn jwks(State(state): AppStateRef, Extension(request_id): Extension<RequestId>) -> Response {
+pub async fn jwks(
+    State(state): AppStateRef,
+    Extension(request_id): Extension<RequestId>,
+) -> Response {
     match state.keys.jwks().await {
         Ok(jwks) => public_json(jwks),
         Err(e) => {
@@ -46,11 +56,15 @@ pub async fn jwks(State(state): AppStateRef, Extension(request_id): Extension<Re
 }
 
 pub fn parse_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url::form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 pub fn accept_language(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
 }
 
 pub async fn authorize_get(
@@ -72,9 +86,22 @@ pub async fn authorize_post(
     run_authorize(&state, &request_id, &headers, parse_pairs(&body)).await
 }
 
-async fn run_authorize(state: &AppState, request_id: &RequestId, headers: &HeaderMap, params: Vec<(String, String)>) -> Response {
-    let ui_locales = params.iter().find(|(k, _)| k == "ui_locales").map(|(_, v)| v.as_str());
-    let lang = negotiate(None, ui_locales, accept_language(headers), &state.config.default_locale);
+async fn run_authorize(
+    state: &AppState,
+    request_id: &RequestId,
+    headers: &HeaderMap,
+    params: Vec<(String, String)>,
+) -> Response {
+    let ui_locales = params
+        .iter()
+        .find(|(k, _)| k == "ui_locales")
+        .map(|(_, v)| v.as_str());
+    let lang = negotiate(
+        None,
+        ui_locales,
+        accept_language(headers),
+        &state.config.default_locale,
+    );
     let session = match sessions::current(state, cookie(headers, SESSION_COOKIE)).await {
         Ok(session) => session,
         Err(e) => return internal_page(state, lang, request_id, &e),
@@ -102,11 +129,16 @@ pub async fn token_endpoint(
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return token_error(
             &request_id,
-            crate::oidc::TokenError::invalid_request("The request must be application/x-www-form-urlencoded."),
+            crate::oidc::TokenError::invalid_request(
+                "The request must be application/x-www-form-urlencoded.",
+            ),
         );
     }
     let pairs = parse_pairs(&body);
@@ -115,11 +147,16 @@ pub async fn token_endpoint(
         if form.insert(k.clone(), v).is_some() {
             return token_error(
                 &request_id,
-                crate::oidc::TokenError::invalid_request(format!("The parameter {k} was sent more than once.")),
+                crate::oidc::TokenError::invalid_request(format!(
+                    "The parameter {k} was sent more than once."
+                )),
             );
         }
     }
-    let basic = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let basic = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(value) => match PresentedCredentials::parse_basic(value) {
             Ok(basic) => basic,
             Err(e) => return token_error(&request_id, e),
@@ -143,15 +180,34 @@ pub async fn userinfo_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header_token =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(PresentedToken::bearer_from_header);
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(PresentedToken::bearer_from_header);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let form_token =
-        if is_form { parse_pairs(&body).into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v) } else { None };
-    match userinfo::userinfo(&state, PresentedToken { header: header_token, form: form_token }).await {
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let form_token = if is_form {
+        parse_pairs(&body)
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    } else {
+        None
+    };
+    match userinfo::userinfo(
+        &state,
+        PresentedToken {
+            header: header_token,
+            form: form_token,
+        },
+    )
+    .await
+    {
         Ok(claims) => no_store_json(StatusCode::OK, &claims),
         Err(e) => bearer_error(&request_id, e),
     }
@@ -166,8 +222,11 @@ pub async fn health_ready(State(state): AppStateRef) -> Response {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
         }
     }
 }
-

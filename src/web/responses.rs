@@ -15,9 +15,13 @@ use super::http::{RequestId, page_csp};
 
 /// Links for the language switch, keeping the current path and query.
 pub fn language_links(path_and_query: &str, lang: &str) -> Value {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let kept: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "lang").map(|(k, v)| (k.into(), v.into())).collect();
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "lang")
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
     let links: Vec<Value> = [("sv", "Svenska"), ("en", "English")]
         .iter()
         .map(|(code, label)| {
@@ -37,7 +41,12 @@ pub fn language_links(path_and_query: &str, lang: &str) -> Value {
 pub fn page(state: &AppState, status: StatusCode, template: &str, context: Value) -> Response {
     match state.templates.render(template, context) {
         Ok(html) => {
-            let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            let mut response = (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_SECURITY_POLICY, page_csp("'self'"));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -53,16 +62,27 @@ pub fn page(state: &AppState, status: StatusCode, template: &str, context: Value
 /// A page whose form may end in a redirect to an app (login, set password): browsers apply
 /// `form-action` to the redirect after the POST too, so the app's redirect URI must be allowed.
 pub fn allow_form_redirect_to(response: &mut Response, redirect_uri: &str) {
-    let Ok(url) = url::Url::parse(redirect_uri) else { return };
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return;
+    };
     let source = match url.origin() {
         url::Origin::Tuple(..) => url.origin().ascii_serialization(),
         // Native apps' private-use schemes have no origin: allow the scheme.
         url::Origin::Opaque(_) => format!("{}:", url.scheme()),
     };
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, page_csp(&format!("'self' {source}")));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        page_csp(&format!("'self' {source}")),
+    );
 }
 
-pub fn error_page(state: &AppState, lang: &str, status: StatusCode, message_key: &str, request_id: Option<&RequestId>) -> Response {
+pub fn error_page(
+    state: &AppState,
+    lang: &str,
+    status: StatusCode,
+    message_key: &str,
+    request_id: Option<&RequestId>,
+) -> Response {
     let context = context! {
         lang => lang,
         languages => language_links("/", lang),
@@ -73,24 +93,46 @@ pub fn error_page(state: &AppState, lang: &str, status: StatusCode, message_key:
 }
 
 pub fn page_error(state: &AppState, lang: &str, error: PageError) -> Response {
-    error_page(state, lang, StatusCode::BAD_REQUEST, error.message_key(), None)
+    error_page(
+        state,
+        lang,
+        StatusCode::BAD_REQUEST,
+        error.message_key(),
+        None,
+    )
 }
 
 /// Our own failure: logged with the request id, shown as a reference only.
-pub fn internal_page(state: &AppState, lang: &str, request_id: &RequestId, error: &dyn std::fmt::Display) -> Response {
+pub fn internal_page(
+    state: &AppState,
+    lang: &str,
+    request_id: &RequestId,
+    error: &dyn std::fmt::Display,
+) -> Response {
     tracing::error!(request_id = %request_id.0, error = %error, "internal error");
-    error_page(state, lang, StatusCode::INTERNAL_SERVER_ERROR, "error-internal", Some(request_id))
+    error_page(
+        state,
+        lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error-internal",
+        Some(request_id),
+    )
 }
 
 /// Sends an authorization response to the client: a 303 redirect, or an auto-submitting form.
-pub fn authorization_response(state: &AppState, lang: &str, response: &AuthorizationResponse) -> Response {
+pub fn authorization_response(
+    state: &AppState,
+    lang: &str,
+    response: &AuthorizationResponse,
+) -> Response {
     match response.target.response_mode {
         ResponseMode::Query => {
             let mut r = StatusCode::SEE_OTHER.into_response();
             if let Ok(location) = HeaderValue::from_str(&response.redirect_url()) {
                 r.headers_mut().insert(header::LOCATION, location);
             }
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         ResponseMode::FormPost => {
@@ -105,18 +147,30 @@ pub fn authorization_response(state: &AppState, lang: &str, response: &Authoriza
             let origin = url::Url::parse(&response.target.redirect_uri)
                 .map(|u| u.origin().ascii_serialization())
                 .unwrap_or_else(|_| "'none'".into());
-            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, page_csp(&origin));
+            r.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, page_csp(&origin));
             r
         }
     }
 }
 
-pub fn authorize_error(state: &AppState, lang: &str, request_id: &RequestId, error: AuthorizeError) -> Response {
+pub fn authorize_error(
+    state: &AppState,
+    lang: &str,
+    request_id: &RequestId,
+    error: AuthorizeError,
+) -> Response {
     match error {
         AuthorizeError::Page(e) => page_error(state, lang, e),
-        AuthorizeError::Redirect { target, error, description } => {
-            authorization_response(state, lang, &error_response(&state.config.issuer, &target, error, &description))
-        }
+        AuthorizeError::Redirect {
+            target,
+            error,
+            description,
+        } => authorization_response(
+            state,
+            lang,
+            &error_response(&state.config.issuer, &target, error, &description),
+        ),
         AuthorizeError::Internal(e) => internal_page(state, lang, request_id, &e),
     }
 }
@@ -142,10 +196,18 @@ pub fn token_error(request_id: &RequestId, error: TokenError) -> Response {
         tracing::error!(request_id = %request_id.0, error = %internal, "token endpoint failed");
     }
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response =
-        no_store_json(status, &OAuthErrorBody { error: error.error, error_description: &error.description });
+    let mut response = no_store_json(
+        status,
+        &OAuthErrorBody {
+            error: error.error,
+            error_description: &error.description,
+        },
+    );
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"leasify-id\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"leasify-id\""),
+        );
     }
     response
 }
@@ -177,10 +239,18 @@ pub fn bearer_error(request_id: &RequestId, error: BearerError) -> Response {
     let mut response = if error_code.is_empty() {
         (status, "").into_response()
     } else {
-        no_store_json(status, &OAuthErrorBody { error: error_code, error_description: "" })
+        no_store_json(
+            status,
+            &OAuthErrorBody {
+                error: error_code,
+                error_description: "",
+            },
+        )
     };
     if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }

@@ -12,27 +12,90 @@ use super::i18n::{Catalogs, LOCALES};
 
 /// Built-in files, by path relative to `templates/`.
 const BUILT_IN: &[(&str, &str)] = &[
-    ("pages/layout.html", include_str!("../../templates/pages/layout.html")),
-    ("pages/login.html", include_str!("../../templates/pages/login.html")),
-    ("pages/error.html", include_str!("../../templates/pages/error.html")),
-    ("pages/form_post.html", include_str!("../../templates/pages/form_post.html")),
-    ("pages/home.html", include_str!("../../templates/pages/home.html")),
-    ("pages/account.html", include_str!("../../templates/pages/account.html")),
-    ("pages/set_password.html", include_str!("../../templates/pages/set_password.html")),
-    ("pages/forgot_password.html", include_str!("../../templates/pages/forgot_password.html")),
-    ("pages/link_problem.html", include_str!("../../templates/pages/link_problem.html")),
-    ("pages/message.html", include_str!("../../templates/pages/message.html")),
-    ("emails/layout.html", include_str!("../../templates/emails/layout.html")),
-    ("emails/invite.html", include_str!("../../templates/emails/invite.html")),
-    ("emails/invite.txt", include_str!("../../templates/emails/invite.txt")),
-    ("emails/reset.html", include_str!("../../templates/emails/reset.html")),
-    ("emails/reset.txt", include_str!("../../templates/emails/reset.txt")),
-    ("emails/password_changed.html", include_str!("../../templates/emails/password_changed.html")),
-    ("emails/password_changed.txt", include_str!("../../templates/emails/password_changed.txt")),
-    ("locales/sv/main.ftl", include_str!("../../templates/locales/sv/main.ftl")),
-    ("locales/en/main.ftl", include_str!("../../templates/locales/en/main.ftl")),
-    ("static/style.css", include_str!("../../templates/static/style.css")),
-    ("static/autosubmit.js", include_str!("../../templates/static/autosubmit.js")),
+    (
+        "pages/layout.html",
+        include_str!("../../templates/pages/layout.html"),
+    ),
+    (
+        "pages/login.html",
+        include_str!("../../templates/pages/login.html"),
+    ),
+    (
+        "pages/error.html",
+        include_str!("../../templates/pages/error.html"),
+    ),
+    (
+        "pages/form_post.html",
+        include_str!("../../templates/pages/form_post.html"),
+    ),
+    (
+        "pages/home.html",
+        include_str!("../../templates/pages/home.html"),
+    ),
+    (
+        "pages/account.html",
+        include_str!("../../templates/pages/account.html"),
+    ),
+    (
+        "pages/set_password.html",
+        include_str!("../../templates/pages/set_password.html"),
+    ),
+    (
+        "pages/forgot_password.html",
+        include_str!("../../templates/pages/forgot_password.html"),
+    ),
+    (
+        "pages/link_problem.html",
+        include_str!("../../templates/pages/link_problem.html"),
+    ),
+    (
+        "pages/message.html",
+        include_str!("../../templates/pages/message.html"),
+    ),
+    (
+        "emails/layout.html",
+        include_str!("../../templates/emails/layout.html"),
+    ),
+    (
+        "emails/invite.html",
+        include_str!("../../templates/emails/invite.html"),
+    ),
+    (
+        "emails/invite.txt",
+        include_str!("../../templates/emails/invite.txt"),
+    ),
+    (
+        "emails/reset.html",
+        include_str!("../../templates/emails/reset.html"),
+    ),
+    (
+        "emails/reset.txt",
+        include_str!("../../templates/emails/reset.txt"),
+    ),
+    (
+        "emails/password_changed.html",
+        include_str!("../../templates/emails/password_changed.html"),
+    ),
+    (
+        "emails/password_changed.txt",
+        include_str!("../../templates/emails/password_changed.txt"),
+    ),
+    (
+        "locales/sv/main.ftl",
+        include_str!("../../templates/locales/sv/main.ftl"),
+    ),
+    (
+        "locales/en/main.ftl",
+        include_str!("../../templates/locales/en/main.ftl"),
+    ),
+    (
+        "static/style.css",
+        include_str!("../../templates/static/style.css"),
+    ),
+    (
+        "static/autosubmit.js",
+        include_str!("../../templates/static/autosubmit.js"),
+    ),
 ];
 
 pub struct Templates {
@@ -50,21 +113,29 @@ fn read_file(override_dir: Option<&PathBuf>, name: &str) -> Option<String> {
     {
         return Some(text);
     }
-    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, text)| text.to_string())
+    BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| text.to_string())
 }
 
 impl Templates {
     pub fn load(config: &Config) -> Result<Templates, String> {
-        let override_dir = (!config.templates_dir.is_empty()).then(|| PathBuf::from(&config.templates_dir));
+        let override_dir =
+            (!config.templates_dir.is_empty()).then(|| PathBuf::from(&config.templates_dir));
         if let Some(dir) = &override_dir
             && !dir.is_dir()
         {
-            return Err(format!("templates_dir {} is not a directory", dir.display()));
+            return Err(format!(
+                "templates_dir {} is not a directory",
+                dir.display()
+            ));
         }
         let mut catalogs = Catalogs::default();
         for locale in LOCALES {
             let name = format!("locales/{locale}/main.ftl");
-            let text = read_file(override_dir.as_ref(), &name).ok_or_else(|| format!("{name} is missing"))?;
+            let text = read_file(override_dir.as_ref(), &name)
+                .ok_or_else(|| format!("{name} is missing"))?;
             catalogs.add_ftl(locale, &text)?;
         }
         let catalogs = Arc::new(catalogs);
@@ -73,21 +144,39 @@ impl Templates {
         env.set_loader(move |name| Ok(read_file(loader_dir.as_ref(), name)));
         let for_t = catalogs.clone();
         env.add_function("t", move |state: &State, key: &str| -> String {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "sv".into());
+            let lang = state
+                .lookup("lang")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "sv".into());
             for_t.get(&lang, key, &[])
         });
-        let templates = Templates { env, catalogs, override_dir };
+        let templates = Templates {
+            env,
+            catalogs,
+            override_dir,
+        };
         // Fail at start, not on the first visitor, if an override does not parse.
-        let pages = BUILT_IN.iter().map(|(name, _)| *name).filter(|n| n.ends_with(".html") || n.ends_with(".txt"));
+        let pages = BUILT_IN
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|n| n.ends_with(".html") || n.ends_with(".txt"));
         for name in pages {
-            templates.env.get_template(name).map_err(|e| format!("{name}: {e}"))?;
+            templates
+                .env
+                .get_template(name)
+                .map_err(|e| format!("{name}: {e}"))?;
         }
         Ok(templates)
     }
 
     pub fn render(&self, name: &str, context: Value) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| format!("{name}: {e:#}"))?;
-        template.render(context).map_err(|e| format!("{name}: {e:#}"))
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| format!("{name}: {e:#}"))?;
+        template
+            .render(context)
+            .map_err(|e| format!("{name}: {e:#}"))
     }
 
     pub fn text(&self, lang: &str, key: &str) -> String {

@@ -22,9 +22,9 @@ impl FileMailer {
 impl Mailer for FileMailer {
     async fn send(&self, from: &str, message: &EmailMessage) -> Result<(), MailError> {
         let mime = mime_message(from, message)?;
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| MailError::Transient(format!("cannot create {}: {e}", self.dir.display())))?;
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
+            MailError::Transient(format!("cannot create {}: {e}", self.dir.display()))
+        })?;
         let name = format!("{}.eml", uuid::Uuid::now_v7());
         let path = self.dir.join(name);
         tokio::fs::write(&path, mime.formatted())
@@ -42,6 +42,9 @@ impl Mailer for FileMailer {
     }
 
     fn describe(&self) -> String {
-        format!("files in {} (development outbox; links are logged)", self.dir.display())
+        format!(
+            "files in {} (development outbox; links are logged)",
+            self.dir.display()
+        )
     }
 }

@@ -20,7 +20,10 @@ impl MemoryMailer {
 #[async_trait]
 impl Mailer for MemoryMailer {
     async fn send(&self, _from: &str, message: &EmailMessage) -> Result<(), MailError> {
-        self.sent.lock().map_err(|_| MailError::Transient("mailbox lock poisoned".into()))?.push(message.clone());
+        self.sent
+            .lock()
+            .map_err(|_| MailError::Transient("mailbox lock poisoned".into()))?
+            .push(message.clone());
         Ok(())
     }
 

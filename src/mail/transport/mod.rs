@@ -27,13 +27,24 @@ pub fn from_config(config: &Config) -> Result<Arc<dyn Mailer>, String> {
 
 /// A multipart/alternative (text + HTML) MIME message.
 pub fn mime_message(from: &str, message: &EmailMessage) -> Result<Message, MailError> {
-    let from: Mailbox = from.parse().map_err(|e| MailError::Permanent(format!("bad from address: {e}")))?;
-    let to_address = message.to.parse().map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
-    let to = Mailbox::new((!message.to_name.is_empty()).then(|| message.to_name.clone()), to_address);
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| MailError::Permanent(format!("bad from address: {e}")))?;
+    let to_address = message
+        .to
+        .parse()
+        .map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
+    let to = Mailbox::new(
+        (!message.to_name.is_empty()).then(|| message.to_name.clone()),
+        to_address,
+    );
     Message::builder()
         .from(from)
         .to(to)
         .subject(&message.subject)
-        .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            message.text.clone(),
+            message.html.clone(),
+        ))
         .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
 }

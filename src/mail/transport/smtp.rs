@@ -20,15 +20,20 @@ impl SmtpMailer {
     pub fn from_config(config: &MailConfig) -> Result<Self, String> {
         let host = config.smtp_host.as_str();
         let mut builder = match config.smtp_tls.as_str() {
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("mail.smtp_host: {e}"))?,
-            "starttls" => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| format!("mail.smtp_host: {e}"))?
-            }
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(|e| format!("mail.smtp_host: {e}"))?,
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| format!("mail.smtp_host: {e}"))?,
             _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
         };
-        builder = builder.port(config.smtp_port).timeout(Some(Duration::from_secs(config.smtp_timeout)));
+        builder = builder
+            .port(config.smtp_port)
+            .timeout(Some(Duration::from_secs(config.smtp_timeout)));
         if !config.smtp_username.is_empty() {
-            builder = builder.credentials(Credentials::new(config.smtp_username.clone(), config.smtp_password.clone()));
+            builder = builder.credentials(Credentials::new(
+                config.smtp_username.clone(),
+                config.smtp_password.clone(),
+            ));
         }
         Ok(SmtpMailer {
             transport: builder.build(),
