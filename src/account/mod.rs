@@ -1,6 +1,7 @@
 //! Mina uppgifter and the account lifecycle: invitations, password resets and changes.
 
 pub mod change_password;
+pub mod identity;
 pub mod invitations;
 pub mod links;
 pub mod password_policy;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::account::change_password::{self, LinkOutcome};
 use crate::account::links::{self, LinkProblem, Purpose};
-use crate::account::{AccountError, reset};
+use crate::account::{AccountError, identity, reset};
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::sessions::{self, ActiveSession, SESSION_COOKIE};
 use crate::oidc::PageError;
@@ -73,9 +73,10 @@ struct AccountView<'a> {
     notice_key: Option<&'a str>,
     profile_error: Option<&'a str>,
     password_error: Option<&'a str>,
+    pnr_error: Option<&'a str>,
 }
 
-fn render_account(
+async fn render_account(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -83,9 +84,23 @@ fn render_account(
     view: AccountView<'_>,
 ) -> Response {
     let (csrf, set_cookie) = csrf_token(state, headers);
+    // Shown masked only; a number that cannot be opened (wrong key) is shown as absent.
+    let stored = state
+        .store
+        .personnummer_of(&active.user.id)
+        .await
+        .ok()
+        .flatten();
+    let pnr_masked = match identity::personnummer_of(state, &active.user.id).await {
+        Ok(Some(pnr)) => Some(pnr.masked()),
+        _ => None,
+    };
     let context = context! {
         lang => view.lang,
         languages => language_links("/account", view.lang),
+        pnr_masked => pnr_masked,
+        bankid_linked => stored.as_ref().is_some_and(|s| s.bankid_linked_at.is_some()),
+        pnr_error => view.pnr_error,
         signed_in => true,
         csrf => csrf,
         notice_key => view.notice_key,
@@ -149,6 +164,8 @@ pub async fn account_page(
         Some("saved") => Some("account-saved"),
         Some("password") => Some("account-password-changed"),
         Some("password-set") => Some("password-set-title"),
+        Some("pnr-saved") => Some("account-personnummer-saved"),
+        Some("pnr-removed") => Some("account-personnummer-removed"),
         _ => None,
     };
     let view = AccountView {
@@ -156,8 +173,9 @@ pub async fn account_page(
         notice_key,
         profile_error: None,
         password_error: None,
+        pnr_error: None,
     };
-    render_account(&state, &headers, StatusCode::OK, &active, view)
+    render_account(&state, &headers, StatusCode::OK, &active, view).await
 }
 
 /// Parses a form behind a session and a valid CSRF token.
@@ -199,8 +217,9 @@ pub async fn update_profile(
             notice_key: None,
             profile_error: Some("invalid-name"),
             password_error: None,
+            pnr_error: None,
         };
-        return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view);
+        return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view).await;
     }
     if let Err(e) = state
         .store
@@ -239,8 +258,52 @@ pub async fn change_password(
         notice_key: None,
         profile_error: None,
         password_error: Some(key),
+        pnr_error: None,
     };
-    render_account(&state, &headers, status, &active, view)
+    render_account(&state, &headers, status, &active, view).await
+}
+
+/// Adds, changes or removes the personnummer (the password confirms it is the account owner).
+pub async fn personnummer(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (active, form, lang) = match session_form(&state, &headers, &request_id, &body).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let password = field(&form, "password").unwrap_or_default();
+    let (outcome, notice) = match field(&form, "action") {
+        Some("remove") => (
+            identity::remove(&state, &active, password, ip).await,
+            "pnr-removed",
+        ),
+        _ => {
+            let input = field(&form, "personnummer").unwrap_or_default();
+            (
+                identity::set(&state, &active, input, password, ip).await,
+                "pnr-saved",
+            )
+        }
+    };
+    let (status, key) = match outcome {
+        Ok(()) => return redirect_see_other(&format!("/account?notice={notice}&lang={lang}")),
+        Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
+        Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    let view = AccountView {
+        lang,
+        notice_key: None,
+        profile_error: None,
+        password_error: None,
+        pnr_error: Some(key),
+    };
+    render_account(&state, &headers, status, &active, view).await
 }
 
 fn message_page(

@@ -44,6 +44,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/account", get(account_handlers::account_page))
         .route("/account/profile", post(account_handlers::update_profile))
         .route("/account/password", post(account_handlers::change_password))
+        .route(
+            "/account/personnummer",
+            post(account_handlers::personnummer),
+        )
         .route("/logout", post(account_handlers::logout))
         .route(
             "/password/forgot",

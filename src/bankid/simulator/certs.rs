@@ -131,7 +131,9 @@ impl SimulatorCerts {
         // Within one process, one thread at a time: the staging/rename dance below only has to
         // settle races between processes.
         static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match Self::load(dir) {
             Ok(certs) => return Ok(certs),
             Err(reason) if dir.join(CA_CERT_FILE).exists() => {

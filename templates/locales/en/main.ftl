@@ -127,3 +127,18 @@ bankid-rfa23 = Take a photo of, and scan, your ID document with the BankID app.
 bankid-confirm-call = Confirm in the BankID app that you are in a call with us.
 bankid-update-app = Update the BankID app and try again.
 bankid-qr-label = QR code for BankID. Scan it with the BankID app.
+
+# Personal identity number in My details
+account-personnummer = Personal identity number
+account-personnummer-intro = Add your Swedish personal identity number to link BankID later and log in with it. The number is stored encrypted.
+account-personnummer-none = No personal identity number saved.
+account-personnummer-saved-as = Saved number:
+account-personnummer-bankid-linked = BankID is linked.
+account-personnummer-bankid-not-linked = BankID is not linked yet.
+field-personnummer = Personal identity number (YYYYMMDD-NNNN)
+field-password-confirm = Your password (to confirm)
+account-personnummer-save = Save number
+account-personnummer-remove = Remove number
+account-personnummer-saved = The personal identity number is saved.
+account-personnummer-removed = The personal identity number is removed.
+pnr-taken = The number is already linked to another account. Contact support if it is yours.

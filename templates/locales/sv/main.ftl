@@ -127,3 +127,18 @@ bankid-rfa23 = Fotografera och läs av din ID-handling med BankID-appen.
 bankid-confirm-call = Bekräfta i BankID-appen att du är i ett samtal med oss.
 bankid-update-app = Uppdatera BankID-appen och försök igen.
 bankid-qr-label = QR-kod för BankID. Läs av den med BankID-appen.
+
+# Personnummer i Mina uppgifter
+account-personnummer = Personnummer
+account-personnummer-intro = Lägg till ditt personnummer för att senare kunna koppla BankID och logga in med det. Personnumret lagras krypterat.
+account-personnummer-none = Inget personnummer sparat.
+account-personnummer-saved-as = Sparat personnummer:
+account-personnummer-bankid-linked = BankID är kopplat.
+account-personnummer-bankid-not-linked = BankID är inte kopplat ännu.
+field-personnummer = Personnummer (ÅÅÅÅMMDD-NNNN)
+field-password-confirm = Ditt lösenord (för att bekräfta)
+account-personnummer-save = Spara personnummer
+account-personnummer-remove = Ta bort personnummer
+account-personnummer-saved = Personnumret är sparat.
+account-personnummer-removed = Personnumret är borttaget.
+pnr-taken = Personnumret är redan kopplat till ett annat konto. Kontakta support om det är ditt.

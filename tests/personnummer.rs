@@ -1,0 +1,168 @@
+//! The personnummer in Mina uppgifter: validated with a clear message, saved only after the
+//! password is confirmed, shown masked, and never stored readable.
+
+mod common;
+
+use common::{Browser, Form, TestServer};
+use reqwest::StatusCode;
+
+const EMAIL: &str = "karin@example.se";
+const PASSWORD: &str = "Blåbärssylt-på-taket-42";
+/// 811228-9874: the worked example of the Luhn check digit.
+const NUMBER: &str = "198112289874";
+
+/// Logs in on our own login page (no app involved), which returns to Mina uppgifter.
+async fn log_in(server: &TestServer, email: &str) -> Browser {
+    let mut browser = Browser::new(&server.base_url);
+    let page = browser.navigate(&server.url("/account")).await;
+    let mut form = Form::find(&page, "form[action='/login']").expect("the login form");
+    form.set("email", email);
+    form.set("password", PASSWORD);
+    let response = browser.post_form(form.action.as_str(), &form.fields).await;
+    let page = browser.follow(response).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    assert!(page.body.contains("Mina uppgifter"), "{}", page.describe());
+    browser
+}
+
+async fn logged_in(server: &TestServer) -> Browser {
+    server.create_user(EMAIL, "Karin Berg", PASSWORD).await;
+    log_in(server, EMAIL).await
+}
+
+async fn submit(
+    browser: &mut Browser,
+    server: &TestServer,
+    number: &str,
+    password: &str,
+    action: &str,
+) -> common::Response {
+    let page = browser.get(&server.url("/account")).await;
+    let mut form =
+        Form::find(&page, "form[action='/account/personnummer']").expect("the personnummer form");
+    form.set("personnummer", number);
+    form.set("password", password);
+    form.fields.push(("action".into(), action.into()));
+    browser.post_form(form.action.as_str(), &form.fields).await
+}
+
+#[tokio::test]
+async fn personnummer_is_validated_confirmed_masked_and_sealed() {
+    let server = TestServer::start().await;
+    let mut browser = logged_in(&server).await;
+
+    let bad_checksum = submit(&mut browser, &server, "811228-9875", PASSWORD, "save").await;
+    assert_eq!(bad_checksum.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad_checksum.body.contains("Personnumret stämmer inte"),
+        "{}",
+        bad_checksum.describe()
+    );
+    let bad_date = submit(&mut browser, &server, "19810230-1234", PASSWORD, "save").await;
+    assert!(
+        bad_date.body.contains("inget giltigt datum"),
+        "{}",
+        bad_date.describe()
+    );
+    let wrong_password = submit(&mut browser, &server, "811228-9874", "fel lösenord", "save").await;
+    assert_eq!(wrong_password.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wrong_password
+            .body
+            .contains("Det nuvarande lösenordet stämmer inte")
+    );
+    let user = leasify_id::admin::users::find(&server.state, EMAIL)
+        .await
+        .expect("user");
+    assert!(
+        server
+            .state
+            .store
+            .personnummer_of(&user.id)
+            .await
+            .expect("store")
+            .is_none()
+    );
+
+    let saved = submit(&mut browser, &server, "811228-9874", PASSWORD, "save").await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.describe());
+    let page = browser.follow(saved).await;
+    assert!(
+        page.body.contains("19811228-****"),
+        "masked: {}",
+        page.describe()
+    );
+    assert!(
+        !page.body.contains(NUMBER) && !page.body.contains("9874"),
+        "never shown in full"
+    );
+
+    // Stored sealed (with a blind index), never readable.
+    let stored = server
+        .state
+        .store
+        .personnummer_of(&user.id)
+        .await
+        .expect("store")
+        .expect("saved");
+    assert!(
+        !stored
+            .sealed
+            .windows(NUMBER.len())
+            .any(|w| w == NUMBER.as_bytes())
+    );
+    assert!(!stored.blind_index.contains(NUMBER));
+    let found = server
+        .state
+        .store
+        .personnummer_by_index(&stored.blind_index)
+        .await
+        .expect("lookup");
+    assert_eq!(found.map(|f| f.user_id), Some(user.id.clone()));
+    if server.database_url.is_empty() {
+        // SQLite: the raw database files hold no plain personnummer.
+        for entry in std::fs::read_dir(&server.state.config.data_dir).expect("data dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).expect("read");
+                for needle in [NUMBER, "811228-9874", "8112289874"] {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                        "{needle} in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    // Another account cannot take the same number.
+    server
+        .create_user("other@example.se", "Other Person", PASSWORD)
+        .await;
+    let mut other = log_in(&server, "other@example.se").await;
+    let taken = submit(&mut other, &server, NUMBER, PASSWORD, "save").await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+    assert!(
+        taken.body.contains("redan kopplat till ett annat konto"),
+        "{}",
+        taken.describe()
+    );
+
+    let removed = submit(&mut browser, &server, "", PASSWORD, "remove").await;
+    assert_eq!(
+        removed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        removed.describe()
+    );
+    assert!(
+        server
+            .state
+            .store
+            .personnummer_of(&user.id)
+            .await
+            .expect("store")
+            .is_none()
+    );
+}
