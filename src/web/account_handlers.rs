@@ -231,6 +231,15 @@ pub async fn update_profile(
     redirect_see_other(&format!("/account?notice=saved&lang={locale}"))
 }
 
+/// A problem the person can fix (status and message key), or our own failure.
+fn form_problem(error: AccountError) -> Result<(StatusCode, &'static str), AccountError> {
+    match error {
+        AccountError::Rejected(key) => Ok((StatusCode::BAD_REQUEST, key)),
+        AccountError::Throttled => Ok((StatusCode::TOO_MANY_REQUESTS, "account-throttled")),
+        other => Err(other),
+    }
+}
+
 pub async fn change_password(
     State(state): State<Arc<AppState>>,
     Extension(request_id): Extension<RequestId>,
@@ -247,11 +256,13 @@ pub async fn change_password(
     let new = field(&form, "new_password").unwrap_or_default();
     let confirmation = field(&form, "confirm_password").unwrap_or_default();
     let (status, key) =
-        match change_password::change(&state, &active, current, new, confirmation, ip).await {
+        match change_password::change(&state, &active, current, new, confirmation, ip)
+            .await
+            .map_err(form_problem)
+        {
             Ok(()) => return redirect_see_other(&format!("/account?notice=password&lang={lang}")),
-            Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
-            Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
-            Err(e) => return internal_page(&state, lang, &request_id, &e),
+            Err(Ok(problem)) => problem,
+            Err(Err(e)) => return internal_page(&state, lang, &request_id, &e),
         };
     let view = AccountView {
         lang,
@@ -290,11 +301,10 @@ pub async fn personnummer(
             )
         }
     };
-    let (status, key) = match outcome {
+    let (status, key) = match outcome.map_err(form_problem) {
         Ok(()) => return redirect_see_other(&format!("/account?notice={notice}&lang={lang}")),
-        Err(AccountError::Rejected(key)) => (StatusCode::BAD_REQUEST, key),
-        Err(AccountError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, "account-throttled"),
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
+        Err(Ok(problem)) => problem,
+        Err(Err(e)) => return internal_page(&state, lang, &request_id, &e),
     };
     let view = AccountView {
         lang,
