@@ -187,3 +187,46 @@ impl Templates {
         read_file(self.override_dir.as_ref(), &format!("static/{name}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operator_directory_overrides_files_one_by_one() {
+        let dir = std::env::temp_dir().join(format!(
+            "leasify-templates-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(dir.join("locales/sv")).expect("dir");
+        std::fs::create_dir_all(dir.join("static")).expect("dir");
+        let swedish = read_file(None, "locales/sv/main.ftl").expect("built-in");
+        std::fs::write(
+            dir.join("locales/sv/main.ftl"),
+            swedish.replace("product-name = Leasify ID", "product-name = Kund-ID"),
+        )
+        .expect("write");
+        std::fs::write(dir.join("static/style.css"), ":root { --brand: #123456; }").expect("write");
+        let mut config = Config::defaults();
+        config.templates_dir = dir.display().to_string();
+        let templates = Templates::load(&config).expect("templates load");
+        assert_eq!(templates.text("sv", "product-name"), "Kund-ID");
+        assert_eq!(
+            templates.text("en", "product-name"),
+            "Leasify ID",
+            "files not overridden stay built in"
+        );
+        assert!(
+            templates
+                .static_file("style.css")
+                .expect("css")
+                .contains("#123456")
+        );
+        assert!(templates.static_file("autosubmit.js").is_some());
+        // A broken override stops the start instead of failing the first visitor.
+        std::fs::create_dir_all(dir.join("pages")).expect("dir");
+        std::fs::write(dir.join("pages/login.html"), "{% if %}").expect("write");
+        assert!(Templates::load(&config).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
