@@ -124,6 +124,14 @@ pub enum KeysCommand {
     Rotate,
 }
 
+/// Admin commands need the database and keys, not a BankID connection.
+fn admin_overrides() -> Overrides {
+    Overrides {
+        bankid: false,
+        ..Overrides::default()
+    }
+}
+
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -158,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => serve(config).await,
         Command::Client(command) => {
-            let state = state::build(config, Overrides::default()).await?;
+            let state = state::build(config, admin_overrides()).await?;
             match command {
                 ClientCommand::Create {
                     name,
@@ -189,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User(command) => {
-            let state = state::build(config, Overrides::default()).await?;
+            let state = state::build(config, admin_overrides()).await?;
             match command {
                 UserCommand::Create {
                     email,
@@ -233,7 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Keys(command) => {
-            let state = state::build(config, Overrides::default()).await?;
+            let state = state::build(config, admin_overrides()).await?;
             match command {
                 KeysCommand::List => print_json(&keys::list(&state).await?),
                 KeysCommand::Rotate => {
@@ -274,7 +282,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let state = state::build(config, Overrides::default()).await?;
+    let state = state::build(config, admin_overrides()).await?;
     let config = &state.config;
     let database = match url::Url::parse(&config.effective_database_url()) {
         Ok(mut url) if url.password().is_some() => {

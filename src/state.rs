@@ -30,6 +30,54 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Wakes this instance's outbox sender when a message was enqueued here.
     pub mail_wakeup: Arc<tokio::sync::Notify>,
+    /// BankID, unless `bankid.mode` is `disabled`.
+    pub bankid: Option<BankIdService>,
+}
+
+/// The BankID RP API client, and the embedded simulator it talks to in simulator mode.
+pub struct BankIdService {
+    pub client: crate::bankid::client::BankIdClient,
+    pub simulator: Option<crate::bankid::simulator::SimulatorHandle>,
+}
+
+async fn start_bankid(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<BankIdService>, StartupError> {
+    use crate::bankid::client::{BankIdClient, BankIdSettings};
+    let failed = |e: &dyn std::fmt::Display| StartupError::BankId(e.to_string());
+    match config.bankid.mode.as_str() {
+        "disabled" => Ok(None),
+        "simulator" => {
+            let listen = config
+                .bankid
+                .simulator_listen
+                .parse()
+                .map_err(|e| failed(&e))?;
+            let handle = crate::bankid::simulator::start_embedded(
+                &config.data_dir.join("bankid-simulator"),
+                listen,
+                clock,
+                crate::bankid::simulator::SimulatorConfig::default(),
+            )
+            .await
+            .map_err(|e| failed(&e))?;
+            let client = BankIdClient::new(handle.client_settings()).map_err(|e| failed(&e))?;
+            tracing::info!(url = %client.base_url(), "BankID simulator running (simulated app at /dev/bankid)");
+            Ok(Some(BankIdService {
+                client,
+                simulator: Some(handle),
+            }))
+        }
+        _ => {
+            let settings = BankIdSettings::from_config(&config.bankid).map_err(|e| failed(&e))?;
+            let client = BankIdClient::new(settings).map_err(|e| failed(&e))?;
+            Ok(Some(BankIdService {
+                client,
+                simulator: None,
+            }))
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +97,8 @@ pub enum StartupError {
     Templates(String),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("bankid: {0}")]
+    BankId(String),
 }
 
 /// Options tests and benchmarks use to replace time and randomness.
@@ -57,6 +107,8 @@ pub struct Overrides {
     pub entropy: Arc<dyn Entropy>,
     /// Replaces the transport chosen by `mail.transport` (tests use an in-memory one).
     pub mailer: Option<Arc<dyn Mailer>>,
+    /// Whether to connect to BankID (and start the embedded simulator); admin commands do not.
+    pub bankid: bool,
 }
 
 impl Default for Overrides {
@@ -65,6 +117,7 @@ impl Default for Overrides {
             clock: Arc::new(SystemClock),
             entropy: Arc::new(OsEntropy),
             mailer: None,
+            bankid: true,
         }
     }
 }
@@ -140,6 +193,11 @@ pub async fn build_with_store(
     keys.ensure_keys(overrides.entropy.as_ref()).await?;
     let templates = Templates::load(&config).map_err(StartupError::Templates)?;
     let passwords = PasswordHasher::new(config.login.password_hash_concurrency);
+    let bankid = if overrides.bankid {
+        start_bankid(&config, overrides.clock.clone()).await?
+    } else {
+        None
+    };
     let mailer = match overrides.mailer {
         Some(mailer) => mailer,
         None => crate::mail::transport::from_config(&config).map_err(StartupError::Mail)?,
@@ -157,6 +215,7 @@ pub async fn build_with_store(
         templates,
         mailer,
         mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+        bankid,
     }))
 }
 

@@ -211,6 +211,7 @@ mod tests {
             clock: Arc::new(clock.clone()),
             entropy: Arc::new(OsEntropy),
             mailer: Some(mailer.clone()),
+            bankid: false,
         };
         let state = build_with_store(config, store, overrides)
             .await

@@ -535,6 +535,7 @@ mod tests {
             mailer: Some(Arc::new(
                 SmtpMailer::from_config(&config.mail).expect("mailer"),
             )),
+            bankid: false,
         };
         let state = build_with_store(config, store, overrides)
             .await

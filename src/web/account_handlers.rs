@@ -24,16 +24,19 @@ use super::login_handlers::{AfterLogin, continue_after_login, page_lang, redirec
 use super::oidc_handlers::parse_pairs;
 use super::responses::{allow_form_redirect_to, internal_page, language_links, page, page_error};
 
-type Form = Vec<(String, String)>;
+pub(super) type Form = Vec<(String, String)>;
 
-fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
 /// The CSRF form token for this browser, and the cookie to set if it had none.
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<axum::http::HeaderValue>) {
+pub(super) fn csrf_token(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> (String, Option<axum::http::HeaderValue>) {
     let (value, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
     (
         csrf::token_for(state, &value),
@@ -41,7 +44,10 @@ fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<axum::ht
     )
 }
 
-fn with_cookie(mut response: Response, set_cookie: Option<axum::http::HeaderValue>) -> Response {
+pub(super) fn with_cookie(
+    mut response: Response,
+    set_cookie: Option<axum::http::HeaderValue>,
+) -> Response {
     if let Some(value) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -99,6 +105,7 @@ async fn render_account(
         lang => view.lang,
         languages => language_links("/account", view.lang),
         pnr_masked => pnr_masked,
+        bankid_enabled => state.bankid.is_some(),
         bankid_linked => stored.as_ref().is_some_and(|s| s.bankid_linked_at.is_some()),
         pnr_error => view.pnr_error,
         signed_in => true,
@@ -166,6 +173,7 @@ pub async fn account_page(
         Some("password-set") => Some("password-set-title"),
         Some("pnr-saved") => Some("account-personnummer-saved"),
         Some("pnr-removed") => Some("account-personnummer-removed"),
+        Some("bankid-linked") => Some("account-bankid-linked"),
         _ => None,
     };
     let view = AccountView {
@@ -179,7 +187,7 @@ pub async fn account_page(
 }
 
 /// Parses a form behind a session and a valid CSRF token.
-async fn session_form(
+pub(super) async fn session_form(
     state: &AppState,
     headers: &HeaderMap,
     request_id: &RequestId,
@@ -316,7 +324,7 @@ pub async fn personnummer(
     render_account(&state, &headers, status, &active, view).await
 }
 
-fn message_page(
+pub(super) fn message_page(
     state: &AppState,
     lang: &str,
     heading_key: &str,

@@ -109,6 +109,7 @@ async fn render_login(
         email => view.email,
         error_key => view.error_key,
         client_name => client_name,
+        bankid_enabled => state.bankid.is_some(),
     };
     let mut response = page(state, status, "pages/login.html", context);
     if let LoginTarget::Authorization { request, .. } = view.target {

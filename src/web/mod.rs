@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, handlers, templates, translations and security headers.
 
 pub mod account_handlers;
+pub mod bankid_handlers;
 pub mod http;
 pub mod i18n;
 pub mod login_handlers;
@@ -47,6 +48,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/account/personnummer",
             post(account_handlers::personnummer),
+        )
+        .route("/account/bankid", post(bankid_handlers::start_link))
+        .route("/bankid/login", post(bankid_handlers::start_login))
+        .route("/bankid/order", get(bankid_handlers::order_page))
+        .route("/bankid/poll", get(bankid_handlers::poll))
+        .route("/bankid/finish", get(bankid_handlers::finish))
+        .route("/bankid/cancel", post(bankid_handlers::cancel))
+        .route(
+            "/dev/bankid",
+            get(bankid_handlers::dev_app).post(bankid_handlers::dev_app_action),
         )
         .route("/logout", post(account_handlers::logout))
         .route(

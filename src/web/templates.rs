@@ -49,6 +49,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/link_problem.html"),
     ),
     (
+        "pages/bankid.html",
+        include_str!("../../templates/pages/bankid.html"),
+    ),
+    (
+        "pages/dev_bankid.html",
+        include_str!("../../templates/pages/dev_bankid.html"),
+    ),
+    (
+        "static/bankid.js",
+        include_str!("../../templates/static/bankid.js"),
+    ),
+    (
         "pages/message.html",
         include_str!("../../templates/pages/message.html"),
     ),

@@ -142,3 +142,19 @@ account-personnummer-remove = Remove number
 account-personnummer-saved = The personal identity number is saved.
 account-personnummer-removed = The personal identity number is removed.
 pnr-taken = The number is already linked to another account. Contact support if it is yours.
+
+# BankID pages
+bankid-title = Log in with BankID
+bankid-link-title = Link BankID
+bankid-complete = Done! Taking you onwards …
+bankid-open-on-this-device = Open BankID on this device
+bankid-cancel = Cancel
+bankid-try-again = Try again
+bankid-noscript = This page needs JavaScript to show the QR code. Open BankID on this device instead.
+bankid-no-linked-account = No account here has BankID linked for your personal identity number. Log in with email and password, add your number under My details and choose Link BankID.
+bankid-account-disabled = The account is blocked. Contact support.
+bankid-wrong-person = The BankID belongs to someone else than the number saved on the account. Nothing was linked.
+login-with-bankid = Log in with BankID
+login-or = or
+account-bankid-link = Link BankID
+account-bankid-linked = BankID is linked. Next time you can log in with BankID.

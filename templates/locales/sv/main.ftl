@@ -142,3 +142,19 @@ account-personnummer-remove = Ta bort personnummer
 account-personnummer-saved = Personnumret är sparat.
 account-personnummer-removed = Personnumret är borttaget.
 pnr-taken = Personnumret är redan kopplat till ett annat konto. Kontakta support om det är ditt.
+
+# BankID-sidor
+bankid-title = Logga in med BankID
+bankid-link-title = Koppla BankID
+bankid-complete = Klart! Du skickas vidare …
+bankid-open-on-this-device = Öppna BankID på den här enheten
+bankid-cancel = Avbryt
+bankid-try-again = Försök igen
+bankid-noscript = Sidan behöver JavaScript för att visa QR-koden. Öppna BankID på den här enheten i stället.
+bankid-no-linked-account = Inget konto hos oss har BankID kopplat för ditt personnummer. Logga in med e-post och lösenord, lägg till ditt personnummer under Mina uppgifter och välj Koppla BankID.
+bankid-account-disabled = Kontot är spärrat. Kontakta support.
+bankid-wrong-person = BankID-legitimationen tillhör inte personnumret som är sparat på kontot. Inget har kopplats.
+login-with-bankid = Logga in med BankID
+login-or = eller
+account-bankid-link = Koppla BankID
+account-bankid-linked = BankID är kopplat. Nästa gång kan du logga in med BankID.

@@ -1,0 +1,391 @@
+//! Our side of a BankID order: start it, follow it (the browser polls us, we collect from BankID
+//! at most every `bankid.collect_interval` seconds), and finish it as a login or as linking BankID
+//! to the account. Orders live in the database, bound to the browser that started them by a
+//! cookie, so any instance can serve any poll and no other browser can take the result.
+
+use std::net::IpAddr;
+
+use crate::account::identity;
+use crate::crypto::{random_token, sha256_hex};
+use crate::login::sessions::{self, ActiveSession};
+use crate::state::AppState;
+use crate::store::{BankIdOrder, StoreError};
+
+use super::api::{CollectStatus, CompletionData, OrderRequest, Requirement, Risk};
+use super::client::BankIdError;
+use super::messages::{FlowKind, client_error_message, failed_message, pending_message};
+use super::qr::qr_payload;
+
+/// The `acr` of a BankID login: the Swedish eID level of assurance 3, which BankID meets.
+pub const ACR_BANKID: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
+pub const AMR_BANKID: &str = "bankid";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("BankID is not enabled")]
+    Disabled,
+    /// Unknown order, or one started by another browser.
+    #[error("no such order")]
+    UnknownOrder,
+    /// BankID refused to start the order; the key names the message for the person.
+    #[error("BankID: {0}")]
+    Refused(&'static str),
+    #[error("the account has no personnummer")]
+    NoPersonnummer,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Account(#[from] crate::account::AccountError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+}
+
+/// What an order is for.
+pub enum Start<'a> {
+    Login {
+        pending_authorization: Option<&'a str>,
+        next_path: Option<&'a str>,
+    },
+    Link {
+        user_id: &'a str,
+    },
+}
+
+/// A started order: its reference and the value of the browser-binding cookie.
+pub struct Started {
+    pub order_ref: String,
+    pub binding: String,
+}
+
+pub const BINDING_COOKIE: &str = "__Host-leasify-bankid";
+
+pub async fn start(
+    state: &AppState,
+    what: Start<'_>,
+    ip: IpAddr,
+    lang: &str,
+) -> Result<Started, FlowError> {
+    let service = state.bankid.as_ref().ok_or(FlowError::Disabled)?;
+    let product = &state.config.branding.product_name;
+    let (purpose, text, requirement, user_id, pending, next) = match what {
+        Start::Login {
+            pending_authorization,
+            next_path,
+        } => {
+            let text = if lang == "en" {
+                format!("Log in to {product}")
+            } else {
+                format!("Logga in hos {product}")
+            };
+            (
+                "login",
+                text,
+                Requirement::default(),
+                None,
+                pending_authorization,
+                next_path,
+            )
+        }
+        Start::Link { user_id } => {
+            let stored = identity::personnummer_of(state, user_id)
+                .await?
+                .ok_or(FlowError::NoPersonnummer)?;
+            let text = if lang == "en" {
+                format!("Link BankID to your account at {product}")
+            } else {
+                format!("Koppla BankID till ditt konto hos {product}")
+            };
+            // Only the stored person's BankID can complete it; the result is checked again below.
+            let requirement = Requirement {
+                personal_number: Some(stored.as_str().to_string()),
+                ..Requirement::default()
+            };
+            (
+                "link",
+                text,
+                requirement,
+                Some(user_id.to_string()),
+                None,
+                None,
+            )
+        }
+    };
+    let mut request = OrderRequest::new(ip).visible_text(&text).return_risk(true);
+    if !requirement.is_empty() {
+        request = request.requirement(requirement);
+    }
+    let order = match service.client.auth(&request).await {
+        Ok(order) => order,
+        Err(e) => {
+            tracing::warn!(error = %e, "BankID auth failed");
+            return Err(FlowError::Refused(client_error_message(&e).message_key()));
+        }
+    };
+    let now = state.clock.now();
+    let binding = random_token(state.entropy.as_ref());
+    state
+        .store
+        .insert_bankid_order(&BankIdOrder {
+            order_ref: order.order_ref.clone(),
+            purpose: purpose.into(),
+            browser_binding: sha256_hex(binding.as_bytes()),
+            user_id,
+            pending_authorization: pending.map(str::to_string),
+            next_path: next.map(str::to_string),
+            auto_start_token: order.auto_start_token.clone(),
+            qr_start_token: order.qr_start_token.clone(),
+            qr_start_secret_sealed: state.secret_box.seal(
+                state.entropy.as_ref(),
+                order.qr_start_secret.as_bytes(),
+                order.order_ref.as_bytes(),
+            ),
+            started_at: now,
+            status: "pending".into(),
+            hint_code: None,
+            completion_sealed: None,
+            end_user_ip: ip.to_string(),
+            last_collect_at: None,
+            created_at: now,
+            finished_at: None,
+        })
+        .await?;
+    Ok(Started {
+        order_ref: order.order_ref,
+        binding,
+    })
+}
+
+/// The order, if this browser started it.
+pub async fn bound_order(
+    state: &AppState,
+    order_ref: &str,
+    binding: Option<&str>,
+) -> Result<BankIdOrder, FlowError> {
+    let order = state
+        .store
+        .bankid_order(order_ref)
+        .await?
+        .ok_or(FlowError::UnknownOrder)?;
+    match binding {
+        Some(b)
+            if crate::crypto::constant_time_eq(
+                sha256_hex(b.as_bytes()).as_bytes(),
+                order.browser_binding.as_bytes(),
+            ) =>
+        {
+            Ok(order)
+        }
+        _ => Err(FlowError::UnknownOrder),
+    }
+}
+
+/// What the order page shows now.
+pub struct Progress {
+    /// `pending`, `complete`, `failed` or `cancelled`.
+    pub status: String,
+    pub message_key: &'static str,
+    /// The animated QR payload for this second, while nobody has scanned it yet.
+    pub qr_payload: Option<String>,
+    pub auto_start_token: String,
+}
+
+pub async fn progress(
+    state: &AppState,
+    order_ref: &str,
+    binding: Option<&str>,
+) -> Result<Progress, FlowError> {
+    let service = state.bankid.as_ref().ok_or(FlowError::Disabled)?;
+    let mut order = bound_order(state, order_ref, binding).await?;
+    let now = state.clock.now();
+    if order.status == "pending"
+        && state
+            .store
+            .claim_bankid_collect(order_ref, now, state.config.bankid.collect_interval)
+            .await?
+    {
+        match service.client.collect(order_ref).await {
+            Ok(collected) => {
+                order.hint_code = collected.hint_code.as_ref().map(|h| h.as_str().to_string());
+                match collected.status {
+                    CollectStatus::Pending => {}
+                    CollectStatus::Failed => {
+                        order.status = "failed".into();
+                        order.finished_at = Some(now);
+                    }
+                    CollectStatus::Complete => {
+                        let completion = collected.completion_data.as_ref();
+                        let risky = completion
+                            .and_then(|c| c.risk.as_ref())
+                            .is_some_and(|risk| {
+                                matches!(risk, Risk::High)
+                                    || (state.config.bankid.refuse_moderate_risk
+                                        && matches!(risk, Risk::Moderate))
+                            });
+                        if risky {
+                            tracing::warn!(
+                                order_ref,
+                                "BankID order refused for its risk assessment"
+                            );
+                            order.status = "failed".into();
+                            order.hint_code = Some("transactionRiskBlocked".into());
+                        } else {
+                            order.status = "complete".into();
+                            let json = serde_json::to_vec(&completion).unwrap_or_default();
+                            order.completion_sealed = Some(state.secret_box.seal(
+                                state.entropy.as_ref(),
+                                &json,
+                                order_ref.as_bytes(),
+                            ));
+                        }
+                        order.finished_at = Some(now);
+                    }
+                }
+                state.store.update_bankid_order(&order).await?;
+            }
+            // A transport hiccup: keep the order and try again on the next poll.
+            Err(BankIdError::Transport(e)) => {
+                tracing::warn!(order_ref, error = %e, "BankID collect failed; retrying")
+            }
+            Err(e) => {
+                tracing::warn!(order_ref, error = %e, "BankID collect refused");
+                order.status = "failed".into();
+                order.finished_at = Some(now);
+                state.store.update_bankid_order(&order).await?;
+                return Ok(Progress {
+                    status: order.status,
+                    message_key: client_error_message(&e).message_key(),
+                    qr_payload: None,
+                    auto_start_token: order.auto_start_token,
+                });
+            }
+        }
+    }
+    let hint = order
+        .hint_code
+        .clone()
+        .unwrap_or_else(|| "outstandingTransaction".into());
+    let message_key = match order.status.as_str() {
+        "pending" => pending_message(&hint, FlowKind::Qr, false).message_key(),
+        "failed" => failed_message(&hint, FlowKind::Qr).message_key(),
+        "cancelled" => "bankid-rfa6",
+        _ => "bankid-complete",
+    };
+    let qr_payload = (order.status == "pending" && hint == "outstandingTransaction")
+        .then(|| {
+            let secret = state
+                .secret_box
+                .open(&order.qr_start_secret_sealed, order_ref.as_bytes())
+                .ok()?;
+            let secret = String::from_utf8(secret).ok()?;
+            Some(qr_payload(
+                &order.qr_start_token,
+                &secret,
+                (now - order.started_at).max(0) as u64,
+            ))
+        })
+        .flatten();
+    Ok(Progress {
+        status: order.status,
+        message_key,
+        qr_payload,
+        auto_start_token: order.auto_start_token,
+    })
+}
+
+/// How a completed order ended.
+pub enum Finished {
+    /// A session for the linked account; continue the login.
+    LoggedIn {
+        cookie: String,
+        active: Box<ActiveSession>,
+        order: Box<BankIdOrder>,
+    },
+    /// BankID is now linked to the account.
+    Linked,
+    /// No account has linked BankID for this person.
+    NoLinkedAccount,
+    Disabled,
+    /// During linking, the BankID belonged to someone else.
+    WrongPerson,
+    /// Not complete (yet), or already used.
+    NotComplete,
+}
+
+pub async fn finish(
+    state: &AppState,
+    order_ref: &str,
+    binding: Option<&str>,
+) -> Result<Finished, FlowError> {
+    let order = bound_order(state, order_ref, binding).await?;
+    if order.status != "complete" || !state.store.consume_bankid_order(order_ref).await? {
+        return Ok(Finished::NotComplete);
+    }
+    let sealed = order
+        .completion_sealed
+        .as_deref()
+        .ok_or(FlowError::UnknownOrder)?;
+    let completion: CompletionData =
+        serde_json::from_slice(&state.secret_box.open(sealed, order_ref.as_bytes())?)
+            .map_err(|_| FlowError::UnknownOrder)?;
+    let returned = &completion.user.personal_number;
+    let index = state.blind_index.hash_hex(returned.as_bytes());
+    let now = state.clock.now();
+    match order.purpose.as_str() {
+        "link" => {
+            let user_id = order.user_id.clone().ok_or(FlowError::UnknownOrder)?;
+            let stored = identity::personnummer_of(state, &user_id).await?;
+            // Defence in depth: BankID enforced the requirement; check the result ourselves too.
+            if stored.as_ref().map(|p| p.as_str()) != Some(returned.as_str()) {
+                tracing::warn!(user_id = %user_id, "BankID linking: the BankID belongs to another person");
+                return Ok(Finished::WrongPerson);
+            }
+            state
+                .store
+                .set_bankid_linked(&user_id, Some(now), Some(&completion.user.name))
+                .await?;
+            tracing::info!(user_id = %user_id, "BankID linked");
+            Ok(Finished::Linked)
+        }
+        _ => {
+            let Some(stored) = state.store.personnummer_by_index(&index).await? else {
+                return Ok(Finished::NoLinkedAccount);
+            };
+            if stored.bankid_linked_at.is_none() {
+                return Ok(Finished::NoLinkedAccount);
+            }
+            let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
+                return Ok(Finished::NoLinkedAccount);
+            };
+            if user.disabled {
+                return Ok(Finished::Disabled);
+            }
+            let (cookie, active) =
+                sessions::start(state, user, vec![AMR_BANKID.into()], ACR_BANKID).await?;
+            tracing::info!(user_id = %active.user.id, "BankID login succeeded");
+            Ok(Finished::LoggedIn {
+                cookie,
+                active: Box::new(active),
+                order: Box::new(order),
+            })
+        }
+    }
+}
+
+/// "Avbryt": cancels the order at BankID and here.
+pub async fn cancel(
+    state: &AppState,
+    order_ref: &str,
+    binding: Option<&str>,
+) -> Result<BankIdOrder, FlowError> {
+    let service = state.bankid.as_ref().ok_or(FlowError::Disabled)?;
+    let mut order = bound_order(state, order_ref, binding).await?;
+    if order.status == "pending" {
+        if let Err(e) = service.client.cancel(order_ref).await {
+            tracing::info!(order_ref, error = %e, "BankID cancel answered with an error");
+        }
+        order.status = "cancelled".into();
+        order.finished_at = Some(state.clock.now());
+        state.store.update_bankid_order(&order).await?;
+    }
+    Ok(order)
+}
