@@ -282,7 +282,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let state = state::build(config, admin_overrides()).await?;
+    let state = state::build(config, Overrides::default()).await?;
     let config = &state.config;
     let database = match url::Url::parse(&config.effective_database_url()) {
         Ok(mut url) if url.password().is_some() => {
