@@ -44,6 +44,16 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Encryption keys.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-seal every stored personnummer with the active encryption key (after adding a new key
+    /// and making it active), so the old key can be retired.
+    Reencrypt,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +249,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     print_json(&users::set_disabled(&state, &user, false).await?)
                 }
             }
+        }
+        Command::Secrets(SecretsCommand::Reencrypt) => {
+            let state = state::build(config, admin_overrides()).await?;
+            let moved = crate::account::identity::reencrypt_all(&state).await?;
+            print_json(&serde_json::json!({
+                "resealed": moved,
+                "active_key": state.secret_box.active_key_id(),
+            }))
         }
         Command::Keys(command) => {
             let state = state::build(config, admin_overrides()).await?;

@@ -74,6 +74,14 @@ async fn maintenance_loop(state: Arc<AppState>, mut stop: watch::Receiver<bool>)
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purge failed"),
         }
+        let retention = state.config.bankid.order_retention_days * 86_400;
+        match state.store.purge_bankid_orders(now - retention).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(orders = n, "purged BankID orders past their retention")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "BankID order purge failed"),
+        }
         if let Err(e) = rotate_if_due(&state).await {
             tracing::warn!(error = %e, "scheduled key rotation failed");
         }

@@ -166,3 +166,63 @@ async fn personnummer_is_validated_confirmed_masked_and_sealed() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn reencrypt_moves_personnummer_to_the_new_active_key() {
+    use base64::Engine;
+    let key = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let server = TestServer::start_with(|config| {
+        config.secrets.encryption_keys = [("k1".to_string(), key(1))].into_iter().collect();
+        config.secrets.active_encryption_key = "k1".into();
+        config.secrets.hmac_key = key(3);
+        config.secrets.blind_index_key = key(4);
+    })
+    .await;
+    let mut browser = logged_in(&server).await;
+    let saved = submit(&mut browser, &server, "811228-9874", PASSWORD, "save").await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.describe());
+
+    // The operator adds k2, makes it active, and runs `leasify-id secrets reencrypt`.
+    let mut config = server.state.config.clone();
+    config.secrets.encryption_keys.insert("k2".into(), key(2));
+    config.secrets.active_encryption_key = "k2".into();
+    let overrides = leasify_id::state::Overrides {
+        bankid: false,
+        ..Default::default()
+    };
+    let rotated =
+        leasify_id::state::build_with_store(config, server.state.store.clone(), overrides)
+            .await
+            .expect("state with the new key");
+    let moved = leasify_id::account::identity::reencrypt_all(&rotated)
+        .await
+        .expect("reencrypt");
+    assert_eq!(moved, 1);
+    assert_eq!(
+        leasify_id::account::identity::reencrypt_all(&rotated)
+            .await
+            .expect("again"),
+        0
+    );
+    let user = leasify_id::admin::users::find(&server.state, EMAIL)
+        .await
+        .expect("user");
+    let stored = server
+        .state
+        .store
+        .personnummer_of(&user.id)
+        .await
+        .expect("store")
+        .expect("saved");
+    assert_eq!(
+        leasify_id::crypto::SecretBox::key_id_of(&stored.sealed),
+        Some("k2")
+    );
+    let opened = leasify_id::account::identity::personnummer_of(&rotated, &user.id)
+        .await
+        .expect("opens");
+    assert_eq!(
+        opened.map(|p| p.as_str().to_string()).as_deref(),
+        Some(NUMBER)
+    );
+}
