@@ -226,3 +226,108 @@ async fn reencrypt_moves_personnummer_to_the_new_active_key() {
         Some(NUMBER)
     );
 }
+
+/// UserInfo for a fresh code with `scope`, through an already logged-in browser.
+async fn userinfo_with_scope(
+    server: &TestServer,
+    browser: &mut Browser,
+    client_id: &str,
+    secret: &str,
+    scope: &str,
+) -> serde_json::Value {
+    let (challenge, verifier) = common::pkce_pair();
+    let url = common::authorize_url(
+        &server.base_url,
+        &[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", common::REDIRECT_URI),
+            ("scope", scope),
+            ("state", "st"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let callback = browser.authorize_silently(&url).await;
+    let code = common::query_params(&callback)["code"].clone();
+    let tokens = common::token_request(
+        &server.base_url,
+        Some((client_id, secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", common::REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let access = tokens.json()["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    common::userinfo_request(&server.base_url, &access)
+        .await
+        .json()
+}
+
+#[tokio::test]
+async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested() {
+    let server = TestServer::start().await;
+    let mut browser = logged_in(&server).await;
+    let saved = submit(&mut browser, &server, "811228-9874", PASSWORD, "save").await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.describe());
+    let discovery = browser
+        .get(&server.url("/.well-known/openid-configuration"))
+        .await
+        .json();
+    assert!(
+        discovery["scopes_supported"]
+            .as_array()
+            .expect("scopes")
+            .iter()
+            .any(|s| s == "personnummer")
+    );
+
+    let allowed = leasify_id::admin::clients::create(
+        &server.state,
+        leasify_id::admin::clients::NewClient {
+            name: "Kreditprövning".into(),
+            redirect_uris: vec![common::REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            scopes: vec!["openid".into(), "personnummer".into()],
+        },
+    )
+    .await
+    .expect("client");
+    let allowed_secret = allowed.client_secret.clone().expect("secret");
+    let (plain_id, plain_secret) = server.create_client("Portal").await;
+
+    let claims = userinfo_with_scope(
+        &server,
+        &mut browser,
+        &allowed.client_id,
+        &allowed_secret,
+        "openid personnummer",
+    )
+    .await;
+    assert_eq!(claims["ssn"], NUMBER, "{claims}");
+    let not_asked = userinfo_with_scope(
+        &server,
+        &mut browser,
+        &allowed.client_id,
+        &allowed_secret,
+        "openid",
+    )
+    .await;
+    assert!(not_asked.get("ssn").is_none(), "{not_asked}");
+    let not_allowed = userinfo_with_scope(
+        &server,
+        &mut browser,
+        &plain_id,
+        &plain_secret,
+        "openid personnummer",
+    )
+    .await;
+    assert!(not_allowed.get("ssn").is_none(), "{not_allowed}");
+}

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::crypto::random_token;
-use crate::oidc::scopes::{DEFAULT_CLIENT_SCOPES, SUPPORTED_SCOPES};
+use crate::oidc::scopes::{DEFAULT_CLIENT_SCOPES, SUPPORTED_SCOPES, is_supported_scope};
 use crate::state::AppState;
 use crate::store::Client;
 
@@ -96,7 +96,7 @@ pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, Admi
     };
     if let Some(unknown) = scopes
         .iter()
-        .find(|s| !SUPPORTED_SCOPES.contains(&s.as_str()))
+        .find(|s| !is_supported_scope(&state.config, s))
     {
         return Err(AdminError::Invalid(format!(
             "unknown scope {unknown:?}; supported: {}",

@@ -14,7 +14,7 @@ use crate::store::{AuthCode, Client, Grant, PendingAuthorization};
 
 use super::errors::{AuthorizeError, PageError};
 use super::pkce;
-use super::scopes::{SUPPORTED_SCOPES, parse_scope};
+use super::scopes::{is_supported_scope, parse_scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,7 +234,7 @@ pub async fn validate(
             "The scope must include openid.",
         ));
     }
-    let scopes = grantable_scopes(&client, &requested);
+    let scopes = grantable_scopes(state, &client, &requested);
 
     let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();
     for p in &prompt {
@@ -339,12 +339,12 @@ pub async fn validate(
 }
 
 /// Requested ∩ supported ∩ allowed for the client; `openid` always stays.
-fn grantable_scopes(client: &Client, requested: &[String]) -> Vec<String> {
+fn grantable_scopes(state: &AppState, client: &Client, requested: &[String]) -> Vec<String> {
     requested
         .iter()
         .filter(|s| {
             s.as_str() == "openid"
-                || (SUPPORTED_SCOPES.contains(&s.as_str()) && client.allowed_scopes.contains(s))
+                || (is_supported_scope(&state.config, s) && client.allowed_scopes.contains(s))
         })
         .cloned()
         .collect()

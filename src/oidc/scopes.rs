@@ -3,8 +3,18 @@
 /// Scopes advertised in discovery, in this order.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
-/// Scopes a client may be granted when it was registered without an explicit list.
+/// Scopes a client may be granted when it was registered without an explicit list. The
+/// personnummer scope is never among them: a client must be allowed it explicitly.
 pub const DEFAULT_CLIENT_SCOPES: &[&str] = SUPPORTED_SCOPES;
+
+/// Every scope this server knows: the standard ones plus the configured personnummer scope.
+pub fn is_supported_scope(config: &crate::config::Config, scope: &str) -> bool {
+    SUPPORTED_SCOPES.contains(&scope)
+        || (config.bankid.enabled() && scope == config.bankid.personnummer_scope)
+}
+
+/// The claim that carries the 12-digit personnummer (Idura's name for it).
+pub const PERSONNUMMER_CLAIM: &str = "ssn";
 
 /// Claims released by each scope (UserInfo).
 pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {

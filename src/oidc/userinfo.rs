@@ -50,5 +50,23 @@ pub async fn userinfo(
         .filter(|u| !u.disabled)
         .ok_or(BearerError::InvalidToken("user"))?;
     let scopes: Vec<&str> = verified.scope.split(' ').collect();
-    Ok(userinfo_claims(&user, &scopes))
+    let mut claims = userinfo_claims(&user, &scopes);
+    // The personnummer only for a client allowed the dedicated scope that asked for it (the
+    // grant's scope is already limited to what the client is allowed).
+    if state.config.bankid.enabled()
+        && scopes.contains(&state.config.bankid.personnummer_scope.as_str())
+    {
+        let personnummer = crate::account::identity::personnummer_of(state, &user.id)
+            .await
+            .map_err(|e| {
+                BearerError::Internal(super::errors::InternalError::Other(e.to_string()))
+            })?;
+        if let Some(personnummer) = personnummer {
+            claims.insert(
+                super::scopes::PERSONNUMMER_CLAIM.into(),
+                personnummer.as_str().into(),
+            );
+        }
+    }
+    Ok(claims)
 }
