@@ -28,6 +28,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "branding",
     "account",
     "bankid",
+    "tls",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,21 @@ pub struct Config {
     pub branding: BrandingConfig,
     pub account: AccountConfig,
     pub bankid: BankIdConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS served by Leasify ID itself (without a reverse proxy in front).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,6 +257,12 @@ impl Config {
             }
         }
         self.listen_addr()?;
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            return Err(invalid(
+                "tls",
+                "set both tls.cert_file and tls.key_file, or neither",
+            ));
+        }
         if !self.database_url.is_empty()
             && !["sqlite:", "postgres://", "postgresql://"]
                 .iter()

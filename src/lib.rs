@@ -13,4 +13,5 @@ pub mod oidc;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tls_listener;
 pub mod web;

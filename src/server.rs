@@ -7,7 +7,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use axum::extract::ConnectInfo;
+use axum::serve::IncomingStream;
+use tower::Layer;
+
 use crate::state::AppState;
+use crate::tls_listener::TlsListener;
 
 /// A server running in this process (the binary's `serve`, and every integration test).
 pub struct RunningServer {
@@ -21,20 +26,57 @@ impl RunningServer {
     /// Serves on an already bound listener (bind first, so tests need no sleeps).
     pub fn start(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<RunningServer> {
         let addr = listener.local_addr()?;
+        let tls = &state.config.tls;
+        let acceptor = if tls.enabled() {
+            Some(crate::tls_listener::acceptor_from_files(
+                &tls.cert_file,
+                &tls.key_file,
+            )?)
+        } else {
+            None
+        };
         let (shutdown, mut signal) = watch::channel(false);
-        let app =
-            crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let router = crate::web::router(state.clone());
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
         let mail_sender = tokio::spawn(crate::mail::sender::run_sender(
             state.clone(),
             signal.clone(),
         ));
+        let mut plain = None;
+        let tls_listener = match acceptor {
+            Some(acceptor) => Some(TlsListener::spawn(
+                listener,
+                acceptor,
+                "Leasify ID",
+                signal.clone(),
+            )?),
+            None => {
+                plain = Some(listener);
+                None
+            }
+        };
         let task = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = signal.wait_for(|stop| *stop).await;
-                })
-                .await;
+            let stopped = async move {
+                let _ = signal.wait_for(|stop| *stop).await;
+            };
+            let result = match (tls_listener, plain) {
+                (Some(tls), _) => {
+                    // Handlers read the peer address as `ConnectInfo<SocketAddr>`, as on plain TCP.
+                    let app =
+                        tower::service_fn(move |incoming: IncomingStream<'_, TlsListener>| {
+                            let peer = ConnectInfo(*incoming.remote_addr());
+                            std::future::ready(Ok::<_, std::convert::Infallible>(
+                                axum::Extension(peer).layer(router.clone()),
+                            ))
+                        });
+                    axum::serve(tls, app).with_graceful_shutdown(stopped).await
+                }
+                (None, Some(tcp)) => {
+                    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+                    axum::serve(tcp, app).with_graceful_shutdown(stopped).await
+                }
+                (None, None) => Ok(()),
+            };
             maintenance.abort();
             mail_sender.abort();
             result

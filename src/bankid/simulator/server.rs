@@ -11,11 +11,10 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use url::Url;
 
 use super::SimulatorState;
@@ -25,13 +24,12 @@ use crate::bankid::api::{
     PhoneOrderResponse, error_codes,
 };
 use crate::bankid::client::BankIdSettings;
+use crate::tls_listener::TlsListener;
 
 /// Where the RP API lives on the simulator.
 pub const API_PREFIX: &str = "/rp/v6.0/";
 /// Largest request body accepted (a sign order's data limits add up to about 240 kB).
 const MAX_BODY_BYTES: usize = 512 * 1024;
-/// A TLS handshake taking longer than this is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running simulator. Dropping the handle leaves the server running; call
 /// [`SimulatorHandle::shutdown`] to stop it.
@@ -97,27 +95,25 @@ pub async fn start(listener: TcpListener, state: SimulatorState) -> SimulatorHan
         .unwrap_or_else(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
     let base_url = base_url_for(local_addr);
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (connections, incoming) = mpsc::channel(64);
-    tokio::spawn(accept_loop(
+    let tls_listener = TlsListener::spawn(
         listener,
         TlsAcceptor::from(state.server_tls()),
-        connections,
+        "BankID simulator",
         shutdown_rx.clone(),
-    ));
+    );
     let router = Router::new().fallback(handle).with_state(state.clone());
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
-        let served = axum::serve(
-            TlsListener {
-                incoming,
-                local_addr,
-            },
-            router,
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
+        let served = match tls_listener {
+            Ok(tls_listener) => {
+                axum::serve(tls_listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stopped| *stopped).await;
+                    })
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         if let Err(error) = served {
             tracing::error!(%error, "BankID simulator server failed");
         }
@@ -129,66 +125,6 @@ pub async fn start(listener: TcpListener, state: SimulatorState) -> SimulatorHan
         state,
         shutdown,
         task: Some(task),
-    }
-}
-
-/// Accepts TCP connections and completes their TLS handshakes concurrently; only connections with
-/// a verified client certificate reach the HTTP server.
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    connections: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.wait_for(|stopped| *stopped) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(connection) => connection,
-            Err(error) => {
-                // E.g. too many open files: wait a little instead of spinning.
-                tracing::warn!(%error, "BankID simulator accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let connections = connections.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    let _ = connections.send((tls, peer)).await;
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "BankID simulator refused a TLS handshake")
-                }
-                Err(_) => tracing::debug!(%peer, "BankID simulator TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(connection) => connection,
-            // The accept loop has stopped (shutdown): accept nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local_addr)
     }
 }
 
