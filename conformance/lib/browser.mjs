@@ -115,8 +115,32 @@ export class Browser {
     this.history = [];
   }
 
+  /** Submits `form` as a browser would: its method, its enctype, from the page at `pageUrl`. */
+  async submit(form, data, pageUrl) {
+    const action = new URL(form.action || pageUrl, pageUrl);
+    if (form.method !== 'post') {
+      action.search = data.toString();
+      return this.navigate(action.href, { method: 'GET', initiator: pageUrl });
+    }
+    const enctype = (form.enctype || 'application/x-www-form-urlencoded').toLowerCase();
+    let body;
+    let contentType;
+    if (enctype === 'multipart/form-data') {
+      const boundary = `----leasifyconformance${Date.now()}`;
+      body = [...data].map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('') + `--${boundary}--\r\n`;
+      contentType = `multipart/form-data; boundary=${boundary}`;
+    } else if (enctype === 'text/plain') {
+      body = [...data].map(([k, v]) => `${k}=${v}\r\n`).join('');
+      contentType = 'text/plain';
+    } else {
+      body = data.toString();
+      contentType = 'application/x-www-form-urlencoded';
+    }
+    return this.navigate(action.href, { method: 'POST', body, contentType, initiator: pageUrl });
+  }
+
   /** One HTTP request as the browser would send it; no redirects followed. */
-  async request(url, { method = 'GET', body = null, initiator = null } = {}) {
+  async request(url, { method = 'GET', body = null, initiator = null, contentType = 'application/x-www-form-urlencoded' } = {}) {
     const target = new URL(url);
     target.hash = '';
     const sameSite = initiator === null || siteOf(initiator) === siteOf(target.href);
@@ -127,7 +151,7 @@ export class Browser {
     };
     const cookie = this.jar.header(target.href, { sameSite, method });
     if (cookie) headers.cookie = cookie;
-    if (body !== null) headers['content-type'] = 'application/x-www-form-urlencoded';
+    if (body !== null) headers['content-type'] = contentType;
     if (initiator !== null && method === 'POST') headers.origin = new URL(initiator).origin;
     const response = await fetch(target, { method, headers, body, redirect: 'manual' });
     this.jar.store(target.href, response.headers.getSetCookie());
@@ -144,14 +168,14 @@ export class Browser {
    * Follows redirects from one navigation and returns where the browser lands: the RP (with what
    * the RP server recorded) or a page of the OP.
    */
-  async navigate(url, { method = 'GET', body = null, initiator = null } = {}) {
+  async navigate(url, { method = 'GET', body = null, initiator = null, contentType } = {}) {
     for (let hops = 0; hops < 20; hops++) {
-      const res = await this.request(url, { method, body, initiator });
+      const res = await this.request(url, { method, body, initiator, contentType });
       if ([301, 302, 303, 307, 308].includes(res.status)) {
         const location = res.headers.get('location');
         if (!location) return { ...res, kind: 'page', note: `HTTP ${res.status} without Location` };
         const next = new URL(location, url).href;
-        if (res.status !== 307 && res.status !== 308) {
+        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = null;
         }
@@ -185,16 +209,13 @@ export class Browser {
       trail.pages.push(page);
       const pageOrigin = new URL(landing.url).origin;
 
-      // form_post response: the page's script submits the form at once
+      // form_post response: the page's script submits the form at once, with the form's own
+      // method and enctype (so the RP sees exactly what a browser would send)
       const autoPost = forms.find(
-        (f) => f.method === 'post' && (f.id === 'form-post' || (/<script/i.test(landing.text) && f.action && new URL(f.action, landing.url).origin !== pageOrigin)),
+        (f) => f.id === 'form-post' || (/<script/i.test(landing.text) && f.action && new URL(f.action, landing.url).origin !== pageOrigin),
       );
       if (autoPost && landing.status === 200) {
-        landing = await this.navigate(new URL(autoPost.action, landing.url).href, {
-          method: 'POST',
-          body: formData(autoPost).toString(),
-          initiator: landing.url,
-        });
+        landing = await this.submit(autoPost, formData(autoPost), landing.url);
         continue;
       }
       const login = forms.find(looksLikeLogin);
@@ -204,11 +225,7 @@ export class Browser {
         const passwordField = login.fields.find((f) => f.type === 'password');
         const data = formData(login, { [emailField?.name ?? 'email']: this.user.email, [passwordField.name]: this.user.password });
         trail.logins += 1;
-        landing = await this.navigate(new URL(login.action, landing.url).href, {
-          method: 'POST',
-          body: data.toString(),
-          initiator: landing.url,
-        });
+        landing = await this.submit(login, data, landing.url);
         continue;
       }
       const postForms = forms.filter((f) => f.method === 'post');
@@ -217,11 +234,7 @@ export class Browser {
         if (!p.confirmLogout) return { ...landing, kind: 'page', pageType: 'logout-confirm', forms, summary, ...trail };
         const button = positiveButton(logoutForm) ?? logoutForm.buttons[0];
         trail.logoutConfirms += 1;
-        landing = await this.navigate(new URL(logoutForm.action, landing.url).href, {
-          method: 'POST',
-          body: formData(logoutForm, {}, button).toString(),
-          initiator: landing.url,
-        });
+        landing = await this.submit(logoutForm, formData(logoutForm, {}, button), landing.url);
         continue;
       }
       const consentForm = postForms.find(
@@ -231,11 +244,7 @@ export class Browser {
         if (!p.consent) return { ...landing, kind: 'page', pageType: 'consent', forms, summary, ...trail };
         const button = positiveButton(consentForm) ?? consentForm.buttons[0];
         trail.consents += 1;
-        landing = await this.navigate(new URL(consentForm.action || landing.url, landing.url).href, {
-          method: 'POST',
-          body: formData(consentForm, {}, button).toString(),
-          initiator: landing.url,
-        });
+        landing = await this.submit(consentForm, formData(consentForm, {}, button), landing.url);
         continue;
       }
       return { ...landing, kind: 'page', pageType: 'other', forms, summary, ...trail };
