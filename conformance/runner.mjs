@@ -89,14 +89,21 @@ async function parent() {
 
 async function runModule(plan, name, fn, ctx, verbose) {
   const m = new ModuleResult(plan.name, name);
+  // A hung request must not hang the run: every module gets two minutes (plus its own waits).
+  const limit = 120_000 + ctx.codereuseWait * 1000 + ctx.backchannelWait * 1000;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`module did not finish within ${limit / 1000} s (a request to the OP hung)`)), limit);
+  });
   try {
-    await fn(m, ctx);
+    await Promise.race([fn(m, ctx), timeout]);
   } catch (e) {
     if (!(e instanceof Stop) && !(e instanceof Skip)) {
       m.fail('runner', `unexpected error: ${errMessage(e)}`);
       if (verbose) console.error(e);
     }
   }
+  clearTimeout(timer);
   m.durationMs = Date.now() - m.started;
   return m;
 }
