@@ -78,6 +78,24 @@ pub enum ClientCommand {
         /// Scopes the client may request (default: all supported).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// client_secret_basic (default), client_secret_post, private_key_jwt or none.
+        #[arg(long = "token-endpoint-auth-method")]
+        token_endpoint_auth_method: Option<String>,
+        /// A third-party app: users see a consent page listing the scopes (remembered).
+        #[arg(long = "third-party")]
+        third_party: bool,
+        /// Back-Channel Logout 1.0: where logout tokens are POSTed.
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
+        /// The client requires `sid` in logout tokens (always sent).
+        #[arg(long = "backchannel-logout-session-required")]
+        backchannel_logout_session_required: bool,
+        /// A file with the client's public JWK Set (for private_key_jwt).
+        #[arg(long = "jwks")]
+        jwks: Option<std::path::PathBuf>,
+        /// The URL of the client's JWK Set (for private_key_jwt).
+        #[arg(long = "jwks-uri")]
+        jwks_uri: Option<String>,
     },
     List,
     Show {
@@ -184,13 +202,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     post_logout_redirect_uris,
                     public,
                     scopes,
+                    token_endpoint_auth_method,
+                    third_party,
+                    backchannel_logout_uri,
+                    backchannel_logout_session_required,
+                    jwks,
+                    jwks_uri,
                 } => {
+                    let jwks = match jwks {
+                        Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
+                            format!("cannot read the JWKS file {}", path.display())
+                        })?),
+                        None => None,
+                    };
                     let new = clients::NewClient {
                         name,
                         redirect_uris,
                         post_logout_redirect_uris,
                         public,
                         scopes,
+                        token_endpoint_auth_method,
+                        third_party,
+                        backchannel_logout_uri,
+                        backchannel_logout_session_required,
+                        jwks,
+                        jwks_uri,
                     };
                     print_json(&clients::create(&state, new).await?)
                 }

@@ -42,6 +42,10 @@ impl RunningServer {
             state.clone(),
             signal.clone(),
         ));
+        let backchannel_sender = tokio::spawn(crate::oidc::backchannel::run_sender(
+            state.clone(),
+            signal.clone(),
+        ));
         let mut plain = None;
         let tls_listener = match acceptor {
             Some(acceptor) => Some(TlsListener::spawn(
@@ -79,6 +83,7 @@ impl RunningServer {
             };
             maintenance.abort();
             mail_sender.abort();
+            backchannel_sender.abort();
             result
         });
         Ok(RunningServer {

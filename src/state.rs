@@ -32,6 +32,11 @@ pub struct AppState {
     pub mail_wakeup: Arc<tokio::sync::Notify>,
     /// BankID, unless `bankid.mode` is `disabled`.
     pub bankid: Option<BankIdService>,
+    /// Outbound HTTP to relying parties (back-channel logout, client JWKS): short timeouts, no
+    /// redirects, system trust roots.
+    pub http: reqwest::Client,
+    /// Wakes this instance's back-channel logout sender when a logout queued deliveries.
+    pub backchannel_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// The BankID RP API client, and the embedded simulator it talks to in simulator mode.
@@ -97,6 +102,8 @@ pub enum StartupError {
     Templates(String),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("outbound HTTP client: {0}")]
+    Http(String),
     #[error("bankid: {0}")]
     BankId(String),
 }
@@ -216,7 +223,19 @@ pub async fn build_with_store(
         mailer,
         mail_wakeup: Arc::new(tokio::sync::Notify::new()),
         bankid,
+        http: outbound_http_client()?,
+        backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
     }))
+}
+
+fn outbound_http_client() -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("leasify-id/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| StartupError::Http(e.to_string()))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -9,13 +9,31 @@ use crate::store::Client;
 
 use super::AdminError;
 
+#[derive(Debug, Clone, Default)]
 pub struct NewClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
     pub scopes: Vec<String>,
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` or `none`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Third-party clients get a consent screen; first-party ones (the default) do not.
+    pub third_party: bool,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    /// A JWK Set (JSON text) with the client's public keys, for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
+
+/// Token endpoint authentication methods a client may register.
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
 
 /// A client as shown to admins; `client_secret` only right after creation or rotation.
 #[derive(Debug, Serialize)]
@@ -29,6 +47,13 @@ pub struct ClientView {
     pub post_logout_redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
     pub public: bool,
+    pub first_party: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    pub has_jwks: bool,
     pub created_at: i64,
 }
 
@@ -43,6 +68,11 @@ impl ClientView {
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             scopes: client.allowed_scopes.clone(),
             public: client.is_public(),
+            first_party: client.first_party,
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: client.backchannel_logout_session_required,
+            jwks_uri: client.jwks_uri.clone(),
+            has_jwks: client.jwks.is_some(),
             created_at: client.created_at,
         }
     }
@@ -64,6 +94,20 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), AdminError> {
         _ => Err(bad(
             "must use https, http on localhost, or a reverse-domain private scheme",
         )),
+    }
+}
+
+/// Back-channel logout and JWKS URIs: absolute, no fragment, https unless on this machine.
+fn validate_https_or_loopback(what: &str, raw: &str) -> Result<(), AdminError> {
+    let bad = |why: &str| AdminError::Invalid(format!("{what} {raw:?}: {why}"));
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if url.fragment().is_some() {
+        return Err(bad("must not contain a fragment"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if crate::config::is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
+        _ => Err(bad("must use https (http only for localhost)")),
     }
 }
 
@@ -106,22 +150,61 @@ pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, Admi
     if !scopes.iter().any(|s| s == "openid") {
         scopes.insert(0, "openid".into());
     }
-    let secret = (!new.public).then(|| random_token(state.entropy.as_ref()));
+    let method = match (&new.token_endpoint_auth_method, new.public) {
+        (None, true) => "none".to_string(),
+        (None, false) => "client_secret_basic".to_string(),
+        (Some(m), public) => {
+            if !AUTH_METHODS.contains(&m.as_str()) {
+                return Err(AdminError::Invalid(format!(
+                    "unknown token endpoint auth method {m:?}; supported: {}",
+                    AUTH_METHODS.join(" ")
+                )));
+            }
+            if public && m != "none" {
+                return Err(AdminError::Invalid(
+                    "a public client authenticates with \"none\"".into(),
+                ));
+            }
+            m.clone()
+        }
+    };
+    let jwks = match &new.jwks {
+        Some(text) => Some(
+            crate::crypto::client_jwks::validate_jwks_text(text)
+                .map_err(|e| AdminError::Invalid(format!("client JWKS: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(uri) = &new.jwks_uri {
+        validate_https_or_loopback("JWKS URI", uri)?;
+    }
+    if method == "private_key_jwt" && jwks.is_none() && new.jwks_uri.is_none() {
+        return Err(AdminError::Invalid(
+            "private_key_jwt needs the client's keys: --jwks FILE or --jwks-uri URI".into(),
+        ));
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        validate_https_or_loopback("back-channel logout URI", uri)?;
+    }
+    let needs_secret = matches!(
+        method.as_str(),
+        "client_secret_basic" | "client_secret_post"
+    );
+    let secret = needs_secret.then(|| random_token(state.entropy.as_ref()));
     let client = Client {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
         secret_hash: secret.as_ref().map(|s| state.hmac.hash_hex(s.as_bytes())),
-        token_endpoint_auth_method: if new.public {
-            "none"
-        } else {
-            "client_secret_basic"
-        }
-        .into(),
+        token_endpoint_auth_method: method,
         redirect_uris: new.redirect_uris,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         allowed_scopes: scopes,
-        first_party: true,
+        first_party: !new.third_party,
         created_at: state.clock.now(),
+        backchannel_logout_uri: new.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: new.backchannel_logout_session_required,
+        jwks,
+        jwks_uri: new.jwks_uri.clone(),
     };
     state.store.insert_client(&client).await?;
     Ok(ClientView::of(&client, secret))

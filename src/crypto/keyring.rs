@@ -140,7 +140,7 @@ fn status(k: &SigningKey, signing: &HashSet<&str>, now: UnixTime) -> &'static st
 }
 
 /// Decodes the protected header of a compact JWS without verifying anything.
-fn peek_header(token: &str) -> Result<Map<String, Value>, CryptoError> {
+pub(crate) fn peek_header(token: &str) -> Result<Map<String, Value>, CryptoError> {
     let bad = |what: &str| CryptoError::Signature(what.to_owned());
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
@@ -155,7 +155,7 @@ fn peek_header(token: &str) -> Result<Map<String, Value>, CryptoError> {
 }
 
 /// For error messages: a kid from an untrusted token, shortened.
-fn shorten(s: &str) -> String {
+pub(crate) fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
 }
 

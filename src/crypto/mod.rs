@@ -13,6 +13,7 @@
 //! The JOSE library (josekit) stays inside this module: callers see `serde_json` maps and
 //! strings. Error messages never contain key material, passwords or tokens.
 
+pub mod client_jwks;
 pub mod digest;
 mod error;
 pub mod keyed_hash;

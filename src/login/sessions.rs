@@ -55,10 +55,16 @@ pub async fn current(state: &AppState, cookie: Option<&str>) -> StoreResult<Opti
     }
 }
 
-/// Ends the session behind a cookie value (idempotent).
-pub async fn end(state: &AppState, cookie: &str) -> StoreResult<()> {
-    state
+/// Ends the session behind a cookie value (idempotent), with back-channel logout for the
+/// clients that used it.
+pub async fn end(state: &AppState, cookie: &str) -> Result<(), crate::oidc::errors::InternalError> {
+    let Some(session) = state
         .store
-        .delete_session(&sha256_hex(cookie.as_bytes()))
-        .await
+        .session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now())
+        .await?
+    else {
+        return Ok(());
+    };
+    crate::oidc::logout::end_session(state, &session).await?;
+    Ok(())
 }

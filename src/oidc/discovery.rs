@@ -26,6 +26,15 @@ fn claims_supported(config: &Config) -> Vec<&'static str> {
     claims
 }
 
+/// The `acr` values we can satisfy: a password always, BankID (Swedish eID LoA 3) when enabled.
+pub fn acr_values_supported(config: &Config) -> Vec<&'static str> {
+    let mut acrs = vec![ACR_PASSWORD];
+    if config.bankid.enabled() {
+        acrs.push(crate::bankid::flow::ACR_BANKID);
+    }
+    acrs
+}
+
 pub fn endpoint(config: &Config, path: &str) -> String {
     format!("{}{}", config.issuer, path)
 }
@@ -43,12 +52,26 @@ pub fn document(config: &Config) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported":
+            crate::crypto::client_jwks::CLIENT_ASSERTION_ALGS,
+        "revocation_endpoint": endpoint(config, "/revoke"),
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_endpoint": endpoint(config, "/introspect"),
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "end_session_endpoint": endpoint(config, "/session/end"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "display_values_supported": ["page", "popup"],
+        "claims_locales_supported": ["sv", "en"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims_supported(config),
-        "acr_values_supported": [ACR_PASSWORD],
+        "acr_values_supported": acr_values_supported(config),
         "ui_locales_supported": ["sv", "en"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

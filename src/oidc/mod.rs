@@ -3,11 +3,14 @@
 //! return, so the protocol is tested directly.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod errors;
+pub mod logout;
 pub mod pkce;
+pub mod revocation;
 pub mod scopes;
 pub mod token;
 pub mod tokens;

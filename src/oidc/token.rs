@@ -31,7 +31,8 @@ pub async fn token(
     presented: &PresentedCredentials,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
-    let client = authenticate(state, presented).await?;
+    let endpoint = format!("{}/token", state.config.issuer);
+    let client = authenticate(state, presented, &endpoint).await?;
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code_grant(state, &client, form).await,
         Some("refresh_token") => refresh_token_grant(state, &client, form).await,

@@ -95,6 +95,7 @@ pub enum AccessTokenError {
 pub struct VerifiedAccessToken {
     pub grant: Grant,
     pub scope: String,
+    pub claims: Map<String, Value>,
 }
 
 /// Checks signature, type, issuer, audience and expiry, then that the grant is still live.
@@ -139,12 +140,23 @@ pub async fn verify_access_token(
     {
         return Err(AccessTokenError::Invalid("revoked"));
     }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or(AccessTokenError::Invalid("jti"))?;
+    if state.store.access_token_revoked(jti).await? {
+        return Err(AccessTokenError::Invalid("revoked"));
+    }
     let scope = claims
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    Ok(VerifiedAccessToken { grant, scope })
+    Ok(VerifiedAccessToken {
+        grant,
+        scope,
+        claims,
+    })
 }
 
 /// The `sub` of an ID token we issued to `client_id` (expired ones are fine as hints).

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001", "initial"),
     migration!(2, "0002", "accounts_outbox"),
     migration!(3, "0003", "personnummer_bankid"),
+    migration!(4, "0004", "consent_logout_revocation"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

@@ -3,6 +3,7 @@
 //! Every instance of the server is stateless; all shared state goes through this trait so that
 //! several instances on one PostgreSQL behave as one.
 
+mod common_queries;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -227,6 +228,60 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Deletes finished orders older than `before` (audit retention).
     async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64>;
+
+    // Consent (third-party clients).
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>>;
+    /// Inserts or replaces the user's consent for the client.
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// Withdraws the consent and revokes the user's grants to that client (refresh tokens die).
+    async fn revoke_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+
+    // Revocation (RFC 7009) and client assertions.
+    async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
+    async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// A refresh token by hash, without using it (revocation, introspection).
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Records a client assertion's jti; `false` if it was already used (a replay).
+    async fn use_client_assertion_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    // Logout.
+    /// Ends a session in one transaction: deletes it, revokes its grants that are not
+    /// `offline_access`, and queues the back-channel logout tokens.
+    async fn end_session(
+        &self,
+        sid: &str,
+        deliveries: &[BackchannelDelivery],
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>>;
+    /// Claims up to `limit` due deliveries for `lease_secs` (one instance at a time each).
+    async fn claim_backchannel(
+        &self,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<BackchannelDelivery>>;
+    async fn backchannel_delivered(&self, id: &str) -> StoreResult<()>;
+    async fn backchannel_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()>;
+    async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
 }
 
 /// Opens the store for a `sqlite:` or `postgres:` URL.

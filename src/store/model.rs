@@ -36,11 +36,19 @@ pub struct Client {
     /// First-party clients get no consent screen.
     pub first_party: bool,
     pub created_at: UnixTime,
+    /// Back-Channel Logout 1.0: where logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client wants `sid` in logout tokens (we always send it).
+    pub backchannel_logout_session_required: bool,
+    /// A JWK Set (JSON text) for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Or the URL of the client's JWK Set.
+    pub jwks_uri: Option<String>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.token_endpoint_auth_method == "none"
     }
 }
 
@@ -235,4 +243,31 @@ pub struct BankIdOrder {
     pub last_collect_at: Option<UnixTime>,
     pub created_at: UnixTime,
     pub finished_at: Option<UnixTime>,
+}
+
+/// Scopes a user allowed a (third-party) client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub user_id: String,
+    pub client_id: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    pub granted_at: UnixTime,
+}
+
+/// A logout token on its way to a client's back-channel logout URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackchannelDelivery {
+    pub id: String,
+    pub client_id: String,
+    pub uri: String,
+    /// The signed logout token (it names the user and session, nothing secret).
+    pub logout_token: String,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixTime,
+    pub locked_until: Option<UnixTime>,
+    pub last_error: Option<String>,
+    pub created_at: UnixTime,
 }

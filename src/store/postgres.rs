@@ -6,11 +6,12 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
+use super::common_queries::{CLAIM_BACKCHANNEL_SKIP_LOCKED, common_queries};
 use super::migrate;
 use super::{
-    AuthCode, BankIdOrder, Client, Consumed, Grant, OutboxEmail, PasswordChange,
-    PendingAuthorization, RefreshToken, Session, SigningKey, Store, StoreError, StoreResult,
-    StoredPersonnummer, ThrottleState, UnixTime, User, UserToken,
+    AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant, OutboxEmail,
+    PasswordChange, PendingAuthorization, RefreshToken, Session, SigningKey, Store, StoreError,
+    StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User, UserToken,
 };
 
 /// Throttle rows whose window started longer ago than this are purged (longer than any window).
@@ -22,6 +23,8 @@ const OUTBOX_RETENTION_SECS: i64 = 30 * 24 * 3600;
 /// Longest delivery error kept in `outbox.last_error`, in characters.
 const OUTBOX_ERROR_MAX_CHARS: usize = 500;
 
+common_queries!(sqlx::PgPool, sqlx::postgres::PgRow);
+
 macro_rules! user_columns {
     () => {
         "id, email, email_verified, name, locale, password_hash, disabled, created_at, updated_at"
@@ -30,7 +33,8 @@ macro_rules! user_columns {
 macro_rules! client_columns {
     () => {
         "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
-         post_logout_redirect_uris, allowed_scopes, first_party, created_at"
+         post_logout_redirect_uris, allowed_scopes, first_party, created_at, \
+         backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri"
     };
 }
 macro_rules! signing_key_columns {
@@ -164,6 +168,10 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
         allowed_scopes: from_json(row, "allowed_scopes")?,
         first_party: row.try_get("first_party")?,
         created_at: row.try_get("created_at")?,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+        backchannel_logout_session_required: row.try_get("backchannel_logout_session_required")?,
+        jwks: row.try_get("jwks")?,
+        jwks_uri: row.try_get("jwks_uri")?,
     })
 }
 
@@ -528,7 +536,7 @@ impl Store for PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&client.id)
         .bind(&client.name)
@@ -539,6 +547,10 @@ impl Store for PostgresStore {
         .bind(to_json(&client.allowed_scopes))
         .bind(client.first_party)
         .bind(client.created_at)
+        .bind(&client.backchannel_logout_uri)
+        .bind(client.backchannel_logout_session_required)
+        .bind(&client.jwks)
+        .bind(&client.jwks_uri)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -923,7 +935,7 @@ impl Store for PostgresStore {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         // Children before parents, so that every deleted row is counted (cascades are not).
         // BankID orders are not touched: their retention is `purge_bankid_orders`.
-        let statements: [(&'static str, i64); 9] = [
+        let statements: [(&'static str, i64); 12] = [
             (
                 "DELETE FROM auth_codes WHERE expires_at <= $1 \
                  OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
@@ -956,6 +968,19 @@ impl Store for PostgresStore {
             (
                 "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at <= $1",
                 now - OUTBOX_RETENTION_SECS,
+            ),
+            (
+                "DELETE FROM backchannel_deliveries \
+                 WHERE status IN ('delivered', 'failed') AND created_at <= $1",
+                now - OUTBOX_RETENTION_SECS,
+            ),
+            (
+                "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
+                now,
+            ),
+            (
+                "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
+                now,
             ),
         ];
         let mut tx = self.pool.begin().await?;
@@ -1456,5 +1481,100 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected())
+    }
+
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
+        common::consent(&self.pool, user_id, client_id).await
+    }
+
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
+        common::save_consent(&self.pool, consent).await
+    }
+
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        common::list_consents(&self.pool, user_id).await
+    }
+
+    async fn revoke_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        common::revoke_consent(&self.pool, user_id, client_id, now).await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        common::revoke_access_token(&self.pool, jti, expires_at).await
+    }
+
+    async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        common::access_token_revoked(&self.pool, jti).await
+    }
+
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        common::refresh_token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn use_client_assertion_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        common::use_client_assertion_jti(&self.pool, client_id, jti, expires_at, now).await
+    }
+
+    async fn end_session(
+        &self,
+        sid: &str,
+        deliveries: &[BackchannelDelivery],
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        common::end_session(&self.pool, sid, deliveries, now).await
+    }
+
+    async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+        common::session_by_sid(&self.pool, sid, now).await
+    }
+
+    async fn claim_backchannel(
+        &self,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<BackchannelDelivery>> {
+        let rows = sqlx::query(CLAIM_BACKCHANNEL_SKIP_LOCKED)
+            .bind(now.saturating_add(lease_secs))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(common::backchannel_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING does not keep the subquery's order.
+        claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        Ok(claimed)
+    }
+
+    async fn backchannel_delivered(&self, id: &str) -> StoreResult<()> {
+        common::backchannel_delivered(&self.pool, id).await
+    }
+
+    async fn backchannel_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()> {
+        common::backchannel_failed(&self.pool, id, error, next_attempt_at, give_up).await
+    }
+
+    async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>> {
+        common::list_backchannel(&self.pool, limit).await
     }
 }

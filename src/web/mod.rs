@@ -5,6 +5,7 @@ pub mod bankid_handlers;
 pub mod http;
 pub mod i18n;
 pub mod login_handlers;
+pub mod logout_handlers;
 pub mod oidc_handlers;
 pub mod responses;
 pub mod templates;
@@ -70,6 +71,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/password/resend", post(account_handlers::resend_link))
         .route("/token", post(oidc_handlers::token_endpoint))
+        .route("/revoke", post(oidc_handlers::revocation_endpoint))
+        .route(
+            "/session/end",
+            get(logout_handlers::end_session_get).post(logout_handlers::end_session_post),
+        )
+        .route("/session/end/confirm", post(logout_handlers::confirm))
+        .route("/introspect", post(oidc_handlers::introspection_endpoint))
         .route(
             "/userinfo",
             get(oidc_handlers::userinfo_endpoint).post(oidc_handlers::userinfo_endpoint),

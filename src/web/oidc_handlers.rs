@@ -13,7 +13,7 @@ use crate::login::sessions::{self, SESSION_COOKIE};
 use crate::oidc::authorize::{self, AuthorizeOutcome};
 use crate::oidc::client_auth::PresentedCredentials;
 use crate::oidc::userinfo::PresentedToken;
-use crate::oidc::{discovery, token, userinfo};
+use crate::oidc::{discovery, revocation, token, userinfo};
 use crate::state::AppState;
 
 use super::http::{RequestId, cookie};
@@ -120,12 +120,11 @@ async fn run_authorize(
     }
 }
 
-pub async fn token_endpoint(
-    State(state): AppStateRef,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// The form and client credentials of a token, revocation or introspection request.
+fn client_request(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(PresentedCredentials, HashMap<String, String>), crate::oidc::TokenError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -134,42 +133,70 @@ pub async fn token_endpoint(
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return token_error(
-            &request_id,
-            crate::oidc::TokenError::invalid_request(
-                "The request must be application/x-www-form-urlencoded.",
-            ),
-        );
+        return Err(crate::oidc::TokenError::invalid_request(
+            "The request must be application/x-www-form-urlencoded.",
+        ));
     }
-    let pairs = parse_pairs(&body);
     let mut form: HashMap<String, String> = HashMap::new();
-    for (k, v) in pairs {
+    for (k, v) in parse_pairs(body) {
         if form.insert(k.clone(), v).is_some() {
-            return token_error(
-                &request_id,
-                crate::oidc::TokenError::invalid_request(format!(
-                    "The parameter {k} was sent more than once."
-                )),
-            );
+            return Err(crate::oidc::TokenError::invalid_request(format!(
+                "The parameter {k} was sent more than once."
+            )));
         }
     }
-    let basic = match headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(value) => match PresentedCredentials::parse_basic(value) {
-            Ok(basic) => basic,
-            Err(e) => return token_error(&request_id, e),
-        },
-        None => None,
-    };
-    let presented = PresentedCredentials {
-        basic,
-        form_client_id: form.get("client_id").cloned(),
-        form_client_secret: form.get("client_secret").cloned(),
+        .and_then(|v| v.to_str().ok());
+    let presented = PresentedCredentials::from_request(authorization, &form)?;
+    Ok((presented, form))
+}
+
+pub async fn token_endpoint(
+    State(state): AppStateRef,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (presented, form) = match client_request(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(e) => return token_error(&request_id, e),
     };
     match token::token(&state, &presented, &form).await {
         Ok(response) => no_store_json(StatusCode::OK, &response),
+        Err(e) => token_error(&request_id, e),
+    }
+}
+
+/// RFC 7009: 200 with an empty body whether or not the token was known.
+pub async fn revocation_endpoint(
+    State(state): AppStateRef,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (presented, form) = match client_request(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(e) => return token_error(&request_id, e),
+    };
+    match revocation::revoke(&state, &presented, &form).await {
+        Ok(()) => no_store_json(StatusCode::OK, &serde_json::json!({})),
+        Err(e) => token_error(&request_id, e),
+    }
+}
+
+pub async fn introspection_endpoint(
+    State(state): AppStateRef,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (presented, form) = match client_request(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(e) => return token_error(&request_id, e),
+    };
+    match revocation::introspect(&state, &presented, &form).await {
+        Ok(answer) => no_store_json(StatusCode::OK, &answer),
         Err(e) => token_error(&request_id, e),
     }
 }

@@ -65,6 +65,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/message.html"),
     ),
     (
+        "pages/logout_confirm.html",
+        include_str!("../../templates/pages/logout_confirm.html"),
+    ),
+    (
+        "pages/consent.html",
+        include_str!("../../templates/pages/consent.html"),
+    ),
+    (
         "emails/layout.html",
         include_str!("../../templates/emails/layout.html"),
     ),

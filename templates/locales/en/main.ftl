@@ -158,3 +158,11 @@ login-with-bankid = Log in with BankID
 login-or = or
 account-bankid-link = Link BankID
 account-bankid-linked = BankID is linked. Next time you can log in with BankID.
+
+logout-confirm-title = Log out?
+logout-confirm-message = Do you want to log out of Leasify ID?
+logout-confirm-unverified = The logout request came from an app that could not be identified.
+logout-confirm-invalid-hint = The logout request could not be verified.
+logout-confirm-unregistered = The app asked to send you to an address that is not registered, so you will stay here after logging out.
+logout-confirm-button = Log out
+logout-stay = Stay logged in

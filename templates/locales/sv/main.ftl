@@ -158,3 +158,11 @@ login-with-bankid = Logga in med BankID
 login-or = eller
 account-bankid-link = Koppla BankID
 account-bankid-linked = BankID är kopplat. Nästa gång kan du logga in med BankID.
+
+logout-confirm-title = Logga ut?
+logout-confirm-message = Vill du logga ut från Leasify ID?
+logout-confirm-unverified = Begäran om utloggning kom från en app som inte kunde identifieras.
+logout-confirm-invalid-hint = Begäran om utloggning kunde inte verifieras.
+logout-confirm-unregistered = Appen bad om att få skicka dig till en adress som inte är registrerad, så du stannar här efter utloggningen.
+logout-confirm-button = Logga ut
+logout-stay = Stanna inloggad

@@ -1,0 +1,204 @@
+//! Token revocation (RFC 7009) and introspection (RFC 7662), both for authenticated clients.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::crypto::sha256_hex;
+use crate::state::AppState;
+use crate::store::{Client, Grant};
+
+use super::client_auth::{PresentedCredentials, authenticate};
+use super::errors::TokenError;
+use super::tokens::{AccessTokenError, verify_access_token};
+
+/// A token we recognised, with the grant it belongs to.
+enum Recognised {
+    Access {
+        grant: Grant,
+        claims: Map<String, Value>,
+    },
+    Refresh {
+        grant: Grant,
+        expires_at: i64,
+    },
+}
+
+impl Recognised {
+    fn grant(&self) -> &Grant {
+        match self {
+            Recognised::Access { grant, .. } | Recognised::Refresh { grant, .. } => grant,
+        }
+    }
+}
+
+fn token_param(form: &HashMap<String, String>) -> Result<&str, TokenError> {
+    form.get("token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::invalid_request("The token parameter is missing."))
+}
+
+/// Finds a live token. The hint only decides which kind is tried first (RFC 7009 §2.1).
+async fn recognise(
+    state: &AppState,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Option<Recognised>, TokenError> {
+    let access_first = hint != Some("refresh_token");
+    for access in [access_first, !access_first] {
+        let found = if access {
+            recognise_access(state, token).await?
+        } else {
+            recognise_refresh(state, token).await?
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+async fn recognise_access(state: &AppState, token: &str) -> Result<Option<Recognised>, TokenError> {
+    // Refresh tokens are opaque random strings; only a JWT can be an access token.
+    if token.split('.').count() != 3 {
+        return Ok(None);
+    }
+    match verify_access_token(state, token).await {
+        Ok(verified) => Ok(Some(Recognised::Access {
+            grant: verified.grant,
+            claims: verified.claims,
+        })),
+        Err(AccessTokenError::Invalid(_)) => Ok(None),
+        Err(AccessTokenError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn recognise_refresh(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Recognised>, TokenError> {
+    let now = state.clock.now();
+    let Some(refresh) = state
+        .store
+        .refresh_token_by_hash(&sha256_hex(token.as_bytes()))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if refresh.used_at.is_some() || refresh.expires_at <= now {
+        return Ok(None);
+    }
+    let Some(grant) = state.store.grant_by_id(&refresh.grant_id).await? else {
+        return Ok(None);
+    };
+    if grant.revoked_at.is_some() || grant.expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(Recognised::Refresh {
+        grant,
+        expires_at: refresh.expires_at,
+    }))
+}
+
+fn endpoint(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.issuer)
+}
+
+/// RFC 7009. Unknown, invalid or already revoked tokens are not an error (§2.2). Revoking a
+/// refresh token revokes its whole grant, and with it every access token of that grant.
+pub async fn revoke(
+    state: &AppState,
+    presented: &PresentedCredentials,
+    form: &HashMap<String, String>,
+) -> Result<(), TokenError> {
+    let client = authenticate(state, presented, &endpoint(state, "/revoke")).await?;
+    let token = token_param(form)?;
+    let hint = form.get("token_type_hint").map(String::as_str);
+    let Some(found) = recognise(state, token, hint).await? else {
+        return Ok(());
+    };
+    if found.grant().client_id != client.id {
+        return Err(TokenError::new(
+            400,
+            "unauthorized_client",
+            "The token was not issued to this client.",
+        ));
+    }
+    let now = state.clock.now();
+    match found {
+        Recognised::Access { claims, .. } => {
+            let jti = claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+            state.store.revoke_access_token(jti, exp).await?;
+            tracing::info!(client_id = %client.id, "access token revoked");
+        }
+        Recognised::Refresh { grant, .. } => {
+            state.store.revoke_grant(&grant.id, now).await?;
+            tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token revoked with its grant");
+        }
+    }
+    Ok(())
+}
+
+/// RFC 7662. Confidential clients (resource servers) may introspect any token; a public
+/// client only its own. Anything not live is just `{"active": false}`.
+pub async fn introspect(
+    state: &AppState,
+    presented: &PresentedCredentials,
+    form: &HashMap<String, String>,
+) -> Result<Map<String, Value>, TokenError> {
+    let client = authenticate(state, presented, &endpoint(state, "/introspect")).await?;
+    let token = token_param(form)?;
+    let hint = form.get("token_type_hint").map(String::as_str);
+    let inactive = || {
+        let mut out = Map::new();
+        out.insert("active".into(), json!(false));
+        out
+    };
+    let Some(found) = recognise(state, token, hint).await? else {
+        return Ok(inactive());
+    };
+    if !visible_to(&client, found.grant()) {
+        return Ok(inactive());
+    }
+    let mut out = Map::new();
+    out.insert("active".into(), json!(true));
+    match found {
+        Recognised::Access { grant, claims } => {
+            for name in [
+                "scope",
+                "sub",
+                "exp",
+                "iat",
+                "iss",
+                "jti",
+                "auth_time",
+                "acr",
+            ] {
+                if let Some(value) = claims.get(name) {
+                    out.insert(name.into(), value.clone());
+                }
+            }
+            out.insert("client_id".into(), json!(grant.client_id));
+            out.insert("aud".into(), json!(grant.client_id));
+            out.insert("token_type".into(), json!("Bearer"));
+        }
+        Recognised::Refresh { grant, expires_at } => {
+            out.insert("scope".into(), json!(grant.scope));
+            out.insert("client_id".into(), json!(grant.client_id));
+            out.insert("sub".into(), json!(grant.user_id));
+            out.insert("exp".into(), json!(expires_at));
+            out.insert("iss".into(), json!(state.config.issuer));
+            out.insert("token_type".into(), json!("refresh_token"));
+        }
+    }
+    Ok(out)
+}
+
+fn visible_to(client: &Client, grant: &Grant) -> bool {
+    !client.is_public() || grant.client_id == client.id
+}
