@@ -11,7 +11,7 @@ use crate::login::sessions::{self, ActiveSession};
 use crate::state::AppState;
 use crate::store::{BankIdOrder, StoreError};
 
-use super::api::{CollectStatus, CompletionData, OrderRequest, Requirement, Risk};
+use super::api::{CollectStatus, CompletionData, OrderRequest, Requirement, Risk, error_codes};
 use super::client::BankIdError;
 use super::messages::{FlowKind, client_error_message, failed_message, pending_message};
 use super::qr::qr_payload;
@@ -57,13 +57,27 @@ pub struct Started {
     pub binding: String,
 }
 
+/// The browser-binding cookie: `<orderRef>.<random secret>`; the database keeps only its SHA-256.
+/// The order reference in it tells which order this browser started last, so a stale one can be
+/// cancelled when BankID answers `alreadyInProgress`.
 pub const BINDING_COOKIE: &str = "__Host-leasify-bankid";
 
+/// The order a binding cookie was made for (it is proven only by [`bound_order`]).
+fn order_ref_of_binding(binding: &str) -> Option<&str> {
+    binding
+        .split_once('.')
+        .map(|(order_ref, _)| order_ref)
+        .filter(|order_ref| !order_ref.is_empty())
+}
+
+/// Starts an order. `previous_binding` is the browser's binding cookie, if it has one: when
+/// BankID answers `alreadyInProgress`, the order it names is the stale one and gets cancelled.
 pub async fn start(
     state: &AppState,
     what: Start<'_>,
     ip: IpAddr,
     lang: &str,
+    previous_binding: Option<&str>,
 ) -> Result<Started, FlowError> {
     let service = state.bankid.as_ref().ok_or(FlowError::Disabled)?;
     let product = &state.config.branding.product_name;
@@ -118,11 +132,18 @@ pub async fn start(
         Ok(order) => order,
         Err(e) => {
             tracing::warn!(error = %e, "BankID auth failed");
+            if e.error_code() == Some(error_codes::ALREADY_IN_PROGRESS) {
+                cancel_stale_order(state, previous_binding).await;
+            }
             return Err(FlowError::Refused(client_error_message(&e).message_key()));
         }
     };
     let now = state.clock.now();
-    let binding = random_token(state.entropy.as_ref());
+    let binding = format!(
+        "{}.{}",
+        order.order_ref,
+        random_token(state.entropy.as_ref())
+    );
     state
         .store
         .insert_bankid_order(&BankIdOrder {
@@ -388,4 +409,26 @@ pub async fn cancel(
         state.store.update_bankid_order(&order).await?;
     }
     Ok(order)
+}
+
+/// After `alreadyInProgress` (spec 1.6): the person already has an order in progress, and the
+/// one this browser started last is the one we can name, so it is cancelled at BankID and here;
+/// "Försök igen" then starts afresh. BankID does not say which order is in progress, so one
+/// started from another browser cannot be named; BankID is observed to cancel it itself, and our
+/// copy ends at its next collect.
+async fn cancel_stale_order(state: &AppState, previous_binding: Option<&str>) {
+    let Some(order_ref) = previous_binding.and_then(order_ref_of_binding) else {
+        tracing::info!("BankID order already in progress, none known from this browser");
+        return;
+    };
+    match cancel(state, order_ref, previous_binding).await {
+        Ok(order) => tracing::info!(
+            order_ref,
+            status = %order.status,
+            "BankID order already in progress: this browser's previous order is cancelled"
+        ),
+        Err(e) => {
+            tracing::info!(order_ref, error = %e, "BankID: no stale order of this browser to cancel")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The BankID pages: start an order (login or linking), the order page with the animated QR, the
-//! poll the page makes every second, finishing, cancelling, and the simulated BankID app.
+//! poll the page makes every second, finishing and cancelling. The simulated BankID app is in
+//! `dev_bankid_handlers.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::bankid::qr::qr_svg_with_label;
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::oidc::PageError;
 use crate::state::AppState;
+use crate::store::BankIdOrder;
 
 use super::account_handlers::{Form, csrf_token, field, message_page, session_form, with_cookie};
 use super::http::{RequestId, client_ip, cookie, host_cookie};
@@ -48,6 +50,105 @@ fn flow_failure(
     }
 }
 
+/// Where "Försök igen" posts and what it sends again, and the way back without BankID.
+struct Retry {
+    heading_key: &'static str,
+    action: &'static str,
+    fields: Vec<(String, String)>,
+    back_href: String,
+    back_key: &'static str,
+}
+
+impl Retry {
+    fn login(pending: Option<&str>, next: Option<&str>, lang: &str) -> Retry {
+        let (fields, back_href) = match (pending, next) {
+            (Some(req), _) => (
+                vec![("req".to_string(), req.to_string())],
+                format!("/login?req={req}&lang={lang}"),
+            ),
+            (None, Some(next)) => {
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                (
+                    vec![("next".to_string(), next.to_string())],
+                    format!("/login?next={encoded}&lang={lang}"),
+                )
+            }
+            (None, None) => (vec![], format!("/login?next=%2Faccount&lang={lang}")),
+        };
+        Retry {
+            heading_key: "bankid-title",
+            action: "/bankid/login",
+            fields,
+            back_href,
+            back_key: "back-to-login",
+        }
+    }
+
+    fn link(lang: &str) -> Retry {
+        Retry {
+            heading_key: "bankid-link-title",
+            action: "/account/bankid",
+            fields: vec![],
+            back_href: format!("/account?lang={lang}"),
+            back_key: "account-title",
+        }
+    }
+
+    fn of(order: &BankIdOrder, lang: &str) -> Retry {
+        match order.purpose.as_str() {
+            "link" => Retry::link(lang),
+            _ => Retry::login(
+                order.pending_authorization.as_deref(),
+                order.next_path.as_deref(),
+                lang,
+            ),
+        }
+    }
+}
+
+/// BankID refused to start an order (`alreadyInProgress`, `maintenance`…): its message, and
+/// "Försök igen", which starts a new order the same way.
+fn refused_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &str,
+    message_key: &str,
+    retry: Retry,
+) -> Response {
+    let (csrf, set_cookie) = csrf_token(state, headers);
+    let context = context! {
+        lang => lang,
+        languages => Vec::<minijinja::Value>::new(),
+        heading_key => retry.heading_key,
+        message_key => message_key,
+        csrf => csrf,
+        retry_action => retry.action,
+        retry_fields => retry.fields,
+        back_href => retry.back_href,
+        back_key => retry.back_key,
+    };
+    with_cookie(
+        page(state, StatusCode::OK, "pages/bankid.html", context),
+        set_cookie,
+    )
+}
+
+/// The answer to a start that failed.
+fn start_failure(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: &str,
+    request_id: &RequestId,
+    error: FlowError,
+    retry: Retry,
+) -> Response {
+    match error {
+        FlowError::Refused(key) => refused_page(state, headers, lang, key, retry),
+        other => flow_failure(state, lang, request_id, other),
+    }
+}
+
 fn order_page_redirect(started: &flow::Started, lang: &str) -> Response {
     let mut response = redirect_see_other(&format!(
         "/bankid/order?order={}&lang={lang}",
@@ -60,7 +161,8 @@ fn order_page_redirect(started: &flow::Started, lang: &str) -> Response {
     response
 }
 
-fn verified_form(
+/// The form, once its CSRF token checks out, and the page language.
+pub(super) fn verified_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
@@ -92,9 +194,13 @@ pub async fn start_login(
         pending_authorization: pending,
         next_path: next.as_deref(),
     };
-    match flow::start(&state, what, ip, lang).await {
+    let previous = cookie(&headers, BINDING_COOKIE);
+    match flow::start(&state, what, ip, lang, previous).await {
         Ok(started) => order_page_redirect(&started, lang),
-        Err(e) => flow_failure(&state, lang, &request_id, e),
+        Err(e) => {
+            let retry = Retry::login(pending, next.as_deref(), lang);
+            start_failure(&state, &headers, lang, &request_id, e, retry)
+        }
     }
 }
 
@@ -118,11 +224,12 @@ pub async fn start_link(
         },
         ip,
         lang,
+        cookie(&headers, BINDING_COOKIE),
     )
     .await
     {
         Ok(started) => order_page_redirect(&started, lang),
-        Err(e) => flow_failure(&state, lang, &request_id, e),
+        Err(e) => start_failure(&state, &headers, lang, &request_id, e, Retry::link(lang)),
     }
 }
 
@@ -155,31 +262,21 @@ pub async fn order_page(
         Err(e) => return flow_failure(&state, lang, &request_id, e),
     };
     let (csrf, set_cookie) = csrf_token(&state, &headers);
-    let (heading_key, retry_action, retry_fields): (&str, &str, Vec<(String, String)>) =
-        match order.purpose.as_str() {
-            "link" => ("bankid-link-title", "/account/bankid", vec![]),
-            _ => (
-                "bankid-title",
-                "/bankid/login",
-                match (&order.pending_authorization, &order.next_path) {
-                    (Some(req), _) => vec![("req".into(), req.clone())],
-                    (None, Some(next)) => vec![("next".into(), next.clone())],
-                    _ => vec![],
-                },
-            ),
-        };
+    let retry = Retry::of(&order, lang);
     let context = context! {
         lang => lang,
         languages => Vec::<minijinja::Value>::new(),
-        heading_key => heading_key,
+        heading_key => retry.heading_key,
         order_ref => query.order.clone(),
         poll_url => format!("/bankid/poll?order={}&lang={lang}", query.order),
         qr_svg => qr_svg(&state, lang, progress.qr_payload.as_deref()),
         message_key => progress.message_key,
         autostart_url => format!("bankid:///?autostarttoken={}&redirect=null", progress.auto_start_token),
         csrf => csrf,
-        retry_action => retry_action,
-        retry_fields => retry_fields,
+        retry_action => retry.action,
+        retry_fields => retry.fields,
+        back_href => retry.back_href,
+        back_key => retry.back_key,
     };
     with_cookie(
         page(&state, StatusCode::OK, "pages/bankid.html", context),
@@ -304,67 +401,7 @@ pub async fn cancel(
     )
     .await
     {
-        Ok(order) => match (order.purpose.as_str(), &order.pending_authorization) {
-            ("link", _) => redirect_see_other(&format!("/account?lang={lang}")),
-            (_, Some(req)) => redirect_see_other(&format!("/login?req={req}&lang={lang}")),
-            _ => redirect_see_other(&format!("/login?next=%2Faccount&lang={lang}")),
-        },
+        Ok(order) => redirect_see_other(&Retry::of(&order, lang).back_href),
         Err(e) => flow_failure(&state, lang, &request_id, e),
     }
-}
-
-/// The simulated BankID app (simulator mode only): pending orders, and buttons that scan the
-/// current QR code as a test person and approve, or cancel as the user.
-pub async fn dev_app(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let Some(simulator) = state.bankid.as_ref().and_then(|b| b.simulator.as_ref()) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let lang = page_lang(&state, None, None, &headers);
-    let (csrf, set_cookie) = csrf_token(&state, &headers);
-    let orders: Vec<_> = simulator
-        .state()
-        .orders()
-        .into_iter()
-        .filter(|o| o.status == "pending")
-        .collect();
-    let context = context! {
-        lang => lang,
-        languages => Vec::<minijinja::Value>::new(),
-        csrf => csrf,
-        orders => minijinja::Value::from_serialize(&orders),
-        identities => minijinja::Value::from_serialize(simulator.state().identities()),
-    };
-    with_cookie(
-        page(&state, StatusCode::OK, "pages/dev_bankid.html", context),
-        set_cookie,
-    )
-}
-
-pub async fn dev_app_action(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(simulator) = state.bankid.as_ref().and_then(|b| b.simulator.as_ref()) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let (form, lang) = match verified_form(&state, &headers, &body) {
-        Ok(parts) => parts,
-        Err(response) => return *response,
-    };
-    let order = field(&form, "order").unwrap_or_default();
-    let person = field(&form, "personal_number").unwrap_or_default();
-    let sim = simulator.state();
-    let outcome = match field(&form, "action") {
-        Some("cancel") => sim.user_cancel(order).map(|_| ()),
-        _ => sim
-            .current_qr_payload(order)
-            .and_then(|payload| sim.scan(&payload, person))
-            .and_then(|_| sim.approve(order))
-            .map(|_| ()),
-    };
-    if let Err(e) = outcome {
-        tracing::info!(error = %e, "simulated BankID app action failed");
-    }
-    redirect_see_other(&format!("/dev/bankid?lang={lang}"))
 }

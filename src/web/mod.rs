@@ -2,6 +2,7 @@
 
 pub mod account_handlers;
 pub mod bankid_handlers;
+pub mod dev_bankid_handlers;
 pub mod http;
 pub mod i18n;
 pub mod login_handlers;
@@ -56,10 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/bankid/poll", get(bankid_handlers::poll))
         .route("/bankid/finish", get(bankid_handlers::finish))
         .route("/bankid/cancel", post(bankid_handlers::cancel))
-        .route(
-            "/dev/bankid",
-            get(bankid_handlers::dev_app).post(bankid_handlers::dev_app_action),
-        )
+        .merge(dev_bankid_handlers::routes())
         .route("/logout", post(account_handlers::logout))
         .route(
             "/password/forgot",

@@ -18,6 +18,7 @@
 
 pub mod certs;
 pub mod control;
+pub mod dev_app;
 pub mod orders;
 pub mod server;
 mod signature;
