@@ -8,6 +8,9 @@ ALTER TABLE clients ADD COLUMN backchannel_logout_session_required INTEGER NOT N
 ALTER TABLE clients ADD COLUMN jwks TEXT;
 ALTER TABLE clients ADD COLUMN jwks_uri TEXT;
 
+-- Claims the client asked for with the `claims` request parameter (JSON), per grant.
+ALTER TABLE grants ADD COLUMN requested_claims TEXT;
+
 -- What a user allowed a third-party client; asked again when a request wants more.
 CREATE TABLE consents (
     user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -12,6 +12,7 @@ use crate::login::sessions::ActiveSession;
 use crate::state::AppState;
 use crate::store::{AuthCode, Client, Grant, PendingAuthorization};
 
+use super::claims::RequestedClaims;
 use super::errors::{AuthorizeError, PageError};
 use super::pkce;
 use super::scopes::{is_supported_scope, parse_scope};
@@ -48,11 +49,38 @@ pub struct AuthorizationRequest {
     pub acr_values: Option<String>,
     /// `sub` of a valid `id_token_hint`.
     pub hinted_subject: Option<String>,
+    /// The `claims` request parameter.
+    #[serde(default)]
+    pub claims: RequestedClaims,
 }
 
 impl AuthorizationRequest {
     pub fn prompts(&self, value: &str) -> bool {
         self.prompt.iter().any(|p| p == value)
+    }
+
+    /// The authentication levels that satisfy this request, from `acr_values` and an `acr`
+    /// requested with `value(s)` in `claims`, limited to those we support. Empty: any will do
+    /// (`acr_values` is a preference, and unknown values cannot be honoured anyway).
+    pub fn acceptable_acrs(&self, config: &crate::config::Config) -> Vec<&'static str> {
+        let supported = super::discovery::acr_values_supported(config);
+        let requested: Vec<&str> = self
+            .acr_values
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .chain(self.claims.acr_values.iter().map(String::as_str))
+            .collect();
+        supported
+            .into_iter()
+            .filter(|acr| requested.contains(acr))
+            .collect()
+    }
+
+    /// Whether a session at level `acr` satisfies the request.
+    pub fn accepts_acr(&self, config: &crate::config::Config, acr: &str) -> bool {
+        let acceptable = self.acceptable_acrs(config);
+        acceptable.is_empty() || acceptable.contains(&acr)
     }
 }
 
@@ -90,6 +118,8 @@ pub enum AuthorizeOutcome {
         pending_id: String,
         request: Box<AuthorizationRequest>,
     },
+    /// The user is logged in but must allow the (third-party) client first.
+    Consent { pending_id: String },
 }
 
 /// Builds an error response for a verified target (state and iss included).
@@ -183,6 +213,7 @@ pub async fn validate(
         "login_hint",
         "id_token_hint",
         "acr_values",
+        "claims",
     ] {
         if single(params, name).is_err() {
             return Err(fail(
@@ -322,6 +353,12 @@ pub async fn validate(
         }
     };
 
+    let claims = match get("claims") {
+        None => RequestedClaims::default(),
+        Some(raw) => RequestedClaims::parse(raw)
+            .map_err(|description| fail(&target, "invalid_request", description))?,
+    };
+
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         target,
@@ -335,6 +372,7 @@ pub async fn validate(
         login_hint: get("login_hint").map(str::to_string),
         acr_values: get("acr_values").map(str::to_string),
         hinted_subject,
+        claims,
     })
 }
 
@@ -350,7 +388,8 @@ fn grantable_scopes(state: &AppState, client: &Client, requested: &[String]) -> 
         .collect()
 }
 
-/// The whole endpoint: validate, then answer silently from the session or ask for a login.
+/// The whole endpoint: validate, then answer silently from the session or ask for a login (or
+/// for consent).
 pub async fn authorize(
     state: &AppState,
     params: &[(String, String)],
@@ -366,12 +405,28 @@ pub async fn authorize(
             .hinted_subject
             .as_ref()
             .is_none_or(|sub| sub == &s.user.id);
-        fresh_enough && same_subject
+        fresh_enough && same_subject && request.accepts_acr(&state.config, &s.session.acr)
     });
+    // select_account: one account per browser here, so choosing means logging in again.
+    let must_log_in = request.prompts("login") || request.prompts("select_account");
     match usable {
-        Some(active) if !request.prompts("login") => Ok(AuthorizeOutcome::Respond(
-            issue_code(state, &request, active).await?,
-        )),
+        Some(active) if !must_log_in => {
+            if !consent_needed(state, &request, &active.user.id).await? {
+                return Ok(AuthorizeOutcome::Respond(
+                    issue_code(state, &request, active).await?,
+                ));
+            }
+            if request.prompts("none") {
+                return Ok(AuthorizeOutcome::Respond(error_response(
+                    &state.config.issuer,
+                    &request.target,
+                    "consent_required",
+                    "The user must allow this app first.",
+                )));
+            }
+            let pending_id = keep_pending(state, &request).await?;
+            Ok(AuthorizeOutcome::Consent { pending_id })
+        }
         _ if request.prompts("none") => Ok(AuthorizeOutcome::Respond(error_response(
             &state.config.issuer,
             &request.target,
@@ -379,22 +434,58 @@ pub async fn authorize(
             "The user must log in.",
         ))),
         _ => {
-            let pending_id = random_token(state.entropy.as_ref());
-            let pending = PendingAuthorization {
-                id: pending_id.clone(),
-                request_json: serde_json::to_string(&request).map_err(|e| {
-                    AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string()))
-                })?,
-                created_at: now,
-                expires_at: now + state.config.session.pending_authorization_ttl,
-            };
-            state.store.insert_pending_authorization(&pending).await?;
+            let pending_id = keep_pending(state, &request).await?;
             Ok(AuthorizeOutcome::Login {
                 pending_id,
                 request: Box::new(request),
             })
         }
     }
+}
+
+async fn keep_pending(
+    state: &AppState,
+    request: &AuthorizationRequest,
+) -> Result<String, AuthorizeError> {
+    let now = state.clock.now();
+    let pending_id = random_token(state.entropy.as_ref());
+    let pending = PendingAuthorization {
+        id: pending_id.clone(),
+        request_json: serde_json::to_string(request).map_err(|e| {
+            AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string()))
+        })?,
+        created_at: now,
+        expires_at: now + state.config.session.pending_authorization_ttl,
+    };
+    state.store.insert_pending_authorization(&pending).await?;
+    Ok(pending_id)
+}
+
+/// `prompt=consent` always asks; otherwise only third-party clients ask, and only for scopes
+/// the user has not allowed before.
+async fn consent_needed(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user_id: &str,
+) -> Result<bool, AuthorizeError> {
+    if request.prompts("consent") {
+        return Ok(true);
+    }
+    let client = state
+        .store
+        .client_by_id(&request.client_id)
+        .await?
+        .ok_or(AuthorizeError::Page(PageError::UnknownClient))?;
+    if client.first_party {
+        return Ok(false);
+    }
+    let allowed = state
+        .store
+        .consent(user_id, &client.id)
+        .await?
+        .map(|c| parse_scope(&c.scope))
+        .unwrap_or_default();
+    Ok(!request.scopes.iter().all(|s| allowed.contains(s)))
 }
 
 /// Loads a request waiting for login.
@@ -411,14 +502,71 @@ pub async fn pending_request(
         .map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
 }
 
-/// Finishes a request after the user logged in: the request is used up and a code issued.
+/// Continues a request after the user logged in: a code, or first the consent page.
 pub async fn resume_after_login(
     state: &AppState,
     pending_id: &str,
     session: &ActiveSession,
+) -> Result<AuthorizeOutcome, AuthorizeError> {
+    let request = pending_request(state, pending_id).await?;
+    if !request.accepts_acr(&state.config, &session.session.acr) {
+        state.store.delete_pending_authorization(pending_id).await?;
+        return Ok(AuthorizeOutcome::Respond(error_response(
+            &state.config.issuer,
+            &request.target,
+            "access_denied",
+            "The requested authentication level was not met.",
+        )));
+    }
+    if consent_needed(state, &request, &session.user.id).await? {
+        return Ok(AuthorizeOutcome::Consent {
+            pending_id: pending_id.to_string(),
+        });
+    }
+    state.store.delete_pending_authorization(pending_id).await?;
+    Ok(AuthorizeOutcome::Respond(
+        issue_code(state, &request, session).await?,
+    ))
+}
+
+/// The user answered the consent page: remember what was allowed and issue a code, or tell the
+/// client the user said no.
+pub async fn finish_consent(
+    state: &AppState,
+    pending_id: &str,
+    session: &ActiveSession,
+    approved: bool,
 ) -> Result<AuthorizationResponse, AuthorizeError> {
     let request = pending_request(state, pending_id).await?;
     state.store.delete_pending_authorization(pending_id).await?;
+    if !approved {
+        return Ok(error_response(
+            &state.config.issuer,
+            &request.target,
+            "access_denied",
+            "The user did not allow the app.",
+        ));
+    }
+    let mut allowed = state
+        .store
+        .consent(&session.user.id, &request.client_id)
+        .await?
+        .map(|c| parse_scope(&c.scope))
+        .unwrap_or_default();
+    for scope in &request.scopes {
+        if !allowed.contains(scope) {
+            allowed.push(scope.clone());
+        }
+    }
+    state
+        .store
+        .save_consent(&crate::store::Consent {
+            user_id: session.user.id.clone(),
+            client_id: request.client_id.clone(),
+            scope: allowed.join(" "),
+            granted_at: state.clock.now(),
+        })
+        .await?;
     issue_code(state, &request, session).await
 }
 
@@ -442,6 +590,9 @@ pub async fn issue_code(
         created_at: now,
         expires_at: now + state.config.tokens.refresh_token_ttl,
         revoked_at: None,
+        requested_claims: (!request.claims.is_empty())
+            .then(|| serde_json::to_string(&request.claims).ok())
+            .flatten(),
     };
     state.store.insert_grant(&grant).await?;
     state

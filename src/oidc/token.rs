@@ -8,6 +8,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
 use crate::store::{Client, Consumed, Grant, RefreshToken};
 
+use super::claims::{RequestedClaims, id_token_claims};
 use super::client_auth::{PresentedCredentials, authenticate};
 use super::errors::TokenError;
 use super::pkce;
@@ -187,6 +188,15 @@ async fn issue_tokens(
     let access_token = mint_access_token(state, grant, scope).await?;
     let scopes = parse_scope(scope);
     let id_token = if scopes.iter().any(|s| s == "openid") {
+        let requested = RequestedClaims::from_stored(grant.requested_claims.as_deref());
+        let extra_claims = if requested.id_token.is_empty() {
+            Default::default()
+        } else {
+            match state.store.user_by_id(&grant.user_id).await? {
+                Some(user) => id_token_claims(&user, &requested.id_token),
+                None => Default::default(),
+            }
+        };
         Some(
             mint_id_token(
                 state,
@@ -194,6 +204,7 @@ async fn issue_tokens(
                     grant,
                     nonce,
                     access_token: &access_token,
+                    extra_claims,
                 },
             )
             .await?,

@@ -11,6 +11,8 @@ pub struct IdTokenInput<'a> {
     pub grant: &'a Grant,
     pub nonce: Option<&'a str>,
     pub access_token: &'a str,
+    /// Claims the `claims` request parameter asked to have in the ID token.
+    pub extra_claims: Map<String, Value>,
 }
 
 fn alg(raw: &str) -> Alg {
@@ -46,6 +48,9 @@ pub async fn mint_id_token(
     }
     claims.insert("amr".into(), json!(grant.amr));
     claims.insert("acr".into(), json!(grant.acr));
+    for (name, value) in input.extra_claims {
+        claims.entry(name).or_insert(value);
+    }
     state.keys.sign(signing_alg, None, &claims).await
 }
 

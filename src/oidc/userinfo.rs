@@ -50,7 +50,9 @@ pub async fn userinfo(
         .filter(|u| !u.disabled)
         .ok_or(BearerError::InvalidToken("user"))?;
     let scopes: Vec<&str> = verified.scope.split(' ').collect();
-    let mut claims = userinfo_claims(&user, &scopes);
+    let requested =
+        super::claims::RequestedClaims::from_stored(verified.grant.requested_claims.as_deref());
+    let mut claims = userinfo_claims(&user, &scopes, &requested.userinfo);
     // The personnummer only for a client allowed the dedicated scope that asked for it (the
     // grant's scope is already limited to what the client is allowed).
     if state.config.bankid.enabled()

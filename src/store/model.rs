@@ -107,6 +107,8 @@ pub struct Grant {
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub revoked_at: Option<UnixTime>,
+    /// The `claims` request parameter's claim names (JSON of `oidc::claims::RequestedClaims`).
+    pub requested_claims: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

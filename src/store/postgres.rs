@@ -49,7 +49,8 @@ macro_rules! session_columns {
 }
 macro_rules! grant_columns {
     () => {
-        "id, user_id, client_id, scope, auth_time, amr, acr, sid, created_at, expires_at, revoked_at"
+        "id, user_id, client_id, scope, auth_time, amr, acr, sid, created_at, expires_at, \
+         revoked_at, requested_claims"
     };
 }
 macro_rules! auth_code_columns {
@@ -223,6 +224,7 @@ fn grant_from_row(row: &PgRow) -> StoreResult<Grant> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        requested_claims: row.try_get("requested_claims")?,
     })
 }
 
@@ -788,7 +790,7 @@ impl Store for PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO grants (",
             grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&grant.id)
         .bind(&grant.user_id)
@@ -801,6 +803,7 @@ impl Store for PostgresStore {
         .bind(grant.created_at)
         .bind(grant.expires_at)
         .bind(grant.revoked_at)
+        .bind(&grant.requested_claims)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

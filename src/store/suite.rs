@@ -168,6 +168,10 @@ fn client(id: &str, created_at: UnixTime) -> Client {
         allowed_scopes: vec!["openid".into(), "email".into(), "profile".into()],
         first_party: false,
         created_at,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 
@@ -210,6 +214,7 @@ fn grant(id: &str, user_id: &str, client_id: &str, expires_at: UnixTime) -> Gran
         created_at: NOW - 5,
         expires_at,
         revoked_at: None,
+        requested_claims: None,
     }
 }
 

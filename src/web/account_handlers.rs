@@ -101,9 +101,11 @@ async fn render_account(
         Ok(Some(pnr)) => Some(pnr.masked()),
         _ => None,
     };
+    let consents = consent_views(state, &active.user.id).await;
     let context = context! {
         lang => view.lang,
         languages => language_links("/account", view.lang),
+        consents => consents,
         pnr_masked => pnr_masked,
         bankid_enabled => state.bankid.is_some(),
         bankid_linked => stored.as_ref().is_some_and(|s| s.bankid_linked_at.is_some()),
@@ -122,6 +124,71 @@ async fn render_account(
         page(state, status, "pages/account.html", context),
         set_cookie,
     )
+}
+
+/// The apps the user allowed, by name, for "Mina uppgifter".
+async fn consent_views(state: &AppState, user_id: &str) -> Vec<minijinja::Value> {
+    let Ok(consents) = state.store.list_consents(user_id).await else {
+        return Vec::new();
+    };
+    let mut views = Vec::new();
+    for consent in consents {
+        let name = match state.store.client_by_id(&consent.client_id).await {
+            Ok(Some(client)) => client.name,
+            _ => continue,
+        };
+        let scope_keys: Vec<String> = consent
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("scope-{s}"))
+            .collect();
+        views.push(context! {
+            client_id => consent.client_id,
+            client_name => name,
+            scope_keys => scope_keys,
+        });
+    }
+    views
+}
+
+/// Withdraws an app's access: the consent and every grant (refresh token) it holds.
+pub async fn revoke_consent(
+    State(state): State<Arc<AppState>>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_pairs(&body);
+    let active = match require_session(
+        &state,
+        &headers,
+        &request_id,
+        field(&form, "lang"),
+        "/account",
+    )
+    .await
+    {
+        Ok(active) => active,
+        Err(response) => return response,
+    };
+    let lang = user_lang(&state, field(&form, "lang"), &active, &headers);
+    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field(&form, "csrf")) {
+        return page_error(&state, lang, PageError::InvalidCsrf);
+    }
+    let Some(client_id) = field(&form, "client_id") else {
+        return page_error(&state, lang, PageError::BadRequest);
+    };
+    let now = state.clock.now();
+    if let Err(e) = state
+        .store
+        .revoke_consent(&active.user.id, client_id, now)
+        .await
+    {
+        return internal_page(&state, lang, &request_id, &e);
+    }
+    tracing::info!(user_id = %active.user.id, %client_id, "consent withdrawn");
+    redirect_see_other(&format!("/account?lang={lang}&notice=consent-revoked"))
 }
 
 /// The session, or a redirect to the login page that comes back to `next`.
@@ -174,6 +241,7 @@ pub async fn account_page(
         Some("pnr-saved") => Some("account-personnummer-saved"),
         Some("pnr-removed") => Some("account-personnummer-removed"),
         Some("bankid-linked") => Some("account-bankid-linked"),
+        Some("consent-revoked") => Some("consent-revoked"),
         _ => None,
     };
     let view = AccountView {

@@ -22,8 +22,7 @@ use super::http::{RequestId, client_ip, cookie, host_cookie};
 use super::i18n::negotiate;
 use super::oidc_handlers::{accept_language, parse_pairs};
 use super::responses::{
-    allow_form_redirect_to, authorization_response, authorize_error, internal_page, language_links,
-    page, page_error,
+    allow_form_redirect_to, authorize_error, internal_page, language_links, page, page_error,
 };
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +97,13 @@ async fn render_login(
             )
         }
     };
+    // An app demanding BankID (acr_values) gets only the BankID button.
+    let password_allowed = match view.target {
+        LoginTarget::Authorization { request, .. } => {
+            request.accepts_acr(&state.config, ACR_PASSWORD) || state.bankid.is_none()
+        }
+        LoginTarget::Local { .. } => true,
+    };
     let (csrf_cookie, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
     let context = context! {
         lang => view.lang,
@@ -110,6 +116,7 @@ async fn render_login(
         error_key => view.error_key,
         client_name => client_name,
         bankid_enabled => state.bankid.is_some(),
+        password_allowed => password_allowed,
     };
     let mut response = page(state, status, "pages/login.html", context);
     if let LoginTarget::Authorization { request, .. } = view.target {
@@ -296,7 +303,7 @@ pub async fn continue_after_login(
     let mut response = match after {
         AfterLogin::Authorization(pending_id) => {
             match authorize::resume_after_login(state, pending_id, active).await {
-                Ok(auth_response) => authorization_response(state, lang, &auth_response),
+                Ok(outcome) => super::oidc_handlers::outcome_response(state, lang, outcome),
                 Err(e) => authorize_error(state, lang, request_id, e),
             }
         }

@@ -2,6 +2,7 @@
 
 pub mod account_handlers;
 pub mod bankid_handlers;
+pub mod consent_handlers;
 pub mod dev_bankid_handlers;
 pub mod http;
 pub mod i18n;
@@ -52,6 +53,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(account_handlers::personnummer),
         )
         .route("/account/bankid", post(bankid_handlers::start_link))
+        .route(
+            "/account/consents/revoke",
+            post(account_handlers::revoke_consent),
+        )
+        .route(
+            "/consent",
+            get(consent_handlers::consent_page).post(consent_handlers::consent_submit),
+        )
         .route("/bankid/login", post(bankid_handlers::start_login))
         .route("/bankid/order", get(bankid_handlers::order_page))
         .route("/bankid/poll", get(bankid_handlers::poll))

@@ -107,17 +107,26 @@ async fn run_authorize(
         Err(e) => return internal_page(state, lang, request_id, &e),
     };
     match authorize::authorize(state, &params, session.as_ref()).await {
-        Ok(AuthorizeOutcome::Respond(response)) => authorization_response(state, lang, &response),
-        Ok(AuthorizeOutcome::Login { pending_id, .. }) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            let location = format!("/login?req={pending_id}");
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            response
-        }
+        Ok(outcome) => outcome_response(state, lang, outcome),
         Err(e) => authorize_error(state, lang, request_id, e),
     }
+}
+
+/// The browser's next step for an authorization outcome: the app, the login page or the
+/// consent page.
+pub fn outcome_response(state: &AppState, lang: &str, outcome: AuthorizeOutcome) -> Response {
+    let location = match outcome {
+        AuthorizeOutcome::Respond(response) => {
+            return authorization_response(state, lang, &response);
+        }
+        AuthorizeOutcome::Login { pending_id, .. } => format!("/login?req={pending_id}"),
+        AuthorizeOutcome::Consent { pending_id } => format!("/consent?req={pending_id}"),
+    };
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// The form and client credentials of a token, revocation or introspection request.
