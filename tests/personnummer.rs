@@ -296,6 +296,7 @@ async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested(
             post_logout_redirect_uris: vec![],
             public: false,
             scopes: vec!["openid".into(), "personnummer".into()],
+            ..Default::default()
         },
     )
     .await
