@@ -82,6 +82,10 @@ pub fn verify_with_jwks(
         }
     };
     let unusable = |e: josekit::JoseError| CryptoError::InvalidKey(e.to_string());
+    // The key is chosen above; josekit would also demand a header kid equal to the key's.
+    let mut members = key.as_ref().clone();
+    members.remove("kid");
+    let key = &Jwk::from_map(members).map_err(unusable)?;
     let verifier: Box<dyn JwsVerifier> = match alg {
         "RS256" => Box::new(jws::RS256.verifier_from_jwk(key).map_err(unusable)?),
         "PS256" => Box::new(jws::PS256.verifier_from_jwk(key).map_err(unusable)?),

@@ -121,7 +121,7 @@ mod tests {
                 "id_token":{"acr":{"values":["a","b"]},"auth_time":null},"x":{}}"#,
         )
         .unwrap();
-        assert_eq!(parsed.userinfo, ["email", "name"]);
+        assert_eq!(parsed.userinfo, ["name", "email"]);
         assert_eq!(parsed.id_token, ["acr", "auth_time"]);
         assert_eq!(parsed.acr_values, ["a", "b"]);
         assert!(RequestedClaims::parse("[]").is_err());
