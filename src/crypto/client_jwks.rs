@@ -44,13 +44,16 @@ pub fn validate_jwks_text(text: &str) -> Result<String, CryptoError> {
     serde_json::to_string(&value).map_err(|e| bad(e.to_string()))
 }
 
+/// A JWS header and its claims.
+pub type HeaderAndClaims = (Map<String, Value>, Map<String, Value>);
+
 /// Verifies a compact JWS with a key from `jwks` (JSON text); returns `(header, claims)`.
 /// The key is picked by `kid` when the header has one, otherwise it must be the only key that
 /// fits the algorithm. `none`, HMAC and `crit` are refused. Claims are not checked here.
 pub fn verify_with_jwks(
     token: &str,
     jwks: &str,
-) -> Result<(Map<String, Value>, Map<String, Value>), CryptoError> {
+) -> Result<HeaderAndClaims, CryptoError> {
     let header = peek_header(token)?;
     if header.contains_key("crit") {
         return Err(CryptoError::Signature("crit is not supported".into()));

@@ -84,7 +84,7 @@ async fn deliver_one(
         // §2.8: 200 (or 204) means the RP logged the user out.
         Ok(response) if response.status().is_success() => None,
         Ok(response) => Some(format!("HTTP {}", response.status().as_u16())),
-        Err(e) => Some(format!("{}", without_url(&e))),
+        Err(e) => Some(without_url(&e)),
     };
     let now = state.clock.now();
     let recorded = match error {

@@ -135,6 +135,18 @@ suite!(
     bankid_order_is_consumed_exactly_once,
     claim_bankid_collect_once_per_interval,
     purge_bankid_orders,
+    clients_keep_logout_and_key_settings,
+    consents_upsert_list_and_revoke,
+    access_token_revocation_is_remembered_until_expiry,
+    refresh_token_by_hash_does_not_use_it,
+    client_assertion_jti_is_single_use_until_expiry,
+    session_by_sid,
+    end_session_revokes_online_grants_and_queues_deliveries,
+    end_session_is_all_or_nothing,
+    backchannel_claims_due_deliveries_once_per_lease,
+    backchannel_concurrent_claimers_never_share,
+    backchannel_delivered_and_failed,
+    backchannel_list_and_purge,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2457,5 +2469,638 @@ fn test_schema_urls_round_trip() {
     assert_eq!(
         super::test_support::schema_of("postgres://x/y?options=-c%20search_path%3Dpublic"),
         None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent, revocation, client assertions, logout and back-channel deliveries (migration 0004)
+
+fn consent(user_id: &str, client_id: &str, scope: &str, granted_at: UnixTime) -> Consent {
+    Consent {
+        user_id: user_id.into(),
+        client_id: client_id.into(),
+        scope: scope.into(),
+        granted_at,
+    }
+}
+
+/// A pending delivery to `client_id`, created and due at `next_attempt_at`.
+fn delivery(id: &str, client_id: &str, next_attempt_at: UnixTime) -> BackchannelDelivery {
+    BackchannelDelivery {
+        id: id.into(),
+        client_id: client_id.into(),
+        uri: format!("https://{client_id}.example/backchannel"),
+        logout_token: format!("eyJ.logout-token-{id}.sig"),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at,
+        locked_until: None,
+        last_error: None,
+        created_at: next_attempt_at,
+    }
+}
+
+fn delivery_ids(deliveries: &[BackchannelDelivery]) -> Vec<&str> {
+    deliveries.iter().map(|d| d.id.as_str()).collect()
+}
+
+/// The delivery `id` as `list_backchannel` shows it.
+async fn delivery_row(s: &dyn Store, id: &str) -> BackchannelDelivery {
+    s.list_backchannel(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("delivery {id} is listed"))
+}
+
+/// Clients `c1` and `c2`, for deliveries (which reference their client).
+async fn seed_two_clients(s: &dyn Store) {
+    s.insert_client(&client("c1", NOW)).await.unwrap();
+    s.insert_client(&client("c2", NOW)).await.unwrap();
+}
+
+async fn clients_keep_logout_and_key_settings(s: Arc<dyn Store>) {
+    let mut full = client("c-jwt", NOW);
+    full.secret_hash = None;
+    full.token_endpoint_auth_method = "private_key_jwt".into();
+    full.backchannel_logout_uri = Some("https://c-jwt.example/backchannel".into());
+    full.backchannel_logout_session_required = true;
+    full.jwks = Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}"#.into());
+    full.jwks_uri = Some("https://c-jwt.example/jwks.json".into());
+    s.insert_client(&full).await.unwrap();
+    let plain = client("c-plain", NOW);
+    s.insert_client(&plain).await.unwrap();
+    assert_eq!(s.client_by_id("c-jwt").await.unwrap(), Some(full.clone()));
+    assert_eq!(s.client_by_id("c-plain").await.unwrap(), Some(plain));
+    assert_eq!(s.list_clients().await.unwrap()[0], full);
+}
+
+async fn consents_upsert_list_and_revoke(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    seed_two_clients(&*s).await;
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), None);
+    assert!(s.list_consents("u1").await.unwrap().is_empty());
+
+    let first = consent("u1", "c1", "openid email", NOW);
+    s.save_consent(&first).await.unwrap();
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), Some(first));
+    // Saving again replaces scope and time (one row per user and client).
+    let wider = consent("u1", "c1", "openid email profile", NOW + 50);
+    s.save_consent(&wider).await.unwrap();
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), Some(wider.clone()));
+    let other_client = consent("u1", "c2", "openid", NOW + 10);
+    s.save_consent(&other_client).await.unwrap();
+    let other_user = consent("u2", "c1", "openid", NOW + 5);
+    s.save_consent(&other_user).await.unwrap();
+    // Oldest first, only the user's own.
+    assert_eq!(
+        s.list_consents("u1").await.unwrap(),
+        vec![other_client.clone(), wider.clone()]
+    );
+    assert_eq!(
+        s.list_consents("u2").await.unwrap(),
+        vec![other_user.clone()]
+    );
+    assert_eq!(s.consent("u2", "c2").await.unwrap(), None);
+
+    // Grants: two of u1 to c1 (one already revoked), one of u1 to c2, one of u2 to c1.
+    s.insert_grant(&grant("g-u1-c1", "u1", "c1", NOW + 3600))
+        .await
+        .unwrap();
+    let mut old = grant("g-u1-c1-old", "u1", "c1", NOW + 3600);
+    old.revoked_at = Some(NOW - 1);
+    s.insert_grant(&old).await.unwrap();
+    s.insert_grant(&grant("g-u1-c2", "u1", "c2", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_grant(&grant("g-u2-c1", "u2", "c1", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_refresh_token(&refresh_token("rt-u1-c1", "g-u1-c1", NOW + 3600))
+        .await
+        .unwrap();
+
+    s.revoke_consent("u1", "c1", NOW + 100).await.unwrap();
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), None);
+    assert_eq!(s.list_consents("u1").await.unwrap(), vec![other_client]);
+    let revoked_at = |id: &'static str| {
+        let s = s.clone();
+        async move { s.grant_by_id(id).await.unwrap().unwrap().revoked_at }
+    };
+    assert_eq!(revoked_at("g-u1-c1").await, Some(NOW + 100));
+    // The first revocation time stays.
+    assert_eq!(revoked_at("g-u1-c1-old").await, Some(NOW - 1));
+    assert_eq!(revoked_at("g-u1-c2").await, None);
+    assert_eq!(revoked_at("g-u2-c1").await, None);
+    assert_eq!(s.consent("u2", "c1").await.unwrap(), Some(other_user));
+    // Revoking what is not there is fine.
+    s.revoke_consent("u1", "c1", NOW + 200).await.unwrap();
+    assert_eq!(revoked_at("g-u1-c1").await, Some(NOW + 100));
+
+    // Consents go with their client.
+    s.delete_client("c2").await.unwrap();
+    assert!(s.list_consents("u1").await.unwrap().is_empty());
+}
+
+async fn access_token_revocation_is_remembered_until_expiry(s: Arc<dyn Store>) {
+    assert!(!s.access_token_revoked("jti-1").await.unwrap());
+    s.revoke_access_token("jti-1", NOW + 600).await.unwrap();
+    assert!(s.access_token_revoked("jti-1").await.unwrap());
+    assert!(!s.access_token_revoked("jti-2").await.unwrap());
+    // Idempotent.
+    s.revoke_access_token("jti-1", NOW + 900).await.unwrap();
+    assert!(s.access_token_revoked("jti-1").await.unwrap());
+    s.revoke_access_token("jti-2", NOW + 1200).await.unwrap();
+
+    // Kept while the token could still be used; purged once it has expired.
+    assert_eq!(s.purge_expired(NOW + 599).await.unwrap(), 0);
+    assert!(s.access_token_revoked("jti-1").await.unwrap());
+    assert_eq!(s.purge_expired(NOW + 600).await.unwrap(), 1);
+    assert!(!s.access_token_revoked("jti-1").await.unwrap());
+    assert!(s.access_token_revoked("jti-2").await.unwrap());
+}
+
+async fn refresh_token_by_hash_does_not_use_it(s: Arc<dyn Store>) {
+    seed_grant(&*s).await;
+    let token = refresh_token("rt-1", "g1", NOW + 3600);
+    s.insert_refresh_token(&token).await.unwrap();
+    assert_eq!(s.refresh_token_by_hash("nope").await.unwrap(), None);
+    assert_eq!(
+        s.refresh_token_by_hash("rt-1").await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        s.refresh_token_by_hash("rt-1").await.unwrap(),
+        Some(token.clone())
+    );
+    // Looking did not use it.
+    assert_eq!(
+        s.consume_refresh_token("rt-1", NOW + 5).await.unwrap(),
+        Consumed::Fresh(RefreshToken {
+            used_at: Some(NOW + 5),
+            ..token.clone()
+        })
+    );
+    // A used token is still found, with its use recorded.
+    assert_eq!(
+        s.refresh_token_by_hash("rt-1").await.unwrap(),
+        Some(RefreshToken {
+            used_at: Some(NOW + 5),
+            ..token
+        })
+    );
+}
+
+async fn client_assertion_jti_is_single_use_until_expiry(s: Arc<dyn Store>) {
+    assert!(
+        s.use_client_assertion_jti("c1", "jti-a", NOW + 60, NOW)
+            .await
+            .unwrap()
+    );
+    // A replay, even later, with another expiry.
+    assert!(
+        !s.use_client_assertion_jti("c1", "jti-a", NOW + 60, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_client_assertion_jti("c1", "jti-a", NOW + 120, NOW + 59)
+            .await
+            .unwrap()
+    );
+    // The same jti from another client is that client's own.
+    assert!(
+        s.use_client_assertion_jti("c2", "jti-a", NOW + 60, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.use_client_assertion_jti("c1", "jti-b", NOW + 60, NOW)
+            .await
+            .unwrap()
+    );
+    // Once the remembered entry has expired the jti may be used again, and is then remembered
+    // until its new expiry.
+    assert!(
+        s.use_client_assertion_jti("c1", "jti-a", NOW + 200, NOW + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_client_assertion_jti("c1", "jti-a", NOW + 300, NOW + 199)
+            .await
+            .unwrap()
+    );
+    // Purged once expired: c1/jti-b and c2/jti-a (NOW + 60), not c1/jti-a (NOW + 200).
+    assert_eq!(s.purge_expired(NOW + 60).await.unwrap(), 2);
+    assert!(
+        !s.use_client_assertion_jti("c1", "jti-a", NOW + 300, NOW + 61)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.use_client_assertion_jti("c1", "jti-b", NOW + 300, NOW + 61)
+            .await
+            .unwrap()
+    );
+}
+
+/// User `u1` with sessions `sid-1` and `sid-2`; clients `c1` and `c2` used `sid-1`. Grants of
+/// `sid-1`: `g-online` (c1, openid email), `g-offline` (c1, offline_access last), `g-offline-first`
+/// (c2, offline_access first), `g-offline-like` (c2, a scope merely containing the word); of
+/// `sid-2`: `g-sid-2`; without session: `g-no-sid`. Each grant has a live refresh token.
+async fn seed_logout(s: &dyn Store) {
+    s.insert_user(&user("u1", "u1@example.se", NOW))
+        .await
+        .unwrap();
+    seed_two_clients(s).await;
+    s.insert_session(&session("hash-1", "sid-1", "u1", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_session(&session("hash-2", "sid-2", "u1", NOW + 3600))
+        .await
+        .unwrap();
+    s.add_session_client("sid-1", "c1").await.unwrap();
+    s.add_session_client("sid-1", "c2").await.unwrap();
+    s.add_session_client("sid-2", "c1").await.unwrap();
+    for (id, client_id, scope, sid) in [
+        ("g-online", "c1", "openid email", Some("sid-1")),
+        (
+            "g-offline",
+            "c1",
+            "openid email offline_access",
+            Some("sid-1"),
+        ),
+        (
+            "g-offline-first",
+            "c2",
+            "offline_access openid",
+            Some("sid-1"),
+        ),
+        (
+            "g-offline-like",
+            "c2",
+            "openid offline_accessory",
+            Some("sid-1"),
+        ),
+        ("g-sid-2", "c1", "openid", Some("sid-2")),
+        ("g-no-sid", "c1", "openid", None),
+    ] {
+        let mut g = grant(id, "u1", client_id, NOW + 3600);
+        g.scope = scope.into();
+        g.sid = sid.map(str::to_string);
+        s.insert_grant(&g).await.unwrap();
+        s.insert_refresh_token(&refresh_token(&format!("rt-{id}"), id, NOW + 3600))
+            .await
+            .unwrap();
+    }
+}
+
+async fn grant_revoked_at(s: &dyn Store, id: &str) -> Option<UnixTime> {
+    s.grant_by_id(id).await.unwrap().unwrap().revoked_at
+}
+
+async fn session_by_sid(s: Arc<dyn Store>) {
+    seed_logout(&*s).await;
+    let expected = session("hash-1", "sid-1", "u1", NOW + 3600);
+    assert_eq!(
+        s.session_by_sid("sid-1", NOW).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        s.session_by_sid("sid-1", NOW + 3599).await.unwrap(),
+        Some(expected)
+    );
+    assert_eq!(s.session_by_sid("sid-1", NOW + 3600).await.unwrap(), None);
+    assert_eq!(s.session_by_sid("nope", NOW).await.unwrap(), None);
+    // Not by hash.
+    assert_eq!(s.session_by_sid("hash-1", NOW).await.unwrap(), None);
+}
+
+async fn end_session_revokes_online_grants_and_queues_deliveries(s: Arc<dyn Store>) {
+    seed_logout(&*s).await;
+    let queued = vec![
+        delivery("d-1", "c1", NOW + 10),
+        delivery("d-2", "c2", NOW + 10),
+    ];
+    s.end_session("sid-1", &queued, NOW + 10).await.unwrap();
+
+    assert_eq!(s.session_by_hash("hash-1", NOW + 10).await.unwrap(), None);
+    assert_eq!(s.session_by_sid("sid-1", NOW + 10).await.unwrap(), None);
+    assert!(s.session_clients("sid-1").await.unwrap().is_empty());
+    // The session's online grants are revoked; offline_access ones outlive it.
+    assert_eq!(grant_revoked_at(&*s, "g-online").await, Some(NOW + 10));
+    assert_eq!(
+        grant_revoked_at(&*s, "g-offline-like").await,
+        Some(NOW + 10)
+    );
+    assert_eq!(grant_revoked_at(&*s, "g-offline").await, None);
+    assert_eq!(grant_revoked_at(&*s, "g-offline-first").await, None);
+    // Other sessions and grants without a session are untouched.
+    assert!(
+        s.session_by_hash("hash-2", NOW + 10)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.session_clients("sid-2").await.unwrap(), ["c1"]);
+    assert_eq!(grant_revoked_at(&*s, "g-sid-2").await, None);
+    assert_eq!(grant_revoked_at(&*s, "g-no-sid").await, None);
+    // The offline grant's refresh token still works.
+    assert!(matches!(
+        s.consume_refresh_token("rt-g-offline", NOW + 11)
+            .await
+            .unwrap(),
+        Consumed::Fresh(_)
+    ));
+
+    // Queued exactly as given.
+    let mut listed = s.list_backchannel(10).await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, queued);
+
+    // Ending it again (or an unknown session) changes nothing and may queue nothing.
+    s.end_session("sid-1", &[], NOW + 20).await.unwrap();
+    s.end_session("nope", &[], NOW + 20).await.unwrap();
+    assert_eq!(grant_revoked_at(&*s, "g-online").await, Some(NOW + 10));
+    assert_eq!(s.list_backchannel(10).await.unwrap().len(), 2);
+}
+
+async fn end_session_is_all_or_nothing(s: Arc<dyn Store>) {
+    seed_logout(&*s).await;
+    s.end_session("sid-2", &[delivery("d-taken", "c1", NOW)], NOW)
+        .await
+        .unwrap();
+    // The second delivery reuses an id: nothing of the logout may happen.
+    let queued = vec![delivery("d-new", "c1", NOW), delivery("d-taken", "c2", NOW)];
+    assert!(s.end_session("sid-1", &queued, NOW + 10).await.is_err());
+    assert!(
+        s.session_by_hash("hash-1", NOW + 10)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.session_clients("sid-1").await.unwrap(), ["c1", "c2"]);
+    assert_eq!(grant_revoked_at(&*s, "g-online").await, None);
+    assert_eq!(
+        delivery_ids(&s.list_backchannel(10).await.unwrap()),
+        ["d-taken"]
+    );
+    // A delivery to a client that does not exist is refused as well.
+    let unknown = vec![delivery("d-ghost", "no-such-client", NOW)];
+    assert!(s.end_session("sid-1", &unknown, NOW + 10).await.is_err());
+    assert!(s.session_by_sid("sid-1", NOW + 10).await.unwrap().is_some());
+    assert_eq!(grant_revoked_at(&*s, "g-online").await, None);
+    // And then it works.
+    s.end_session("sid-1", &[delivery("d-new", "c1", NOW)], NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(grant_revoked_at(&*s, "g-online").await, Some(NOW + 10));
+    assert_eq!(s.list_backchannel(10).await.unwrap().len(), 2);
+}
+
+async fn backchannel_claims_due_deliveries_once_per_lease(s: Arc<dyn Store>) {
+    const LEASE: i64 = 60;
+    seed_two_clients(&*s).await;
+    seed_logout_sessions_only(&*s).await;
+    // Queued out of order by two logouts; only three are due at NOW.
+    s.end_session(
+        "sid-1",
+        &[
+            delivery("d-2", "c1", NOW - 5),
+            delivery("d-future", "c2", NOW + 100),
+        ],
+        NOW - 20,
+    )
+    .await
+    .unwrap();
+    s.end_session(
+        "sid-2",
+        &[
+            delivery("d-1", "c2", NOW - 10),
+            delivery("d-3", "c1", NOW),
+            delivery("d-delivered", "c1", NOW - 30),
+            delivery("d-failed", "c2", NOW - 30),
+        ],
+        NOW - 20,
+    )
+    .await
+    .unwrap();
+    // Neither a delivered nor a given-up delivery is ever claimed.
+    s.backchannel_delivered("d-delivered").await.unwrap();
+    s.backchannel_failed("d-failed", "HTTP 500", NOW - 30, true)
+        .await
+        .unwrap();
+
+    let first = s.claim_backchannel(NOW, LEASE, 2).await.unwrap();
+    assert_eq!(delivery_ids(&first), ["d-1", "d-2"]);
+    for claimed in &first {
+        assert_eq!(claimed.locked_until, Some(NOW + LEASE));
+        assert_eq!(claimed.status, "pending");
+        assert_eq!(
+            claimed.logout_token,
+            format!("eyJ.logout-token-{}.sig", claimed.id)
+        );
+    }
+    assert_eq!(
+        delivery_ids(&s.claim_backchannel(NOW, LEASE, 10).await.unwrap()),
+        ["d-3"]
+    );
+    assert!(
+        s.claim_backchannel(NOW, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Still leased just before the lease ends.
+    assert!(
+        s.claim_backchannel(NOW + LEASE - 1, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        delivery_row(&*s, "d-1").await.locked_until,
+        Some(NOW + LEASE)
+    );
+    // Once the lease has run out (the sender died) they can be claimed again, with the one that
+    // came due meanwhile.
+    let again = s.claim_backchannel(NOW + LEASE, LEASE, 10).await.unwrap();
+    assert_eq!(delivery_ids(&again), ["d-1", "d-2", "d-3"]);
+    let later = s.claim_backchannel(NOW + 100, LEASE, 10).await.unwrap();
+    assert_eq!(delivery_ids(&later), ["d-future"]);
+    assert_eq!(later[0].locked_until, Some(NOW + 100 + LEASE));
+    assert!(s.claim_backchannel(NOW, LEASE, 0).await.unwrap().is_empty());
+    // Claiming counts no attempt.
+    assert_eq!(delivery_row(&*s, "d-1").await.attempts, 0);
+}
+
+/// Sessions `sid-1` and `sid-2` of user `u1` (clients must exist already).
+async fn seed_logout_sessions_only(s: &dyn Store) {
+    s.insert_user(&user("u1", "u1@example.se", NOW))
+        .await
+        .unwrap();
+    s.insert_session(&session("hash-1", "sid-1", "u1", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_session(&session("hash-2", "sid-2", "u1", NOW + 3600))
+        .await
+        .unwrap();
+}
+
+async fn backchannel_concurrent_claimers_never_share(s: Arc<dyn Store>) {
+    seed_two_clients(&*s).await;
+    seed_logout_sessions_only(&*s).await;
+    let queued: Vec<BackchannelDelivery> = (0..20)
+        .map(|i| {
+            delivery(
+                &format!("d-{i:02}"),
+                if i % 2 == 0 { "c1" } else { "c2" },
+                NOW - 100 + i,
+            )
+        })
+        .collect();
+    s.end_session("sid-1", &queued, NOW - 100).await.unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.claim_backchannel(NOW, 60, 5).await.unwrap() })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for handle in handles {
+        let claimed = handle.await.unwrap();
+        assert!(claimed.len() <= 5, "{}", claimed.len());
+        for d in claimed {
+            assert!(seen.insert(d.id.clone()), "{} claimed twice", d.id);
+        }
+    }
+    for d in s.claim_backchannel(NOW, 60, 100).await.unwrap() {
+        assert!(seen.insert(d.id.clone()), "{} claimed twice", d.id);
+    }
+    assert_eq!(seen.len(), 20);
+    assert!(s.claim_backchannel(NOW, 60, 100).await.unwrap().is_empty());
+}
+
+async fn backchannel_delivered_and_failed(s: Arc<dyn Store>) {
+    seed_two_clients(&*s).await;
+    seed_logout_sessions_only(&*s).await;
+    s.end_session(
+        "sid-1",
+        &[
+            delivery("d-ok", "c1", NOW),
+            delivery("d-flaky", "c2", NOW),
+            delivery("d-bad", "c1", NOW),
+        ],
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.claim_backchannel(NOW, 60, 10).await.unwrap().len(), 3);
+
+    // Delivered: counted, lease released, token erased; never claimed again.
+    s.backchannel_delivered("d-ok").await.unwrap();
+    let ok = delivery_row(&*s, "d-ok").await;
+    assert_eq!(ok.status, "delivered");
+    assert_eq!(ok.attempts, 1);
+    assert_eq!(ok.locked_until, None);
+    assert!(ok.logout_token.is_empty());
+    assert_eq!(ok.uri, "https://c1.example/backchannel");
+
+    // A failure schedules the next attempt and releases the lease; the token stays.
+    s.backchannel_failed("d-flaky", "HTTP 503", NOW + 5, false)
+        .await
+        .unwrap();
+    let flaky = delivery_row(&*s, "d-flaky").await;
+    assert_eq!(flaky.status, "pending");
+    assert_eq!(flaky.attempts, 1);
+    assert_eq!(flaky.next_attempt_at, NOW + 5);
+    assert_eq!(flaky.locked_until, None);
+    assert_eq!(flaky.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(flaky.logout_token, "eyJ.logout-token-d-flaky.sig");
+    assert!(
+        s.claim_backchannel(NOW + 4, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = s.claim_backchannel(NOW + 5, 60, 10).await.unwrap();
+    assert_eq!(delivery_ids(&retried), ["d-flaky"]);
+    assert_eq!(retried[0].attempts, 1);
+    s.backchannel_failed("d-flaky", "connection failed", NOW + 15, false)
+        .await
+        .unwrap();
+    let flaky = delivery_row(&*s, "d-flaky").await;
+    assert_eq!(flaky.attempts, 2);
+    assert_eq!(flaky.last_error.as_deref(), Some("connection failed"));
+
+    // Giving up: status failed, never claimed again; long errors are cut to 500 characters.
+    let long_error = "å".repeat(600);
+    s.backchannel_failed("d-bad", &long_error, NOW + 1000, true)
+        .await
+        .unwrap();
+    let bad = delivery_row(&*s, "d-bad").await;
+    assert_eq!(bad.status, "failed");
+    assert_eq!(bad.attempts, 1);
+    assert_eq!(bad.locked_until, None);
+    assert_eq!(bad.last_error, Some("å".repeat(500)));
+    assert_eq!(
+        delivery_ids(&s.claim_backchannel(NOW + 10_000, 60, 10).await.unwrap()),
+        ["d-flaky"]
+    );
+
+    assert!(matches!(
+        s.backchannel_delivered("nope").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.backchannel_failed("nope", "x", NOW, false).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn backchannel_list_and_purge(s: Arc<dyn Store>) {
+    const DAY: i64 = 24 * 3600;
+    seed_two_clients(&*s).await;
+    seed_logout_sessions_only(&*s).await;
+    assert!(s.list_backchannel(10).await.unwrap().is_empty());
+    s.end_session(
+        "sid-1",
+        &[
+            delivery("d-b", "c1", NOW - 31 * DAY),
+            delivery("d-a", "c2", NOW - 32 * DAY),
+            delivery("d-c", "c1", NOW - DAY),
+            delivery("d-pending-old", "c2", NOW - 40 * DAY),
+        ],
+        NOW,
+    )
+    .await
+    .unwrap();
+    // Newest first, limited.
+    assert_eq!(
+        delivery_ids(&s.list_backchannel(10).await.unwrap()),
+        ["d-c", "d-b", "d-a", "d-pending-old"]
+    );
+    assert_eq!(
+        delivery_ids(&s.list_backchannel(2).await.unwrap()),
+        ["d-c", "d-b"]
+    );
+    s.backchannel_delivered("d-a").await.unwrap();
+    s.backchannel_failed("d-b", "HTTP 500", NOW, true)
+        .await
+        .unwrap();
+    s.backchannel_delivered("d-c").await.unwrap();
+    // Finished deliveries older than the retention go; pending ones and recent ones stay.
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 2);
+    assert_eq!(
+        delivery_ids(&s.list_backchannel(10).await.unwrap()),
+        ["d-c", "d-pending-old"]
+    );
+    // Deliveries go with their client.
+    s.delete_client("c2").await.unwrap();
+    assert_eq!(
+        delivery_ids(&s.list_backchannel(10).await.unwrap()),
+        ["d-c"]
     );
 }

@@ -272,6 +272,7 @@ impl TestServer {
             post_logout_redirect_uris: vec![],
             public,
             scopes: vec![],
+            ..Default::default()
         };
         clients::create(&self.state, new)
             .await
