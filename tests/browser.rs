@@ -5,7 +5,9 @@
 //! to an app through a real OpenID Connect code flow (PKCE S256), changes the password under
 //! "Mina uppgifter" (the person icon top right), forgets it and resets it by email, and logs in
 //! again. `english_login_page` checks the English login page (by `ui_locales` and by the language
-//! switch) at phone and desktop sizes.
+//! switch) at phone and desktop sizes. `bankid_qr_login` shows the BankID QR page in English and
+//! Swedish, reads the animated QR code off the screen each second, "scans" it with the simulated
+//! BankID app and ends logged in at the app.
 //!
 //! Every page must load without console errors, uncaught exceptions or browser log errors (CSP
 //! violations, failed loads). Screenshots of each step go to `$LEASIFY_SCREENSHOT_DIR/<test>` or
@@ -14,6 +16,7 @@
 //! Without `/usr/bin/chromium` the tests print SKIPPED and pass, unless `LEASIFY_REQUIRE_BROWSER`
 //! is set (CI), where they fail.
 
+mod bankid_support;
 mod browser_support;
 mod common;
 
@@ -570,4 +573,292 @@ async fn assert_english(ui: &Ui, step: &str) {
         .await;
     ui.expect_text(step, "label[for=password]", "Password")
         .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BankID: the animated QR code, read off the screen and "scanned" by the simulated app
+// ---------------------------------------------------------------------------------------------
+
+const BANKID_BUTTON: &str = "form[action=\"/bankid/login\"] button[type=submit]";
+const ACR_LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
+
+/// The QR code the page shows now: its SVG, and the text a phone camera reads from it.
+struct ShownQr {
+    svg: String,
+    payload: String,
+}
+
+impl ShownQr {
+    /// `bankid.<qrStartToken>.<qrTime>.<qrAuthCode>` split into its parts.
+    fn parts(&self) -> (&str, u64, &str) {
+        let parts: Vec<&str> = self.payload.split('.').collect();
+        assert_eq!(parts.len(), 4, "a BankID QR payload: {}", self.payload);
+        assert_eq!(parts[0], "bankid");
+        let time = parts[2].parse().expect("qrTime is a number");
+        (parts[1], time, parts[3])
+    }
+}
+
+async fn read_qr(ui: &Ui, step: &str) -> ShownQr {
+    let svg = ui
+        .eval(
+            step,
+            "(() => { const el = document.querySelector('#bankid-qr svg'); \
+               return el ? el.outerHTML : null; })()",
+        )
+        .await;
+    let Some(svg) = svg.as_str().map(str::to_string) else {
+        ui.fail(step, "no QR code on the page".into()).await
+    };
+    match browser_support::qr::decode_svg(&svg) {
+        Ok(payload) => ShownQr { svg, payload },
+        Err(e) => {
+            ui.fail(step, format!("the QR code cannot be read: {e:#}"))
+                .await
+        }
+    }
+}
+
+/// Waits (at most 2.5 s: the page asks every second) for the page to show another QR code.
+async fn next_qr(ui: &Ui, step: &str, shown: &ShownQr) -> ShownQr {
+    let condition = format!(
+        "(() => {{ const el = document.querySelector('#bankid-qr svg'); \
+           return !!el && el.outerHTML !== {}; }})()",
+        browser_support::cdp::js_string(&shown.svg)
+    );
+    if let Err(e) = ui
+        .page
+        .wait_until(&condition, Duration::from_millis(2500))
+        .await
+    {
+        ui.fail(step, format!("the QR code did not change: {e:#}"))
+            .await;
+    }
+    read_qr(ui, step).await
+}
+
+/// `POST /dev/bankid/api/<action>`: what the person does in the simulated BankID app.
+async fn bankid_app(
+    server: &TestServer,
+    action: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = common::plain_client()
+        .post(server.url(&format!("/dev/bankid/api/{action}")))
+        .json(&body)
+        .send()
+        .await
+        .expect("the simulated app answers");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(status.as_u16(), 200, "{action}: {body}");
+    body
+}
+
+/// The qrStartSecret of the order, opened from its sealed copy in the database.
+async fn qr_start_secret(server: &TestServer, order: &str) -> String {
+    let stored = server
+        .state
+        .store
+        .bankid_order(order)
+        .await
+        .expect("store")
+        .expect("the order is stored");
+    let secret = server
+        .state
+        .secret_box
+        .open(&stored.qr_start_secret_sealed, order.as_bytes())
+        .expect("the secret opens");
+    String::from_utf8(secret).expect("UTF-8")
+}
+
+#[test]
+fn the_qr_reader_reads_our_svg() {
+    let payload = leasify_id::bankid::qr::qr_payload(
+        "67df3917-fa0d-44e5-b327-edcc928297f8",
+        "d28db9a7-4cde-429e-a983-359be676944c",
+        7,
+    );
+    let svg = leasify_id::bankid::qr::qr_svg(&payload);
+    assert_eq!(
+        browser_support::qr::decode_svg(&svg).expect("decodes"),
+        payload
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bankid_qr_login() {
+    let test = "bankid_qr_login";
+    let Some(chromium) = chromium_or_skip(test) else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let app = RelyingParty::register(&server, "Leasify Portal").await;
+    // Anna has added her personnummer and linked BankID (through the pages, as a person would).
+    let user_id = bankid_support::linked_user_with(&server, EMAIL, NAME, FIRST_PASSWORD).await;
+    let ui = Ui::launch(&chromium, test, "sv-SE", Viewport::Phone).await;
+
+    // --- The QR page in English, then "Cancel" -----------------------------------------------
+    let english = app.login_request(&[("ui_locales", "en")]);
+    ui.goto("English login page", &english.url).await;
+    ui.expect_text("English login page", BANKID_BUTTON, "Log in with BankID")
+        .await;
+    ui.click("English BankID page", BANKID_BUTTON).await;
+    ui.expect_path("English BankID page", "/bankid/order").await;
+    ui.expect_text("English BankID page", "h1", "Log in with BankID")
+        .await;
+    ui.expect_text(
+        "English BankID page",
+        "#bankid-message",
+        "Start your BankID app",
+    )
+    .await;
+    ui.expect_text(
+        "English BankID page",
+        "#bankid-autostart",
+        "Open BankID on this device",
+    )
+    .await;
+    read_qr(&ui, "English BankID page").await;
+    ui.assert_fits_width("English BankID page").await;
+    ui.shot("bankid-qr-en-phone").await;
+    ui.set_viewport(Viewport::Desktop).await;
+    ui.shot("bankid-qr-en-desktop").await;
+    ui.set_viewport(Viewport::Phone).await;
+    ui.click("Cancel", "#bankid-cancel button").await;
+    ui.expect_path("Cancel", "/login").await;
+    ui.expect_text("Cancel", "h1", "Log in").await;
+
+    // --- The QR page in Swedish ---------------------------------------------------------------
+    let pending = app.login_request(&[]);
+    ui.goto("Swedish login page", &pending.url).await;
+    ui.expect_text("Swedish login page", BANKID_BUTTON, "Logga in med BankID")
+        .await;
+    ui.click("Swedish BankID page", BANKID_BUTTON).await;
+    let url = ui.expect_path("Swedish BankID page", "/bankid/order").await;
+    let order = common::query_params(&url)["order"].clone();
+    ui.expect_text("Swedish BankID page", "h1", "Logga in med BankID")
+        .await;
+    ui.expect_text(
+        "Swedish BankID page",
+        "#bankid-message",
+        "Starta BankID-appen",
+    )
+    .await;
+    ui.assert_fits_width("Swedish BankID page").await;
+    ui.shot("bankid-qr-sv-phone").await;
+    ui.set_viewport(Viewport::Desktop).await;
+    ui.shot("bankid-qr-sv-desktop").await;
+    ui.set_viewport(Viewport::Phone).await;
+
+    // The QR code is recomputed on the server every second; the page shows each one.
+    let first = read_qr(&ui, "first QR code").await;
+    let second = next_qr(&ui, "second QR code", &first).await;
+    let third = next_qr(&ui, "third QR code", &second).await;
+    let (token, t1, code1) = first.parts();
+    for (later, earlier) in [(&second, &first), (&third, &second)] {
+        let (later_token, later_time, later_code) = later.parts();
+        let (_, earlier_time, earlier_code) = earlier.parts();
+        assert_eq!(later_token, token, "the same order's qrStartToken");
+        assert!(
+            (earlier_time + 1..=earlier_time + 2).contains(&later_time),
+            "qrTime moves with the seconds: {earlier_time} then {later_time}"
+        );
+        assert_ne!(later_code, earlier_code, "a new qrAuthCode each second");
+    }
+    assert!(
+        t1 <= 3,
+        "the first code is from the order's first seconds: {t1}"
+    );
+    assert_ne!(code1, "");
+
+    // The secret the codes are made with never reaches the browser.
+    let secret = qr_start_secret(&server, &order).await;
+    let source = ui
+        .eval("page source", "document.documentElement.outerHTML")
+        .await;
+    let poll = ui
+        .eval(
+            "poll answer",
+            "fetch(document.getElementById('bankid').getAttribute('data-poll'), \
+               { credentials: 'same-origin' }).then(r => r.text())",
+        )
+        .await;
+    for (what, text) in [("page source", &source), ("poll answer", &poll)] {
+        let text = text.as_str().unwrap_or_default();
+        assert!(!text.is_empty(), "{what} was read");
+        assert!(!text.contains(&secret), "{what} holds the qrStartSecret");
+        assert!(
+            !text.to_ascii_lowercase().contains("qrstartsecret"),
+            "{what} mentions qrStartSecret"
+        );
+    }
+
+    // The phone reads the code now on the screen.
+    let shown = read_qr(&ui, "scan").await;
+    let scanned = bankid_app(
+        &server,
+        "scan",
+        serde_json::json!({ "qr_payload": shown.payload, "personal_number": bankid_support::PERSON }),
+    )
+    .await;
+    assert_eq!(scanned["hintCode"], "userSign", "{scanned}");
+    let asks_for_code =
+        "document.getElementById('bankid-message').innerText.includes('säkerhetskod')";
+    if let Err(e) = ui
+        .page
+        .wait_until(asks_for_code, Duration::from_secs(5))
+        .await
+    {
+        ui.fail(
+            "scanned",
+            format!("the page did not ask for the code: {e:#}"),
+        )
+        .await;
+    }
+    assert_eq!(
+        ui.eval("scanned", "document.getElementById('bankid-qr').hidden")
+            .await,
+        serde_json::Value::Bool(true),
+        "no QR code once it has been read"
+    );
+    ui.shot("bankid-skriv-in-sakerhetskoden").await;
+
+    // Approving in the app logs Anna in: the page moves on to the app by itself.
+    bankid_app(
+        &server,
+        "approve",
+        serde_json::json!({ "order_ref": order }),
+    )
+    .await;
+    let at_app = format!(
+        "location.href.startsWith({}) && document.readyState === 'complete'",
+        browser_support::cdp::js_string(&app.callback.redirect_uri())
+    );
+    if let Err(e) = ui.page.wait_until(&at_app, Duration::from_secs(10)).await {
+        ui.fail(
+            "approved",
+            format!("the browser did not reach the app: {e:#}"),
+        )
+        .await;
+    }
+    let claims = app.finish(&ui, "BankID login", &pending).await;
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(claims["acr"], ACR_LOA3);
+    assert_eq!(claims["amr"], serde_json::json!(["bankid"]));
+
+    // The session is a BankID session: Mina uppgifter opens without a password.
+    ui.goto("Mina uppgifter", &server.url("/account")).await;
+    ui.expect_text("Mina uppgifter", "h1", "Mina uppgifter")
+        .await;
+
+    // The simulated BankID app lists what happened.
+    ui.goto("simulated app", &server.url("/dev/bankid")).await;
+    ui.expect_text("simulated app", "h1", "Simulated BankID app")
+        .await;
+    let order_card = format!("section[data-order='{order}']");
+    ui.expect_text("simulated app", &order_card, "complete")
+        .await;
+    ui.shot("simulerad-bankid-app").await;
+    ui.finish("the end").await;
 }

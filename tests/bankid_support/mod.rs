@@ -95,17 +95,26 @@ pub async fn approve_and_poll(
 /// Logs in with email on Mina uppgifter and adds the personnummer; returns the browser and the
 /// account page it ends on.
 pub async fn account_with_personnummer(server: &TestServer) -> (Browser, common::Response) {
+    log_in_and_add_personnummer(server, EMAIL, PASSWORD).await
+}
+
+/// [`account_with_personnummer`] for another account.
+pub async fn log_in_and_add_personnummer(
+    server: &TestServer,
+    email: &str,
+    password: &str,
+) -> (Browser, common::Response) {
     let mut browser = Browser::new(&server.base_url);
     let page = browser.navigate(&server.url("/account")).await;
     let mut form = Form::find(&page, "form[action='/login']").expect("login form");
-    form.set("email", EMAIL);
-    form.set("password", PASSWORD);
+    form.set("email", email);
+    form.set("password", password);
     let response = browser.post_form(form.action.as_str(), &form.fields).await;
     let page = browser.follow(response).await;
     let mut form =
         Form::find(&page, "form[action='/account/personnummer']").expect("personnummer form");
     form.set("personnummer", PERSON_TYPED);
-    form.set("password", PASSWORD);
+    form.set("password", password);
     form.fields.push(("action".into(), "save".into()));
     let response = browser.post_form(form.action.as_str(), &form.fields).await;
     let account = browser.follow(response).await;
@@ -128,8 +137,18 @@ pub async fn link_bankid(server: &TestServer, browser: &mut Browser, account: &c
 
 /// A user with a password, the personnummer and BankID linked; returns the user id.
 pub async fn linked_user(server: &TestServer) -> String {
-    let user_id = server.create_user(EMAIL, NAME, PASSWORD).await;
-    let (mut browser, account) = account_with_personnummer(server).await;
+    linked_user_with(server, EMAIL, NAME, PASSWORD).await
+}
+
+/// [`linked_user`] with another email, name and password ([`PERSON`]'s BankID).
+pub async fn linked_user_with(
+    server: &TestServer,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> String {
+    let user_id = server.create_user(email, name, password).await;
+    let (mut browser, account) = log_in_and_add_personnummer(server, email, password).await;
     link_bankid(server, &mut browser, &account).await;
     user_id
 }

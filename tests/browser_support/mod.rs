@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod qr;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
