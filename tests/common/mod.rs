@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod log_capture;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
