@@ -34,7 +34,8 @@ pub async fn verify_password_login(
     ip: IpAddr,
 ) -> Result<User, LoginError> {
     let email = normalize_email(email);
-    if throttle::is_blocked(state, &email, ip).await? {
+    let throttle = throttle::check(state, &email, ip).await?;
+    if throttle.blocked {
         // Same cost as a real attempt, so timing does not reveal the throttle either.
         state.passwords.verify_dummy(password).await;
         return Err(LoginError::Throttled);
@@ -52,7 +53,10 @@ pub async fn verify_password_login(
     };
     match user {
         Some(user) if verified => {
-            throttle::record_success(state, &email).await?;
+            // Nothing to clear is the common case: skip the write.
+            if throttle.account_failures > 0 {
+                throttle::record_success(state, &email).await?;
+            }
             Ok(user)
         }
         _ => {

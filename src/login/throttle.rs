@@ -31,7 +31,14 @@ fn ip_key(ip: IpAddr) -> String {
 }
 
 /// True when further attempts for this email or from this address must be refused for now.
-pub async fn is_blocked(state: &AppState, email: &str, ip: IpAddr) -> StoreResult<bool> {
+/// Recent failures for an account and an address, and whether either is over its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleCheck {
+    pub blocked: bool,
+    pub account_failures: i64,
+}
+
+pub async fn check(state: &AppState, email: &str, ip: IpAddr) -> StoreResult<ThrottleCheck> {
     let now = state.clock.now();
     let login = &state.config.login;
     let account = state
@@ -42,7 +49,10 @@ pub async fn is_blocked(state: &AppState, email: &str, ip: IpAddr) -> StoreResul
         .store
         .failures(&ip_key(ip), now, login.ip_window)
         .await?;
-    Ok(account >= login.max_failures_per_account || address >= login.max_failures_per_ip)
+    Ok(ThrottleCheck {
+        blocked: account >= login.max_failures_per_account || address >= login.max_failures_per_ip,
+        account_failures: account,
+    })
 }
 
 pub async fn record_failure(state: &AppState, email: &str, ip: IpAddr) -> StoreResult<()> {

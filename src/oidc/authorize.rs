@@ -52,6 +52,9 @@ pub struct AuthorizationRequest {
     /// The `claims` request parameter.
     #[serde(default)]
     pub claims: RequestedClaims,
+    /// The client is third-party (asks for consent); known at validation, so not looked up again.
+    #[serde(default)]
+    pub third_party: bool,
 }
 
 impl AuthorizationRequest {
@@ -373,6 +376,7 @@ pub async fn validate(
         acr_values: get("acr_values").map(str::to_string),
         hinted_subject,
         claims,
+        third_party: !client.first_party,
     })
 }
 
@@ -471,17 +475,12 @@ async fn consent_needed(
     if request.prompts("consent") {
         return Ok(true);
     }
-    let client = state
-        .store
-        .client_by_id(&request.client_id)
-        .await?
-        .ok_or(AuthorizeError::Page(PageError::UnknownClient))?;
-    if client.first_party {
+    if !request.third_party {
         return Ok(false);
     }
     let allowed = state
         .store
-        .consent(user_id, &client.id)
+        .consent(user_id, &request.client_id)
         .await?
         .map(|c| parse_scope(&c.scope))
         .unwrap_or_default();
@@ -502,13 +501,18 @@ pub async fn pending_request(
         .map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
 }
 
-/// Continues a request after the user logged in: a code, or first the consent page.
+/// Continues a request after the user logged in: a code, or first the consent page. `loaded`
+/// is the pending request if the caller has already read it.
 pub async fn resume_after_login(
     state: &AppState,
     pending_id: &str,
+    loaded: Option<AuthorizationRequest>,
     session: &ActiveSession,
 ) -> Result<AuthorizeOutcome, AuthorizeError> {
-    let request = pending_request(state, pending_id).await?;
+    let request = match loaded {
+        Some(request) => request,
+        None => pending_request(state, pending_id).await?,
+    };
     if !request.accepts_acr(&state.config, &session.session.acr) {
         state.store.delete_pending_authorization(pending_id).await?;
         return Ok(AuthorizeOutcome::Respond(error_response(
@@ -523,9 +527,8 @@ pub async fn resume_after_login(
             pending_id: pending_id.to_string(),
         });
     }
-    state.store.delete_pending_authorization(pending_id).await?;
     Ok(AuthorizeOutcome::Respond(
-        issue_code(state, &request, session).await?,
+        issue_code_for_pending(state, &request, session, Some(pending_id)).await?,
     ))
 }
 
@@ -538,8 +541,8 @@ pub async fn finish_consent(
     approved: bool,
 ) -> Result<AuthorizationResponse, AuthorizeError> {
     let request = pending_request(state, pending_id).await?;
-    state.store.delete_pending_authorization(pending_id).await?;
     if !approved {
+        state.store.delete_pending_authorization(pending_id).await?;
         return Ok(error_response(
             &state.config.issuer,
             &request.target,
@@ -567,7 +570,7 @@ pub async fn finish_consent(
             granted_at: state.clock.now(),
         })
         .await?;
-    issue_code(state, &request, session).await
+    issue_code_for_pending(state, &request, session, Some(pending_id)).await
 }
 
 /// Creates the grant and a single-use code for it, and records the client on the session.
@@ -575,6 +578,16 @@ pub async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
     active: &ActiveSession,
+) -> Result<AuthorizationResponse, AuthorizeError> {
+    issue_code_for_pending(state, request, active, None).await
+}
+
+/// [`issue_code`], using up the pending request `pending_id` in the same transaction.
+async fn issue_code_for_pending(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    active: &ActiveSession,
+    pending_id: Option<&str>,
 ) -> Result<AuthorizationResponse, AuthorizeError> {
     let now = state.clock.now();
     let code = random_token(state.entropy.as_ref());
@@ -594,25 +607,21 @@ pub async fn issue_code(
             .then(|| serde_json::to_string(&request.claims).ok())
             .flatten(),
     };
-    state.store.insert_grant(&grant).await?;
+    let code_row = AuthCode {
+        code_hash: sha256_hex(code.as_bytes()),
+        grant_id: grant.id.clone(),
+        client_id: request.client_id.clone(),
+        redirect_uri: request.target.redirect_uri.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        code_challenge_method: request.code_challenge_method.clone(),
+        created_at: now,
+        expires_at: now + state.config.tokens.authorization_code_ttl,
+        used_at: None,
+    };
     state
         .store
-        .insert_auth_code(&AuthCode {
-            code_hash: sha256_hex(code.as_bytes()),
-            grant_id: grant.id.clone(),
-            client_id: request.client_id.clone(),
-            redirect_uri: request.target.redirect_uri.clone(),
-            nonce: request.nonce.clone(),
-            code_challenge: request.code_challenge.clone(),
-            code_challenge_method: request.code_challenge_method.clone(),
-            created_at: now,
-            expires_at: now + state.config.tokens.authorization_code_ttl,
-            used_at: None,
-        })
-        .await?;
-    state
-        .store
-        .add_session_client(&active.session.sid, &request.client_id)
+        .record_authorization(&grant, &code_row, &active.session.sid, pending_id)
         .await?;
     let mut params = vec![("code".to_string(), code)];
     if let Some(s) = &request.target.state {

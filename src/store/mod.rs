@@ -104,6 +104,15 @@ pub trait Store: Send + Sync + 'static {
     async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>>;
     /// Revokes the grant (idempotent); its refresh and access tokens die with it.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+    /// What an authorization issues, in one transaction: the grant, its code, the client on the
+    /// session, and (if given) the pending request deleted.
+    async fn record_authorization(
+        &self,
+        grant: &Grant,
+        code: &AuthCode,
+        sid: &str,
+        pending_id: Option<&str>,
+    ) -> StoreResult<()>;
     async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
     /// Atomically marks the code used; exactly one caller ever gets `Fresh`.
     async fn consume_auth_code(

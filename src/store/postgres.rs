@@ -434,6 +434,52 @@ async fn insert_outbox_tx(conn: &mut PgConnection, email: &OutboxEmail) -> Store
     Ok(())
 }
 
+async fn insert_grant_in(conn: &mut PgConnection, grant: &Grant) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO grants (",
+        grant_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&grant.id)
+    .bind(&grant.user_id)
+    .bind(&grant.client_id)
+    .bind(&grant.scope)
+    .bind(grant.auth_time)
+    .bind(to_json(&grant.amr))
+    .bind(&grant.acr)
+    .bind(&grant.sid)
+    .bind(grant.created_at)
+    .bind(grant.expires_at)
+    .bind(grant.revoked_at)
+    .bind(&grant.requested_claims)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn insert_auth_code_in(conn: &mut PgConnection, code: &AuthCode) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO auth_codes (",
+        auth_code_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&code.code_hash)
+    .bind(&code.grant_id)
+    .bind(&code.client_id)
+    .bind(&code.redirect_uri)
+    .bind(&code.nonce)
+    .bind(&code.code_challenge)
+    .bind(&code.code_challenge_method)
+    .bind(code.created_at)
+    .bind(code.expires_at)
+    .bind(code.used_at)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -787,27 +833,8 @@ impl Store for PostgresStore {
     // Grants, codes and refresh tokens
 
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO grants (",
-            grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(&grant.id)
-        .bind(&grant.user_id)
-        .bind(&grant.client_id)
-        .bind(&grant.scope)
-        .bind(grant.auth_time)
-        .bind(to_json(&grant.amr))
-        .bind(&grant.acr)
-        .bind(&grant.sid)
-        .bind(grant.created_at)
-        .bind(grant.expires_at)
-        .bind(grant.revoked_at)
-        .bind(&grant.requested_claims)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_grant_in(&mut conn, grant).await
     }
 
     async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>> {
@@ -824,6 +851,35 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn record_authorization(
+        &self,
+        grant: &Grant,
+        code: &AuthCode,
+        sid: &str,
+        pending_id: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_grant_in(&mut tx, grant).await?;
+        insert_auth_code_in(&mut tx, code).await?;
+        sqlx::query(
+            "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
+             ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(&grant.client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(id) = pending_id {
+            sqlx::query("DELETE FROM pending_authorizations WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
         // Keeps the first revocation time; unknown ids are not an error (idempotent).
         sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
@@ -835,25 +891,8 @@ impl Store for PostgresStore {
     }
 
     async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO auth_codes (",
-            auth_code_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&code.code_hash)
-        .bind(&code.grant_id)
-        .bind(&code.client_id)
-        .bind(&code.redirect_uri)
-        .bind(&code.nonce)
-        .bind(&code.code_challenge)
-        .bind(&code.code_challenge_method)
-        .bind(code.created_at)
-        .bind(code.expires_at)
-        .bind(code.used_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_auth_code_in(&mut conn, code).await
     }
 
     async fn consume_auth_code(

@@ -278,7 +278,10 @@ pub async fn login_submit(
 
 fn target_of(target: &LoginTarget) -> AfterLogin<'_> {
     match target {
-        LoginTarget::Authorization { pending_id, .. } => AfterLogin::Authorization(pending_id),
+        LoginTarget::Authorization {
+            pending_id,
+            request,
+        } => AfterLogin::LoadedAuthorization(pending_id, request),
         LoginTarget::Local { next } => AfterLogin::Local(next),
     }
 }
@@ -286,6 +289,8 @@ fn target_of(target: &LoginTarget) -> AfterLogin<'_> {
 /// Where to go once a session exists.
 pub enum AfterLogin<'a> {
     Authorization(&'a str),
+    /// The same, with the pending request already read (saves reading it again).
+    LoadedAuthorization(&'a str, &'a AuthorizationRequest),
     Local(&'a str),
 }
 
@@ -302,7 +307,14 @@ pub async fn continue_after_login(
 ) -> Response {
     let mut response = match after {
         AfterLogin::Authorization(pending_id) => {
-            match authorize::resume_after_login(state, pending_id, active).await {
+            match authorize::resume_after_login(state, pending_id, None, active).await {
+                Ok(outcome) => super::oidc_handlers::outcome_response(state, lang, outcome),
+                Err(e) => authorize_error(state, lang, request_id, e),
+            }
+        }
+        AfterLogin::LoadedAuthorization(pending_id, request) => {
+            let loaded = Some(request.clone());
+            match authorize::resume_after_login(state, pending_id, loaded, active).await {
                 Ok(outcome) => super::oidc_handlers::outcome_response(state, lang, outcome),
                 Err(e) => authorize_error(state, lang, request_id, e),
             }
