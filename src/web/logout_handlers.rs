@@ -85,7 +85,7 @@ async fn end_session(
         EndSessionDecision::Confirm {
             reason,
             client_name,
-            ..
+            redirect_after,
         } => {
             let (csrf, set_cookie) = csrf_token(state, headers);
             let reason_key = match reason {
@@ -105,7 +105,8 @@ async fn end_session(
                 client_id => request.client_id,
             };
             let mut response = page(state, StatusCode::OK, "pages/logout_confirm.html", context);
-            if let Some(uri) = &request.post_logout_redirect_uri {
+            // Only a URI registered for the client may be where confirming redirects to.
+            if let Some(uri) = &redirect_after {
                 allow_form_redirect_to(&mut response, uri);
             }
             with_cookie(response, set_cookie)
