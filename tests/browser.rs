@@ -66,6 +66,7 @@ impl RelyingParty {
                 post_logout_redirect_uris: vec![],
                 public: false,
                 scopes: vec![],
+                ..Default::default()
             },
         )
         .await

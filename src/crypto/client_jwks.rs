@@ -50,10 +50,7 @@ pub type HeaderAndClaims = (Map<String, Value>, Map<String, Value>);
 /// Verifies a compact JWS with a key from `jwks` (JSON text); returns `(header, claims)`.
 /// The key is picked by `kid` when the header has one, otherwise it must be the only key that
 /// fits the algorithm. `none`, HMAC and `crit` are refused. Claims are not checked here.
-pub fn verify_with_jwks(
-    token: &str,
-    jwks: &str,
-) -> Result<HeaderAndClaims, CryptoError> {
+pub fn verify_with_jwks(token: &str, jwks: &str) -> Result<HeaderAndClaims, CryptoError> {
     let header = peek_header(token)?;
     if header.contains_key("crit") {
         return Err(CryptoError::Signature("crit is not supported".into()));
