@@ -123,21 +123,9 @@ pub async fn decide(
 /// The client an id_token_hint was issued to, if the hint is a genuine ID token of ours.
 /// Expired hints are fine: logging out is exactly when old ID tokens come back.
 async fn hinted_client(state: &AppState, hint: &str) -> Result<Option<Client>, InternalError> {
-    let Ok((header, claims)) = state.keys.verify(hint).await else {
+    let Some(claims) = super::tokens::verify_id_token_hint(state, hint).await else {
         return Ok(None);
     };
-    // Our ID tokens carry no `typ`; access tokens (`at+jwt`) and logout tokens (`logout+jwt`,
-    // which name the client in `aud` and reach third parties) are signed by the same keys.
-    if header
-        .get("typ")
-        .and_then(Value::as_str)
-        .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
-    {
-        return Ok(None);
-    }
-    if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
-        return Ok(None);
-    }
     let client_id = match claims.get("aud") {
         Some(Value::String(aud)) => aud.clone(),
         Some(Value::Array(auds)) if auds.len() == 1 => match auds[0].as_str() {

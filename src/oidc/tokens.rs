@@ -165,15 +165,30 @@ pub async fn verify_access_token(
 }
 
 /// The `sub` of an ID token we issued to `client_id` (expired ones are fine as hints).
+/// The claims of an ID token we issued (signature, `typ` and `iss` checked; expiry not, since
+/// old ID tokens are what hints are). Access and logout tokens, signed by the same keys, carry a
+/// `typ` and are refused.
+pub async fn verify_id_token_hint(state: &AppState, hint: &str) -> Option<Map<String, Value>> {
+    let (header, claims) = state.keys.verify(hint).await.ok()?;
+    if header
+        .get("typ")
+        .and_then(Value::as_str)
+        .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
+    {
+        return None;
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
+        return None;
+    }
+    Some(claims)
+}
+
 pub async fn subject_of_id_token_hint(
     state: &AppState,
     hint: &str,
     client_id: &str,
 ) -> Option<String> {
-    let (_, claims) = state.keys.verify(hint).await.ok()?;
-    if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
-        return None;
-    }
+    let claims = verify_id_token_hint(state, hint).await?;
     let audience_matches = match claims.get("aud") {
         Some(Value::String(aud)) => aud == client_id,
         Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
