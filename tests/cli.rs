@@ -588,3 +588,93 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// `serve` as an operator runs it: the process answers, and in the default BankID mode the
+/// simulator is up (the login page offers BankID and the simulated app answers).
+#[tokio::test]
+async fn serve_starts_with_the_bankid_simulator() {
+    let install = Install::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = install
+        .command(&["serve"])
+        .env("LEASIFY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LEASIFY_ISSUER", &base)
+        .env("LEASIFY_BANKID__SIMULATOR_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop_guard();
+    let http = reqwest::Client::new();
+    // A separate process: poll until it listens (it takes milliseconds; give up after 30 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(response) = http.get(format!("{base}/health/live")).send().await
+            && response.status() == StatusCode::OK
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not answer within 30 s"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let dev = http
+        .get(format!("{base}/dev/bankid"))
+        .send()
+        .await
+        .expect("dev app");
+    assert_eq!(
+        dev.status(),
+        StatusCode::OK,
+        "the simulated BankID app runs"
+    );
+    let discovery: Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        discovery["acr_values_supported"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|acr| acr == "http://id.elegnamnden.se/loa/1.0/loa3"),
+        "BankID is enabled: {discovery}"
+    );
+    child.stop();
+}
+
+/// Kills the server process when the test ends, even on a failed assertion.
+struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+trait SpawnGuarded {
+    fn kill_on_drop_guard(&mut self) -> ChildGuard;
+}
+
+impl SpawnGuarded for Command {
+    fn kill_on_drop_guard(&mut self) -> ChildGuard {
+        ChildGuard(self.spawn().expect("serve starts"))
+    }
+}
