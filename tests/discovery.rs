@@ -9,6 +9,19 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// The metadata members that are JSON booleans (every other `*_supported` is a list of strings).
+const BOOLEAN_KEYS: &[&str] = &[
+    "claims_parameter_supported",
+    "request_parameter_supported",
+    "request_uri_parameter_supported",
+    "require_request_uri_registration",
+    "authorization_response_iss_parameter_supported",
+    "frontchannel_logout_supported",
+    "frontchannel_logout_session_supported",
+    "backchannel_logout_supported",
+    "backchannel_logout_session_supported",
+];
+
 async fn get_json(url: &str) -> (Response, Value) {
     let response = read(plain_client().get(url).send().await.expect("GET")).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.describe());
@@ -50,10 +63,7 @@ async fn discovery_document_has_the_right_fields_and_types() {
                 "{key} is under the issuer: {url}"
             );
         }
-        if key.ends_with("_supported")
-            && !key.ends_with("parameter_supported")
-            && key != "authorization_response_iss_parameter_supported"
-        {
+        if key.ends_with("_supported") && !BOOLEAN_KEYS.contains(&key.as_str()) {
             let items = value
                 .as_array()
                 .unwrap_or_else(|| panic!("{key} is an array: {value}"));
@@ -64,18 +74,8 @@ async fn discovery_document_has_the_right_fields_and_types() {
             );
         }
     }
-    for key in [
-        "claims_parameter_supported",
-        "request_parameter_supported",
-        "request_uri_parameter_supported",
-        "require_request_uri_registration",
-        "authorization_response_iss_parameter_supported",
-        "frontchannel_logout_supported",
-        "frontchannel_logout_session_supported",
-        "backchannel_logout_supported",
-        "backchannel_logout_session_supported",
-    ] {
-        if let Some(value) = doc.get(key) {
+    for key in BOOLEAN_KEYS {
+        if let Some(value) = doc.get(*key) {
             assert!(value.is_boolean(), "{key} is a JSON boolean, got {value}");
         }
     }
@@ -126,9 +126,100 @@ async fn discovery_document_has_the_right_fields_and_types() {
         "claims_supported present"
     );
 
+    // Logout, revocation and introspection are advertised, each at its own endpoint.
+    for (key, path) in [
+        ("end_session_endpoint", "/session/end"),
+        ("revocation_endpoint", "/revoke"),
+        ("introspection_endpoint", "/introspect"),
+    ] {
+        assert_eq!(doc[key], format!("{}{path}", server.base_url), "{key}");
+    }
+    for key in [
+        "claims_parameter_supported",
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+    ] {
+        assert_eq!(doc[key], true, "{key}");
+    }
+    for key in [
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(doc[key], false, "{key}");
+    }
+    for key in [
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+    ] {
+        let methods = strings(key);
+        for method in [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ] {
+            assert!(
+                methods.contains(&method.to_string()),
+                "{method} in {key}: {methods:?}"
+            );
+        }
+    }
+    // private_key_jwt needs the assertion algorithms, and they must be asymmetric.
+    let assertion_algs = strings("token_endpoint_auth_signing_alg_values_supported");
+    assert!(
+        assertion_algs.contains(&"RS256".to_string()),
+        "{assertion_algs:?}"
+    );
+    assert!(
+        assertion_algs
+            .iter()
+            .all(|alg| alg != "none" && !alg.starts_with("HS")),
+        "{assertion_algs:?}"
+    );
+    // The test server runs the BankID simulator: both authentication levels are offered.
+    assert_eq!(
+        strings("acr_values_supported"),
+        [
+            "urn:leasify:acr:password",
+            "http://id.elegnamnden.se/loa/1.0/loa3"
+        ]
+    );
+
+    // Every advertised endpoint is routed (a wrong method may be refused, but nothing is 404).
+    for key in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
+        let url = doc[key].as_str().unwrap();
+        let answer = plain_client().post(url).send().await.expect("POST");
+        assert_ne!(answer.status(), StatusCode::NOT_FOUND, "{key} {url}");
+    }
+
     // openidconnect accepts it (its discovery checks the issuer too).
     let rp = Rp::discover(&server.base_url, "any-client", None).await;
     assert_eq!(rp.metadata.issuer().as_str(), server.base_url);
+}
+
+#[tokio::test]
+async fn without_bankid_only_the_password_level_and_no_personnummer_are_offered() {
+    let server = TestServer::start_with(|config| config.bankid.mode = "disabled".into()).await;
+    let (_, doc) = get_json(&server.url("/.well-known/openid-configuration")).await;
+    assert_eq!(
+        doc["acr_values_supported"],
+        serde_json::json!(["urn:leasify:acr:password"])
+    );
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    assert!(
+        !scopes.iter().any(|s| s == "personnummer"),
+        "no personnummer scope without BankID: {scopes:?}"
+    );
+    assert_eq!(doc["claims_parameter_supported"], true);
 }
 
 #[tokio::test]
