@@ -62,6 +62,17 @@ impl AuthorizationRequest {
         self.prompt.iter().any(|p| p == value)
     }
 
+    /// What the user allows: the scopes, and the scopes carrying claims asked for by name.
+    pub fn consent_scopes(&self) -> Vec<String> {
+        let mut scopes = self.scopes.clone();
+        for scope in self.claims.scopes_needed() {
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_string());
+            }
+        }
+        scopes
+    }
+
     /// The authentication levels that satisfy this request, from `acr_values` and an `acr`
     /// requested with `value(s)` in `claims`, limited to those we support. Empty: any will do
     /// (`acr_values` is a preference, and unknown values cannot be honoured anyway).
@@ -356,11 +367,12 @@ pub async fn validate(
         }
     };
 
-    let claims = match get("claims") {
+    let mut claims = match get("claims") {
         None => RequestedClaims::default(),
         Some(raw) => RequestedClaims::parse(raw)
             .map_err(|description| fail(&target, "invalid_request", description))?,
     };
+    claims.limit_to_scopes(&client.allowed_scopes);
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -401,16 +413,7 @@ pub async fn authorize(
 ) -> Result<AuthorizeOutcome, AuthorizeError> {
     let request = validate(state, params).await?;
     let now = state.clock.now();
-    let usable = session.filter(|s| {
-        let fresh_enough = request
-            .max_age
-            .is_none_or(|max| now - s.session.auth_time <= max);
-        let same_subject = request
-            .hinted_subject
-            .as_ref()
-            .is_none_or(|sub| sub == &s.user.id);
-        fresh_enough && same_subject && request.accepts_acr(&state.config, &s.session.acr)
-    });
+    let usable = session.filter(|s| session_satisfies(state, &request, s, now));
     // select_account: one account per browser here, so choosing means logging in again.
     let must_log_in = request.prompts("login") || request.prompts("select_account");
     match usable {
@@ -445,6 +448,24 @@ pub async fn authorize(
             })
         }
     }
+}
+
+/// Whether `active` answers `request` (made at `requested_at`) without a new login: recent enough
+/// for `max_age`, the hinted subject, an accepted authentication level.
+fn session_satisfies(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    active: &ActiveSession,
+    requested_at: i64,
+) -> bool {
+    let fresh_enough = request
+        .max_age
+        .is_none_or(|max| requested_at - active.session.auth_time <= max);
+    let same_subject = request
+        .hinted_subject
+        .as_ref()
+        .is_none_or(|sub| sub == &active.user.id);
+    fresh_enough && same_subject && request.accepts_acr(&state.config, &active.session.acr)
 }
 
 async fn keep_pending(
@@ -484,7 +505,7 @@ async fn consent_needed(
         .await?
         .map(|c| parse_scope(&c.scope))
         .unwrap_or_default();
-    Ok(!request.scopes.iter().all(|s| allowed.contains(s)))
+    Ok(!request.consent_scopes().iter().all(|s| allowed.contains(s)))
 }
 
 /// Loads a request waiting for login.
@@ -492,13 +513,22 @@ pub async fn pending_request(
     state: &AppState,
     pending_id: &str,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
+    Ok(pending_request_and_time(state, pending_id).await?.0)
+}
+
+/// [`pending_request`] and when the request was made.
+async fn pending_request_and_time(
+    state: &AppState,
+    pending_id: &str,
+) -> Result<(AuthorizationRequest, i64), AuthorizeError> {
     let pending = state
         .store
         .pending_authorization(pending_id, state.clock.now())
         .await?
         .ok_or(AuthorizeError::Page(PageError::RequestExpired))?;
-    serde_json::from_str(&pending.request_json)
-        .map_err(|_| AuthorizeError::Page(PageError::RequestExpired))
+    let request = serde_json::from_str(&pending.request_json)
+        .map_err(|_| AuthorizeError::Page(PageError::RequestExpired))?;
+    Ok((request, pending.created_at))
 }
 
 /// Continues a request after the user logged in: a code, or first the consent page. `loaded`
@@ -540,7 +570,16 @@ pub async fn finish_consent(
     session: &ActiveSession,
     approved: bool,
 ) -> Result<AuthorizationResponse, AuthorizeError> {
-    let request = pending_request(state, pending_id).await?;
+    let (request, requested_at) = pending_request_and_time(state, pending_id).await?;
+    // Only a request the session answers may be consented to: not one still waiting for the
+    // login it demanded (BankID, prompt=login, max_age, another subject).
+    let must_log_in = request.prompts("login") || request.prompts("select_account");
+    let logged_in_since = session.session.auth_time >= requested_at;
+    if !session_satisfies(state, &request, session, requested_at)
+        || (must_log_in && !logged_in_since)
+    {
+        return Err(AuthorizeError::Page(PageError::BadRequest));
+    }
     if !approved {
         state.store.delete_pending_authorization(pending_id).await?;
         return Ok(error_response(
@@ -556,9 +595,9 @@ pub async fn finish_consent(
         .await?
         .map(|c| parse_scope(&c.scope))
         .unwrap_or_default();
-    for scope in &request.scopes {
-        if !allowed.contains(scope) {
-            allowed.push(scope.clone());
+    for scope in request.consent_scopes() {
+        if !allowed.contains(&scope) {
+            allowed.push(scope);
         }
     }
     state

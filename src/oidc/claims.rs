@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::store::User;
 
-use super::scopes::claims_for_scope;
+use super::scopes::{SUPPORTED_SCOPES, claims_for_scope};
 
 fn user_claim(user: &User, claim: &str) -> Option<Value> {
     let non_empty = |s: &str| (!s.trim().is_empty()).then(|| json!(s.trim()));
@@ -76,6 +76,33 @@ impl RequestedClaims {
             }
         }
         Ok(out)
+    }
+
+    /// Drops the claims carried by a scope the client is not allowed (the parameter names
+    /// claims without their scope, but never beyond the client's scopes).
+    pub fn limit_to_scopes(&mut self, allowed: &[String]) {
+        let permitted = |claim: &String| {
+            SUPPORTED_SCOPES
+                .iter()
+                .filter(|scope| claims_for_scope(scope).contains(&claim.as_str()))
+                .all(|scope| allowed.iter().any(|a| a == scope))
+        };
+        self.userinfo.retain(permitted);
+        self.id_token.retain(permitted);
+    }
+
+    /// The scopes carrying the claims asked for by name: what the user consents to with them.
+    pub fn scopes_needed(&self) -> Vec<&'static str> {
+        SUPPORTED_SCOPES
+            .iter()
+            .copied()
+            .filter(|scope| {
+                self.userinfo
+                    .iter()
+                    .chain(&self.id_token)
+                    .any(|claim| claims_for_scope(scope).contains(&claim.as_str()))
+            })
+            .collect()
     }
 
     /// From a grant's stored JSON (absent or unreadable: nothing requested).

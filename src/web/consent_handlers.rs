@@ -56,7 +56,7 @@ pub async fn consent_page(
         Err(e) => return internal_page(&state, lang, &request_id, &e),
     };
     let scope_keys: Vec<String> = request
-        .scopes
+        .consent_scopes()
         .iter()
         .map(|s| format!("scope-{s}"))
         .collect();
