@@ -959,17 +959,25 @@ fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The login form's hidden inputs (`csrf`, `req`, `lang`).
+/// The login form's hidden inputs (`csrf`, `req`, `lang`). A plain scan of our own markup
+/// (`<input type="hidden" name="…" value="…">`): the load generator shares the server's two CPUs,
+/// so it must not spend them on a full HTML parse.
 fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    let document = scraper::Html::parse_document(html);
-    let selector = scraper::Selector::parse("input[type=hidden]").expect("valid selector");
-    document
-        .select(&selector)
-        .filter_map(|input| {
-            let element = input.value();
+    let attribute = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(tag[start..end].replace("&amp;", "&").replace("&#x2f;", "/"))
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            if !tag.contains("type=\"hidden\"") {
+                return None;
+            }
             Some((
-                element.attr("name")?.to_string(),
-                element.attr("value").unwrap_or_default().to_string(),
+                attribute(tag, "name")?,
+                attribute(tag, "value").unwrap_or_default(),
             ))
         })
         .collect()
