@@ -599,7 +599,7 @@ async fn serve_starts_with_the_bankid_simulator() {
         .expect("a free port")
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = install
+    let child = install
         .command(&["serve"])
         .env("LEASIFY_LISTEN", format!("127.0.0.1:{port}"))
         .env("LEASIFY_ISSUER", &base)
