@@ -480,6 +480,25 @@ async fn insert_auth_code_in(conn: &mut PgConnection, code: &AuthCode) -> StoreR
     Ok(())
 }
 
+impl PostgresStore {
+    /// Runs a lease-claiming `UPDATE … RETURNING` (`$1` lease end, `$2` now, `$3` limit); the
+    /// query's `FOR UPDATE SKIP LOCKED` keeps instances from claiming the same rows.
+    async fn claim_rows(
+        &self,
+        sql: &'static str,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PgRow>> {
+        Ok(sqlx::query(sql)
+            .bind(now.saturating_add(lease_secs))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -1224,11 +1243,8 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<OutboxEmail>> {
         // One statement: rows another instance is claiming right now are locked and skipped;
         // rows it has already claimed fail the `locked_until` test when re-checked.
-        let rows = sqlx::query(CLAIM_OUTBOX)
-            .bind(now.saturating_add(lease_secs))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
+        let rows = self
+            .claim_rows(CLAIM_OUTBOX, now, lease_secs, limit)
             .await?;
         let mut claimed = rows
             .iter()
@@ -1587,11 +1603,8 @@ impl Store for PostgresStore {
         lease_secs: i64,
         limit: i64,
     ) -> StoreResult<Vec<BackchannelDelivery>> {
-        let rows = sqlx::query(CLAIM_BACKCHANNEL_SKIP_LOCKED)
-            .bind(now.saturating_add(lease_secs))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
+        let rows = self
+            .claim_rows(CLAIM_BACKCHANNEL_SKIP_LOCKED, now, lease_secs, limit)
             .await?;
         let mut claimed = rows
             .iter()

@@ -506,6 +506,29 @@ async fn insert_auth_code_in(conn: &mut SqliteConnection, code: &AuthCode) -> St
     Ok(())
 }
 
+impl SqliteStore {
+    /// Runs a lease-claiming `UPDATE … RETURNING` (`$1` lease end, `$2` now, `$3` limit). SQLite
+    /// has no SKIP LOCKED; IMMEDIATE takes the write lock up front, so claimers run one at a time
+    /// and each sees the leases of those before it.
+    async fn claim_rows(
+        &self,
+        sql: &'static str,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SqliteRow>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(sql)
+            .bind(now.saturating_add(lease_secs))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -1243,16 +1266,9 @@ impl Store for SqliteStore {
         lease_secs: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEmail>> {
-        // SQLite has no SKIP LOCKED; IMMEDIATE takes the write lock up front, so claimers run
-        // one at a time and each sees the leases of those before it.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query(CLAIM_OUTBOX)
-            .bind(now.saturating_add(lease_secs))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
+        let rows = self
+            .claim_rows(CLAIM_OUTBOX, now, lease_secs, limit)
             .await?;
-        tx.commit().await?;
         let mut claimed = rows
             .iter()
             .map(outbox_from_row)
@@ -1610,14 +1626,9 @@ impl Store for SqliteStore {
         lease_secs: i64,
         limit: i64,
     ) -> StoreResult<Vec<BackchannelDelivery>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query(CLAIM_BACKCHANNEL)
-            .bind(now.saturating_add(lease_secs))
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
+        let rows = self
+            .claim_rows(CLAIM_BACKCHANNEL, now, lease_secs, limit)
             .await?;
-        tx.commit().await?;
         let mut claimed = rows
             .iter()
             .map(common::backchannel_from_row)
