@@ -713,6 +713,21 @@ fn assert_form_post(received: &Received) {
     assert_eq!(received.fields.len(), 1, "only logout_token: {received:?}");
 }
 
+/// The delivery rows once the sender has recorded every outcome.
+async fn delivered_rows(setup: &Setup) -> Vec<leasify_id::store::BackchannelDelivery> {
+    tokio::time::timeout(EVENTUALLY, async {
+        loop {
+            let rows = setup.server.state.store.list_backchannel(10).await.unwrap();
+            if rows.iter().all(|r| r.attempts > 0) {
+                return rows;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the delivery is recorded")
+}
+
 #[tokio::test]
 async fn rp_initiated_logout_posts_a_logout_token_to_the_back_channel() {
     let (receiver, uri) = Receiver::start(vec![]).await;
@@ -739,8 +754,9 @@ async fn rp_initiated_logout_posts_a_logout_token_to_the_back_channel() {
     assert_logout_token(&setup, &received.logout_token(), &id_claims).await;
     assert_logged_out(&setup, &mut browser).await;
 
-    // Recorded as delivered; nothing is sent twice.
-    let deliveries = setup.server.state.store.list_backchannel(10).await.unwrap();
+    // Recorded as delivered (the sender records it just after the receiver answered); nothing
+    // is sent twice.
+    let deliveries = delivered_rows(&setup).await;
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].client_id, setup.client_id);
     assert_eq!(deliveries[0].status, "delivered");
