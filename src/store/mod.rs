@@ -3,7 +3,9 @@
 //! Every instance of the server is stateless; all shared state goes through this trait so that
 //! several instances on one PostgreSQL behave as one.
 
-mod common_queries;
+// First, so its column macros are in scope in the backend modules.
+#[macro_use]
+mod sql;
 mod migrate;
 pub mod model;
 mod postgres;

@@ -1,0 +1,1793 @@
+//! The SQL of every store method and the row mappers, written once for both backends.
+//!
+//! SQLite and PostgreSQL understand the same SQL here (`$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`), so [`sql_store!`] expands the whole `Store` implementation inside each backend
+//! module, over that backend's sqlx types. What truly differs stays in the backend: connecting,
+//! `migrate_locked` (the migration lock), `begin_write` (how a read-then-write transaction takes
+//! its lock) and `claim_rows` plus the `FOR UPDATE SKIP LOCKED` suffix (how work is claimed).
+
+/// Throttle rows whose window started longer ago than this are purged (longer than any window).
+pub(crate) const THROTTLE_RETENTION_SECS: i64 = 24 * 3600;
+/// Link tokens are kept this long after they expire (to tell "expired" from "unknown").
+pub(crate) const USER_TOKEN_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// Sent and failed outbox rows (content already erased) are kept this long, for operators.
+pub(crate) const OUTBOX_RETENTION_SECS: i64 = 30 * 24 * 3600;
+/// Longest delivery error kept in `outbox.last_error`, in characters.
+pub(crate) const OUTBOX_ERROR_MAX_CHARS: usize = 500;
+
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, name, locale, password_hash, disabled, created_at, updated_at"
+    };
+}
+macro_rules! client_columns {
+    () => {
+        "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
+         post_logout_redirect_uris, allowed_scopes, first_party, created_at, \
+         backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri"
+    };
+}
+macro_rules! signing_key_columns {
+    () => {
+        "kid, alg, private_sealed, public_jwk, created_at, active_from, retired_at, unpublish_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "id_hash, sid, user_id, auth_time, amr, acr, created_at, expires_at"
+    };
+}
+macro_rules! grant_columns {
+    () => {
+        "id, user_id, client_id, scope, auth_time, amr, acr, sid, created_at, expires_at, \
+         revoked_at, requested_claims"
+    };
+}
+macro_rules! auth_code_columns {
+    () => {
+        "code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge, \
+         code_challenge_method, created_at, expires_at, used_at"
+    };
+}
+macro_rules! refresh_token_columns {
+    () => {
+        "token_hash, grant_id, generation, created_at, expires_at, used_at"
+    };
+}
+macro_rules! user_token_columns {
+    () => {
+        "token_hash, user_id, purpose, created_at, expires_at, used_at"
+    };
+}
+macro_rules! outbox_columns {
+    () => {
+        "id, recipient, kind, sealed_message, status, attempts, next_attempt_at, locked_until, \
+         last_error, created_at, sent_at"
+    };
+}
+macro_rules! personnummer_columns {
+    () => {
+        "user_id, sealed, blind_index, bankid_linked_at, updated_at"
+    };
+}
+macro_rules! bankid_order_columns {
+    () => {
+        "order_ref, purpose, browser_binding, user_id, pending_authorization, next_path, \
+         auto_start_token, qr_start_token, qr_start_secret_sealed, started_at, status, hint_code, \
+         completion_sealed, end_user_ip, last_collect_at, created_at, finished_at"
+    };
+}
+
+/// Expands, inside a backend module, to the row helpers and `impl Store for $Store`. The backend
+/// provides `pool`, `migrate_locked`, `begin_write` and `claim_rows` on `$Store`.
+macro_rules! sql_store {
+    ($Store:ident, $DB:ty, $Row:ty, $Conn:ty, $QueryResult:ty, backend = $backend:literal, skip_locked = $skip_locked:literal) => {
+        use async_trait::async_trait;
+        use sqlx::Row;
+
+        use $crate::store::{
+            AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant,
+            OutboxEmail, PasswordChange, PendingAuthorization, RefreshToken, Session, SigningKey,
+            StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User, UserToken,
+        };
+
+        /// Leases due messages: the subquery picks them (oldest due first), the update locks them.
+        const CLAIM_OUTBOX: &str = concat!(
+            "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox \
+             WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_attempt_at, id LIMIT $3",
+            $skip_locked,
+            ") RETURNING ",
+            outbox_columns!()
+        );
+        /// Claims due back-channel deliveries the same way.
+        const CLAIM_BACKCHANNEL: &str = concat!(
+            "UPDATE backchannel_deliveries SET locked_until = $1 \
+             WHERE id IN (SELECT id FROM backchannel_deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_attempt_at, id LIMIT $3",
+            $skip_locked,
+            ") RETURNING id, client_id, uri, logout_token, status, attempts, next_attempt_at, \
+             locked_until, last_error, created_at"
+        );
+
+        /// Maps unique-constraint violations to [`StoreError::Conflict`].
+        fn db_err(error: sqlx::Error) -> StoreError {
+            if let sqlx::Error::Database(db) = &error
+                && db.is_unique_violation()
+            {
+                return StoreError::Conflict(db.message().to_string());
+            }
+            StoreError::Database(error)
+        }
+
+        fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+            matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+        }
+
+        fn to_json(list: &[String]) -> String {
+            serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+        }
+
+        fn from_json(row: &$Row, column: &str) -> StoreResult<Vec<String>> {
+            let text: String = row.try_get(column)?;
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+        }
+
+        fn user_from_row(row: &$Row) -> StoreResult<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                email_verified: row.try_get("email_verified")?,
+                name: row.try_get("name")?,
+                locale: row.try_get("locale")?,
+                password_hash: row.try_get("password_hash")?,
+                disabled: row.try_get("disabled")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn client_from_row(row: &$Row) -> StoreResult<Client> {
+            Ok(Client {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                secret_hash: row.try_get("secret_hash")?,
+                token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
+                redirect_uris: from_json(row, "redirect_uris")?,
+                post_logout_redirect_uris: from_json(row, "post_logout_redirect_uris")?,
+                allowed_scopes: from_json(row, "allowed_scopes")?,
+                first_party: row.try_get("first_party")?,
+                created_at: row.try_get("created_at")?,
+                backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+                backchannel_logout_session_required: row.try_get("backchannel_logout_session_required")?,
+                jwks: row.try_get("jwks")?,
+                jwks_uri: row.try_get("jwks_uri")?,
+            })
+        }
+
+        fn signing_key_from_row(row: &$Row) -> StoreResult<SigningKey> {
+            Ok(SigningKey {
+                kid: row.try_get("kid")?,
+                alg: row.try_get("alg")?,
+                private_sealed: row.try_get("private_sealed")?,
+                public_jwk: row.try_get("public_jwk")?,
+                created_at: row.try_get("created_at")?,
+                active_from: row.try_get("active_from")?,
+                retired_at: row.try_get("retired_at")?,
+                unpublish_at: row.try_get("unpublish_at")?,
+            })
+        }
+
+        fn pending_from_row(row: &$Row) -> StoreResult<PendingAuthorization> {
+            Ok(PendingAuthorization {
+                id: row.try_get("id")?,
+                request_json: row.try_get("request_json")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        }
+
+        fn session_from_row(row: &$Row) -> StoreResult<Session> {
+            Ok(Session {
+                id_hash: row.try_get("id_hash")?,
+                sid: row.try_get("sid")?,
+                user_id: row.try_get("user_id")?,
+                auth_time: row.try_get("auth_time")?,
+                amr: from_json(row, "amr")?,
+                acr: row.try_get("acr")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        }
+
+        fn grant_from_row(row: &$Row) -> StoreResult<Grant> {
+            Ok(Grant {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                client_id: row.try_get("client_id")?,
+                scope: row.try_get("scope")?,
+                auth_time: row.try_get("auth_time")?,
+                amr: from_json(row, "amr")?,
+                acr: row.try_get("acr")?,
+                sid: row.try_get("sid")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+                requested_claims: row.try_get("requested_claims")?,
+            })
+        }
+
+        fn auth_code_from_row(row: &$Row) -> StoreResult<AuthCode> {
+            Ok(AuthCode {
+                code_hash: row.try_get("code_hash")?,
+                grant_id: row.try_get("grant_id")?,
+                client_id: row.try_get("client_id")?,
+                redirect_uri: row.try_get("redirect_uri")?,
+                nonce: row.try_get("nonce")?,
+                code_challenge: row.try_get("code_challenge")?,
+                code_challenge_method: row.try_get("code_challenge_method")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                used_at: row.try_get("used_at")?,
+            })
+        }
+
+        fn refresh_token_from_row(row: &$Row) -> StoreResult<RefreshToken> {
+            Ok(RefreshToken {
+                token_hash: row.try_get("token_hash")?,
+                grant_id: row.try_get("grant_id")?,
+                generation: row.try_get("generation")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                used_at: row.try_get("used_at")?,
+            })
+        }
+
+        fn not_found_if_none_affected(result: $QueryResult) -> StoreResult<()> {
+            if result.rows_affected() == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        }
+
+        fn user_token_from_row(row: &$Row) -> StoreResult<UserToken> {
+            Ok(UserToken {
+                token_hash: row.try_get("token_hash")?,
+                user_id: row.try_get("user_id")?,
+                purpose: row.try_get("purpose")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                used_at: row.try_get("used_at")?,
+            })
+        }
+
+        fn outbox_from_row(row: &$Row) -> StoreResult<OutboxEmail> {
+            Ok(OutboxEmail {
+                id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                kind: row.try_get("kind")?,
+                sealed_message: row.try_get("sealed_message")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+                locked_until: row.try_get("locked_until")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+                sent_at: row.try_get("sent_at")?,
+            })
+        }
+
+        /// Keeps at most the maximum characters of a delivery error.
+        fn truncate_error(error: &str) -> String {
+            error.chars().take($crate::store::sql::OUTBOX_ERROR_MAX_CHARS).collect()
+        }
+
+        fn personnummer_from_row(row: &$Row) -> StoreResult<StoredPersonnummer> {
+            Ok(StoredPersonnummer {
+                user_id: row.try_get("user_id")?,
+                sealed: row.try_get("sealed")?,
+                blind_index: row.try_get("blind_index")?,
+                bankid_linked_at: row.try_get("bankid_linked_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn bankid_order_from_row(row: &$Row) -> StoreResult<BankIdOrder> {
+            Ok(BankIdOrder {
+                order_ref: row.try_get("order_ref")?,
+                purpose: row.try_get("purpose")?,
+                browser_binding: row.try_get("browser_binding")?,
+                user_id: row.try_get("user_id")?,
+                pending_authorization: row.try_get("pending_authorization")?,
+                next_path: row.try_get("next_path")?,
+                auto_start_token: row.try_get("auto_start_token")?,
+                qr_start_token: row.try_get("qr_start_token")?,
+                qr_start_secret_sealed: row.try_get("qr_start_secret_sealed")?,
+                started_at: row.try_get("started_at")?,
+                status: row.try_get("status")?,
+                hint_code: row.try_get("hint_code")?,
+                completion_sealed: row.try_get("completion_sealed")?,
+                end_user_ip: row.try_get("end_user_ip")?,
+                last_collect_at: row.try_get("last_collect_at")?,
+                created_at: row.try_get("created_at")?,
+                finished_at: row.try_get("finished_at")?,
+            })
+        }
+
+        /// `NotFound` for a foreign key violation (the referenced user is gone), `Conflict` for a unique
+        /// violation.
+        fn missing_user_or_db_err(error: sqlx::Error) -> StoreError {
+            if is_foreign_key_violation(&error) {
+                StoreError::NotFound
+            } else {
+                db_err(error)
+            }
+        }
+
+        /// Sets the user's name to `name` if it is empty or only whitespace (Rust's notion of whitespace,
+        /// so both backends agree); `updated_at` moves to `now` when given. Run inside a transaction.
+        async fn fill_empty_name_tx(
+            conn: &mut $Conn,
+            user_id: &str,
+            name: &str,
+            now: Option<UnixTime>,
+        ) -> StoreResult<()> {
+            let current = sqlx::query_scalar::<$DB, String>("SELECT name FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(current) = current
+                && current.trim().is_empty()
+            {
+                // `name = $4`: a profile change that committed in the meantime wins.
+                sqlx::query(
+                    "UPDATE users SET name = $2, updated_at = COALESCE($3, updated_at) \
+                     WHERE id = $1 AND name = $4",
+                )
+                .bind(user_id)
+                .bind(name)
+                .bind(now)
+                .bind(&current)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// The `insert_*_tx` helpers run on `conn`: a transaction's connection or a plain one.
+        async fn insert_user_tx(conn: &mut $Conn, user: &User) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO users (",
+                user_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(user.email_verified)
+            .bind(&user.name)
+            .bind(&user.locale)
+            .bind(&user.password_hash)
+            .bind(user.disabled)
+            .bind(user.created_at)
+            .bind(user.updated_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// `NotFound` if the user does not exist.
+        async fn insert_user_token_tx(conn: &mut $Conn, token: &UserToken) -> StoreResult<()> {
+            let result = sqlx::query(concat!(
+                "INSERT INTO user_tokens (",
+                user_token_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ))
+            .bind(&token.token_hash)
+            .bind(&token.user_id)
+            .bind(&token.purpose)
+            .bind(token.created_at)
+            .bind(token.expires_at)
+            .bind(token.used_at)
+            .execute(conn)
+            .await;
+            match result {
+                Ok(_) => Ok(()),
+                // The user does not exist.
+                Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+                Err(e) => Err(db_err(e)),
+            }
+        }
+
+        async fn insert_outbox_tx(conn: &mut $Conn, email: &OutboxEmail) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO outbox (",
+                outbox_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&email.id)
+            .bind(&email.recipient)
+            .bind(&email.kind)
+            .bind(&email.sealed_message)
+            .bind(&email.status)
+            .bind(email.attempts)
+            .bind(email.next_attempt_at)
+            .bind(email.locked_until)
+            .bind(&email.last_error)
+            .bind(email.created_at)
+            .bind(email.sent_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        async fn insert_grant_in(conn: &mut $Conn, grant: &Grant) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO grants (",
+                grant_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(&grant.id)
+            .bind(&grant.user_id)
+            .bind(&grant.client_id)
+            .bind(&grant.scope)
+            .bind(grant.auth_time)
+            .bind(to_json(&grant.amr))
+            .bind(&grant.acr)
+            .bind(&grant.sid)
+            .bind(grant.created_at)
+            .bind(grant.expires_at)
+            .bind(grant.revoked_at)
+            .bind(&grant.requested_claims)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        async fn insert_auth_code_in(conn: &mut $Conn, code: &AuthCode) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO auth_codes (",
+                auth_code_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ))
+            .bind(&code.code_hash)
+            .bind(&code.grant_id)
+            .bind(&code.client_id)
+            .bind(&code.redirect_uri)
+            .bind(&code.nonce)
+            .bind(&code.code_challenge)
+            .bind(&code.code_challenge_method)
+            .bind(code.created_at)
+            .bind(code.expires_at)
+            .bind(code.used_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+
+        fn consent_from_row(row: &$Row) -> StoreResult<Consent> {
+            Ok(Consent {
+                user_id: row.try_get("user_id")?,
+                client_id: row.try_get("client_id")?,
+                scope: row.try_get("scope")?,
+                granted_at: row.try_get("granted_at")?,
+            })
+        }
+
+
+        fn backchannel_from_row(row: &$Row) -> StoreResult<BackchannelDelivery> {
+            Ok(BackchannelDelivery {
+                id: row.try_get("id")?,
+                client_id: row.try_get("client_id")?,
+                uri: row.try_get("uri")?,
+                logout_token: row.try_get("logout_token")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+                locked_until: row.try_get("locked_until")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        #[async_trait]
+        impl $crate::store::Store for $Store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> StoreResult<usize> {
+                self.migrate_locked().await
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            // Users
+
+            async fn insert_user(&self, user: &User) -> StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_user_tx(&mut conn, user).await
+            }
+
+            async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE email = $1"
+                ))
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
+            }
+
+            async fn list_users(&self) -> StoreResult<Vec<User>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(user_from_row)
+                .collect()
+            }
+
+            async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()> {
+                let result = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(disabled)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn set_user_password(
+                &self,
+                id: &str,
+                password_hash: &str,
+                now: UnixTime,
+            ) -> StoreResult<()> {
+                let result =
+                    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(password_hash)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                not_found_if_none_affected(result)
+            }
+
+            // Clients
+
+            async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO clients (",
+                    client_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ))
+                .bind(&client.id)
+                .bind(&client.name)
+                .bind(&client.secret_hash)
+                .bind(&client.token_endpoint_auth_method)
+                .bind(to_json(&client.redirect_uris))
+                .bind(to_json(&client.post_logout_redirect_uris))
+                .bind(to_json(&client.allowed_scopes))
+                .bind(client.first_party)
+                .bind(client.created_at)
+                .bind(&client.backchannel_logout_uri)
+                .bind(client.backchannel_logout_session_required)
+                .bind(&client.jwks)
+                .bind(&client.jwks_uri)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM clients WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(client_from_row)
+                .transpose()
+            }
+
+            async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM clients ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(client_from_row)
+                .collect()
+            }
+
+            async fn delete_client(&self, id: &str) -> StoreResult<()> {
+                // Grants (and through them codes and refresh tokens) and session links cascade.
+                let result = sqlx::query("DELETE FROM clients WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn set_client_secret_hash(&self, id: &str, secret_hash: &str) -> StoreResult<()> {
+                let result = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(secret_hash)
+                    .execute(&self.pool)
+                    .await?;
+                not_found_if_none_affected(result)
+            }
+
+            // Signing keys
+
+            async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO signing_keys (",
+                    signing_key_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.private_sealed)
+                .bind(&key.public_jwk)
+                .bind(key.created_at)
+                .bind(key.active_from)
+                .bind(key.retired_at)
+                .bind(key.unpublish_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys ORDER BY created_at, kid"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(signing_key_from_row)
+                .collect()
+            }
+
+            async fn retire_signing_key(
+                &self,
+                kid: &str,
+                retired_at: UnixTime,
+                unpublish_at: UnixTime,
+            ) -> StoreResult<()> {
+                let result = sqlx::query(
+                    "UPDATE signing_keys SET retired_at = $2, unpublish_at = $3 WHERE kid = $1",
+                )
+                .bind(kid)
+                .bind(retired_at)
+                .bind(unpublish_at)
+                .execute(&self.pool)
+                .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn delete_unpublished_keys(&self, now: UnixTime) -> StoreResult<u64> {
+                let result = sqlx::query(
+                    "DELETE FROM signing_keys WHERE unpublish_at IS NOT NULL AND unpublish_at <= $1",
+                )
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected())
+            }
+
+            // Pending authorization requests
+
+            async fn insert_pending_authorization(
+                &self,
+                pending: &PendingAuthorization,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO pending_authorizations (id, request_json, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&pending.id)
+                .bind(&pending.request_json)
+                .bind(pending.created_at)
+                .bind(pending.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn pending_authorization(
+                &self,
+                id: &str,
+                now: UnixTime,
+            ) -> StoreResult<Option<PendingAuthorization>> {
+                sqlx::query(
+                    "SELECT id, request_json, created_at, expires_at FROM pending_authorizations \
+                     WHERE id = $1 AND expires_at > $2",
+                )
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(pending_from_row)
+                .transpose()
+            }
+
+            async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM pending_authorizations WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            // Sessions
+
+            async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO sessions (",
+                    session_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .bind(&session.id_hash)
+                .bind(&session.sid)
+                .bind(&session.user_id)
+                .bind(session.auth_time)
+                .bind(to_json(&session.amr))
+                .bind(&session.acr)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id_hash = $1 AND expires_at > $2"
+                ))
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(session_from_row)
+                .transpose()
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+                // session_clients rows cascade.
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn add_session_client(&self, sid: &str, client_id: &str) -> StoreResult<()> {
+                let result = sqlx::query(
+                    "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
+                     ON CONFLICT (sid, client_id) DO NOTHING",
+                )
+                .bind(sid)
+                .bind(client_id)
+                .execute(&self.pool)
+                .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    // The session (or the client) is gone.
+                    Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
+                    Err(e) => Err(db_err(e)),
+                }
+            }
+
+            async fn session_clients(&self, sid: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar::<$DB, String>(
+                    "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
+                )
+                .bind(sid)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            // Grants, codes and refresh tokens
+
+            async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_grant_in(&mut conn, grant).await
+            }
+
+            async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    grant_columns!(),
+                    " FROM grants WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(grant_from_row)
+                .transpose()
+            }
+
+            async fn record_authorization(
+                &self,
+                grant: &Grant,
+                code: &AuthCode,
+                sid: &str,
+                pending_id: Option<&str>,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                insert_grant_in(&mut tx, grant).await?;
+                insert_auth_code_in(&mut tx, code).await?;
+                sqlx::query(
+                    "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
+                     ON CONFLICT (sid, client_id) DO NOTHING",
+                )
+                .bind(sid)
+                .bind(&grant.client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if let Some(id) = pending_id {
+                    sqlx::query("DELETE FROM pending_authorizations WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+                // Keeps the first revocation time; unknown ids are not an error (idempotent).
+                sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_auth_code_in(&mut conn, code).await
+            }
+
+            async fn consume_auth_code(
+                &self,
+                code_hash: &str,
+                now: UnixTime,
+            ) -> StoreResult<Consumed<AuthCode>> {
+                let fresh = sqlx::query(concat!(
+                    "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING ",
+                    auth_code_columns!()
+                ))
+                .bind(code_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = fresh {
+                    return Ok(Consumed::Fresh(auth_code_from_row(&row)?));
+                }
+                let used = sqlx::query(concat!(
+                    "SELECT ",
+                    auth_code_columns!(),
+                    " FROM auth_codes WHERE code_hash = $1"
+                ))
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                match used {
+                    Some(row) => Ok(Consumed::AlreadyUsed(auth_code_from_row(&row)?)),
+                    None => Ok(Consumed::Missing),
+                }
+            }
+
+            async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO refresh_tokens (",
+                    refresh_token_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(&token.token_hash)
+                .bind(&token.grant_id)
+                .bind(token.generation)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .bind(token.used_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn consume_refresh_token(
+                &self,
+                token_hash: &str,
+                now: UnixTime,
+            ) -> StoreResult<Consumed<RefreshToken>> {
+                let fresh = sqlx::query(concat!(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING ",
+                    refresh_token_columns!()
+                ))
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = fresh {
+                    return Ok(Consumed::Fresh(refresh_token_from_row(&row)?));
+                }
+                let used = sqlx::query(concat!(
+                    "SELECT ",
+                    refresh_token_columns!(),
+                    " FROM refresh_tokens WHERE token_hash = $1"
+                ))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                match used {
+                    Some(row) => Ok(Consumed::AlreadyUsed(refresh_token_from_row(&row)?)),
+                    None => Ok(Consumed::Missing),
+                }
+            }
+
+            async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+                // Children before parents, so that every deleted row is counted (cascades are not).
+                // BankID orders are not touched: their retention is `purge_bankid_orders`.
+                let statements: [(&'static str, i64); 12] = [
+                    (
+                        "DELETE FROM auth_codes WHERE expires_at <= $1 \
+                         OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
+                        now,
+                    ),
+                    (
+                        "DELETE FROM refresh_tokens WHERE expires_at <= $1 \
+                         OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
+                        now,
+                    ),
+                    ("DELETE FROM grants WHERE expires_at <= $1", now),
+                    (
+                        "DELETE FROM pending_authorizations WHERE expires_at <= $1",
+                        now,
+                    ),
+                    (
+                        "DELETE FROM session_clients \
+                         WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= $1)",
+                        now,
+                    ),
+                    ("DELETE FROM sessions WHERE expires_at <= $1", now),
+                    (
+                        "DELETE FROM throttle WHERE window_start <= $1",
+                        now - $crate::store::sql::THROTTLE_RETENTION_SECS,
+                    ),
+                    (
+                        "DELETE FROM user_tokens WHERE expires_at <= $1",
+                        now - $crate::store::sql::USER_TOKEN_RETENTION_SECS,
+                    ),
+                    (
+                        "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at <= $1",
+                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                    ),
+                    (
+                        "DELETE FROM backchannel_deliveries \
+                         WHERE status IN ('delivered', 'failed') AND created_at <= $1",
+                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                    ),
+                    (
+                        "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
+                        now,
+                    ),
+                    (
+                        "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
+                        now,
+                    ),
+                ];
+                let mut tx = self.begin_write().await?;
+                let mut total = 0;
+                for (statement, cutoff) in statements {
+                    total += sqlx::query(statement)
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(total)
+            }
+
+            // Throttling
+
+            async fn record_failure(
+                &self,
+                key: &str,
+                now: UnixTime,
+                window_secs: i64,
+            ) -> StoreResult<ThrottleState> {
+                let row = sqlx::query(
+                    "INSERT INTO throttle (key, failures, window_start) VALUES ($1, 1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       failures = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 \
+                                       ELSE throttle.failures + 1 END, \
+                       window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 \
+                                           ELSE throttle.window_start END \
+                     RETURNING failures, window_start",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(window_secs)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(ThrottleState {
+                    failures: row.try_get("failures")?,
+                    window_start: row.try_get("window_start")?,
+                })
+            }
+
+            async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64> {
+                let failures = sqlx::query_scalar::<$DB, i64>(
+                    "SELECT failures FROM throttle WHERE key = $1 AND window_start > $2 - $3",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(window_secs)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(failures.unwrap_or(0))
+            }
+
+            async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM throttle WHERE key = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            // Accounts: invitations, password resets, profile
+
+            async fn insert_user_with_token(
+                &self,
+                user: &User,
+                token: &UserToken,
+                email: &OutboxEmail,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                insert_user_tx(&mut tx, user).await?;
+                insert_user_token_tx(&mut tx, token).await?;
+                insert_outbox_tx(&mut tx, email).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                insert_user_token_tx(&mut tx, token).await?;
+                insert_outbox_tx(&mut tx, email).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn consume_user_token(
+                &self,
+                token_hash: &str,
+                now: UnixTime,
+            ) -> StoreResult<Consumed<UserToken>> {
+                let fresh = sqlx::query(concat!(
+                    "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING ",
+                    user_token_columns!()
+                ))
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = fresh {
+                    return Ok(Consumed::Fresh(user_token_from_row(&row)?));
+                }
+                match self.user_token(token_hash).await? {
+                    Some(token) => Ok(Consumed::AlreadyUsed(token)),
+                    None => Ok(Consumed::Missing),
+                }
+            }
+
+            async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_token_columns!(),
+                    " FROM user_tokens WHERE token_hash = $1"
+                ))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(user_token_from_row)
+                .transpose()
+            }
+
+            async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
+                // Every early return drops `tx`, which rolls back.
+                let mut tx = self.begin_write().await?;
+                let result = sqlx::query(
+                    "UPDATE users SET password_hash = $2, updated_at = $3, \
+                     email_verified = (email_verified OR $4) WHERE id = $1",
+                )
+                .bind(&change.user_id)
+                .bind(&change.password_hash)
+                .bind(change.now)
+                .bind(change.verify_email)
+                .execute(&mut *tx)
+                .await?;
+                not_found_if_none_affected(result)?;
+                sqlx::query(
+                    "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions \
+                     WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2))",
+                )
+                .bind(&change.user_id)
+                .bind(&change.keep_session_hash)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
+                    .bind(&change.user_id)
+                    .bind(&change.keep_session_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(&change.user_id)
+                    .bind(change.now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(&change.user_id)
+                    .bind(change.now)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(notice) = &change.notice {
+                    insert_outbox_tx(&mut tx, notice).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_user_profile(
+                &self,
+                id: &str,
+                name: &str,
+                locale: &str,
+                now: UnixTime,
+            ) -> StoreResult<()> {
+                let result =
+                    sqlx::query("UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1")
+                        .bind(id)
+                        .bind(name)
+                        .bind(locale)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                not_found_if_none_affected(result)
+            }
+
+            // Email outbox
+
+            async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                insert_outbox_tx(&mut conn, email).await
+            }
+
+            async fn claim_outbox(
+                &self,
+                now: UnixTime,
+                lease_secs: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<OutboxEmail>> {
+                let rows = self
+                    .claim_rows(CLAIM_OUTBOX, now, lease_secs, limit)
+                    .await?;
+                let mut claimed = rows
+                    .iter()
+                    .map(outbox_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                // RETURNING does not keep the subquery's order.
+                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+                Ok(claimed)
+            }
+
+            async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+                let result = sqlx::query(
+                    "UPDATE outbox SET status = 'sent', sent_at = $2, locked_until = NULL, \
+                     sealed_message = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(Vec::<u8>::new())
+                .execute(&self.pool)
+                .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn outbox_failed(
+                &self,
+                id: &str,
+                error: &str,
+                next_attempt_at: UnixTime,
+                give_up: bool,
+            ) -> StoreResult<()> {
+                let query = if give_up {
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
+                         status = 'failed', sealed_message = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(truncate_error(error))
+                    .bind(Vec::<u8>::new())
+                } else {
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
+                         next_attempt_at = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(truncate_error(error))
+                    .bind(next_attempt_at)
+                };
+                let result = query.execute(&self.pool).await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(outbox_from_row)
+                .transpose()
+            }
+
+            async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(outbox_from_row)
+                .collect()
+            }
+
+            // Personnummer and BankID
+
+            async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()> {
+                // A new (or the same) number must be proven again: the link is cleared, whatever the
+                // caller passes. A blind index held by another user violates its unique constraint.
+                sqlx::query(concat!(
+                    "INSERT INTO personnummer (",
+                    personnummer_columns!(),
+                    ") VALUES ($1, $2, $3, NULL, $4) \
+                     ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, \
+                     blind_index = excluded.blind_index, bankid_linked_at = NULL, \
+                     updated_at = excluded.updated_at"
+                ))
+                .bind(&value.user_id)
+                .bind(&value.sealed)
+                .bind(&value.blind_index)
+                .bind(value.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(missing_user_or_db_err)?;
+                Ok(())
+            }
+
+            async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM personnummer WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    personnummer_columns!(),
+                    " FROM personnummer WHERE user_id = $1"
+                ))
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(personnummer_from_row)
+                .transpose()
+            }
+
+            async fn personnummer_by_index(
+                &self,
+                blind_index: &str,
+            ) -> StoreResult<Option<StoredPersonnummer>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    personnummer_columns!(),
+                    " FROM personnummer WHERE blind_index = $1"
+                ))
+                .bind(blind_index)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(personnummer_from_row)
+                .transpose()
+            }
+
+            async fn set_bankid_linked(
+                &self,
+                user_id: &str,
+                linked_at: Option<UnixTime>,
+                name_if_empty: Option<&str>,
+            ) -> StoreResult<()> {
+                // Every early return drops `tx`, which rolls back.
+                let mut tx = self.begin_write().await?;
+                let result =
+                    sqlx::query("UPDATE personnummer SET bankid_linked_at = $2 WHERE user_id = $1")
+                        .bind(user_id)
+                        .bind(linked_at)
+                        .execute(&mut *tx)
+                        .await?;
+                not_found_if_none_affected(result)?;
+                if let Some(name) = name_if_empty {
+                    fill_empty_name_tx(&mut tx, user_id, name, linked_at).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_personnummer(&self) -> StoreResult<Vec<StoredPersonnummer>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    personnummer_columns!(),
+                    " FROM personnummer ORDER BY user_id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(personnummer_from_row)
+                .collect()
+            }
+
+            async fn reseal_personnummer(&self, user_id: &str, sealed: &[u8]) -> StoreResult<()> {
+                let result = sqlx::query("UPDATE personnummer SET sealed = $2 WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(sealed)
+                    .execute(&self.pool)
+                    .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO bankid_orders (",
+                    bankid_order_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                ))
+                .bind(&order.order_ref)
+                .bind(&order.purpose)
+                .bind(&order.browser_binding)
+                .bind(&order.user_id)
+                .bind(&order.pending_authorization)
+                .bind(&order.next_path)
+                .bind(&order.auto_start_token)
+                .bind(&order.qr_start_token)
+                .bind(&order.qr_start_secret_sealed)
+                .bind(order.started_at)
+                .bind(&order.status)
+                .bind(&order.hint_code)
+                .bind(&order.completion_sealed)
+                .bind(&order.end_user_ip)
+                .bind(order.last_collect_at)
+                .bind(order.created_at)
+                .bind(order.finished_at)
+                .execute(&self.pool)
+                .await
+                .map_err(missing_user_or_db_err)?;
+                Ok(())
+            }
+
+            async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    bankid_order_columns!(),
+                    " FROM bankid_orders WHERE order_ref = $1"
+                ))
+                .bind(order_ref)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(bankid_order_from_row)
+                .transpose()
+            }
+
+            async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
+                // `consumed` is final: a collect result that arrives late must not make the order
+                // consumable again. Such a write is ignored.
+                let result = sqlx::query(
+                    "UPDATE bankid_orders SET status = $2, hint_code = $3, completion_sealed = $4, \
+                     user_id = $5, last_collect_at = $6, finished_at = $7 \
+                     WHERE order_ref = $1 AND status <> 'consumed'",
+                )
+                .bind(&order.order_ref)
+                .bind(&order.status)
+                .bind(&order.hint_code)
+                .bind(&order.completion_sealed)
+                .bind(&order.user_id)
+                .bind(order.last_collect_at)
+                .bind(order.finished_at)
+                .execute(&self.pool)
+                .await
+                .map_err(missing_user_or_db_err)?;
+                if result.rows_affected() == 0 && self.bankid_order(&order.order_ref).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool> {
+                let result = sqlx::query(
+                    "UPDATE bankid_orders SET status = 'consumed' \
+                     WHERE order_ref = $1 AND status = 'complete'",
+                )
+                .bind(order_ref)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn claim_bankid_collect(
+                &self,
+                order_ref: &str,
+                now: UnixTime,
+                min_interval: i64,
+            ) -> StoreResult<bool> {
+                // One conditional update: of concurrent claimers, only the first sees the old time.
+                let result = sqlx::query(
+                    "UPDATE bankid_orders SET last_collect_at = $2 WHERE order_ref = $1 \
+                     AND (last_collect_at IS NULL OR last_collect_at <= $3)",
+                )
+                .bind(order_ref)
+                .bind(now)
+                .bind(now.saturating_sub(min_interval))
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64> {
+                // Finished orders by when they finished (by creation if that time is missing), orders
+                // still pending by creation (abandoned: BankID gave up on them long ago).
+                let result = sqlx::query(
+                    "DELETE FROM bankid_orders WHERE \
+                     (status = 'pending' AND created_at < $1) \
+                     OR (status <> 'pending' AND COALESCE(finished_at, created_at) < $1)",
+                )
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
+                sqlx::query(
+                    "SELECT user_id, client_id, scope, granted_at FROM consents \
+                     WHERE user_id = $1 AND client_id = $2",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(consent_from_row)
+                .transpose()
+            }
+
+            async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
+                     DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                )
+                .bind(&consent.user_id)
+                .bind(&consent.client_id)
+                .bind(&consent.scope)
+                .bind(consent.granted_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+                sqlx::query(
+                    "SELECT user_id, client_id, scope, granted_at FROM consents \
+                     WHERE user_id = $1 ORDER BY granted_at, client_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(consent_from_row)
+                .collect()
+            }
+
+            async fn revoke_consent(
+                &self,
+                user_id: &str,
+                client_id: &str,
+                now: UnixTime,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+                    .bind(user_id)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = COALESCE(revoked_at, $3) \
+                     WHERE user_id = $1 AND client_id = $2",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+                Ok(
+                    sqlx::query("SELECT 1 FROM revoked_access_tokens WHERE jti = $1")
+                        .bind(jti)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .is_some(),
+                )
+            }
+
+            async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+                sqlx::query(
+                    "SELECT token_hash, grant_id, generation, created_at, expires_at, used_at \
+                     FROM refresh_tokens WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(refresh_token_from_row)
+                .transpose()
+            }
+
+            async fn use_client_assertion_jti(
+                &self,
+                client_id: &str,
+                jti: &str,
+                expires_at: UnixTime,
+                now: UnixTime,
+            ) -> StoreResult<bool> {
+                // An expired entry may be reused: the assertion itself is refused as expired.
+                let result = sqlx::query(
+                    "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (client_id, jti) DO UPDATE \
+                     SET expires_at = excluded.expires_at \
+                     WHERE client_assertion_jtis.expires_at <= $4",
+                )
+                .bind(client_id)
+                .bind(jti)
+                .bind(expires_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn end_session(
+                &self,
+                sid: &str,
+                deliveries: &[BackchannelDelivery],
+                now: UnixTime,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                // Grants with offline_access outlive the session by design (OIDC Core 11).
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) \
+                     WHERE sid = $1 AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",
+                )
+                .bind(sid)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM session_clients WHERE sid = $1")
+                    .bind(sid)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE sid = $1")
+                    .bind(sid)
+                    .execute(&mut *tx)
+                    .await?;
+                for delivery in deliveries {
+                    sqlx::query(
+                        "INSERT INTO backchannel_deliveries (id, client_id, uri, logout_token, \
+                         status, attempts, next_attempt_at, locked_until, last_error, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&delivery.id)
+                    .bind(&delivery.client_id)
+                    .bind(&delivery.uri)
+                    .bind(&delivery.logout_token)
+                    .bind(&delivery.status)
+                    .bind(delivery.attempts)
+                    .bind(delivery.next_attempt_at)
+                    .bind(delivery.locked_until)
+                    .bind(&delivery.last_error)
+                    .bind(delivery.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+                sqlx::query(
+                    "SELECT id_hash, sid, user_id, auth_time, amr, acr, created_at, expires_at \
+                     FROM sessions WHERE sid = $1 AND expires_at > $2",
+                )
+                .bind(sid)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(session_from_row)
+                .transpose()
+            }
+
+            async fn claim_backchannel(
+                &self,
+                now: UnixTime,
+                lease_secs: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<BackchannelDelivery>> {
+                let rows = self
+                    .claim_rows(CLAIM_BACKCHANNEL, now, lease_secs, limit)
+                    .await?;
+                let mut claimed = rows
+                    .iter()
+                    .map(backchannel_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                // RETURNING does not keep the subquery's order.
+                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+                Ok(claimed)
+            }
+
+            async fn backchannel_delivered(&self, id: &str) -> StoreResult<()> {
+                // The token is no longer needed once delivered; keep the row for the record.
+                let result = sqlx::query(
+                    "UPDATE backchannel_deliveries SET status = 'delivered', \
+                     attempts = attempts + 1, locked_until = NULL, logout_token = '' \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn backchannel_failed(
+                &self,
+                id: &str,
+                error: &str,
+                next_attempt_at: UnixTime,
+                give_up: bool,
+            ) -> StoreResult<()> {
+                let status = if give_up { "failed" } else { "pending" };
+                let result = sqlx::query(
+                    "UPDATE backchannel_deliveries SET attempts = attempts + 1, last_error = $2, \
+                     locked_until = NULL, next_attempt_at = $3, status = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(truncate_error(error))
+                .bind(next_attempt_at)
+                .bind(status)
+                .execute(&self.pool)
+                .await?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>> {
+                sqlx::query(
+                    "SELECT id, client_id, uri, logout_token, status, attempts, next_attempt_at, \
+                     locked_until, last_error, created_at FROM backchannel_deliveries \
+                     ORDER BY created_at DESC, id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(backchannel_from_row)
+                .collect()
+            }
+        }
+
+    };
+}
