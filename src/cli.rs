@@ -362,6 +362,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Leasify ID is ready: discovery at {}/.well-known/openid-configuration",
         config.issuer
     );
+    for warning in config.startup_warnings() {
+        tracing::warn!("{warning}");
+    }
     let server = RunningServer::start(listener, state.clone())?;
     server.wait(shutdown_signal()).await?;
     tracing::info!("stopped");

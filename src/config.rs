@@ -153,6 +153,9 @@ pub struct MailConfig {
     pub retry_max: i64,
     pub max_attempts: i64,
     pub poll_interval: u64,
+    /// Lets a production (non-loopback) issuer keep the file outbox, for a staging deployment
+    /// whose mail nobody needs to receive.
+    pub allow_file_outbox: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,7 +184,12 @@ pub struct AccountConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BankIdConfig {
+    /// `simulator`, `test`, `production` or `disabled`; empty means the simulator on a loopback
+    /// issuer and `disabled` on any other (resolved by [`Config::load`]).
     pub mode: String,
+    /// Lets a production (non-loopback) issuer use BankID's test service, for a staging
+    /// deployment: test BankIDs are not real people.
+    pub allow_test_service: bool,
     pub base_url: String,
     pub client_cert: String,
     pub client_cert_password: String,
@@ -222,16 +230,103 @@ impl Config {
                 .to_ascii_lowercase();
             TOP_LEVEL_KEYS.contains(&top.as_str())
         }));
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.resolve_defaults();
         config.validate()?;
         Ok(config)
     }
 
     /// Loads only the embedded defaults (tests and benchmarks start from these).
     pub fn defaults() -> Config {
-        toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses")
+        let mut config: Config =
+            toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses");
+        config.resolve_defaults();
+        config
+    }
+
+    /// Fills the defaults that depend on the issuer: an empty `bankid.mode` is the simulator in
+    /// development and `disabled` in production.
+    pub fn resolve_defaults(&mut self) {
+        if self.bankid.mode.trim().is_empty() {
+            self.bankid.mode = if self.is_development() {
+                "simulator"
+            } else {
+                "disabled"
+            }
+            .into();
+        }
+    }
+
+    /// A loopback issuer (`localhost`, `127.0.0.1`, `[::1]`) is development, where the
+    /// simulator, the file outbox and plain http are fine. Any other issuer is production.
+    pub fn is_development(&self) -> bool {
+        url::Url::parse(&self.issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(is_loopback_host))
+            .unwrap_or(false)
+    }
+
+    /// Refuses, on a production issuer, every development shortcut that could let someone in or
+    /// lose mail. Each message names the key and the fix, on one line.
+    fn validate_production(&self) -> Result<(), ConfigError> {
+        if self.is_development() {
+            return Ok(());
+        }
+        if self.issuer.starts_with("http://") {
+            return Err(invalid(
+                "issuer",
+                "a production issuer must be https:// (plain http is only for localhost)",
+            ));
+        }
+        match self.bankid.mode.as_str() {
+            "simulator" => {
+                return Err(invalid(
+                    "bankid.mode",
+                    "the BankID simulator lets anyone log in as anyone; on a production issuer \
+                     set bankid.mode = \"production\" (or \"disabled\")",
+                ));
+            }
+            "test" if !self.bankid.allow_test_service => {
+                return Err(invalid(
+                    "bankid.mode",
+                    "BankID's test service accepts test BankIDs that are not real people; set \
+                     bankid.mode = \"production\", or bankid.allow_test_service = true for a \
+                     staging deployment",
+                ));
+            }
+            _ => {}
+        }
+        if self.mail.transport == "file" && !self.mail.allow_file_outbox {
+            return Err(invalid(
+                "mail.transport",
+                "the file outbox keeps every email on this server's disk, so nobody receives \
+                 it; set mail.transport = \"smtp\" and mail.smtp_host, or \
+                 mail.allow_file_outbox = true for a staging deployment",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Warnings for the start log about settings that are allowed but not for real customers.
+    pub fn startup_warnings(&self) -> Vec<&'static str> {
+        let mut warnings = Vec::new();
+        if self.is_development() {
+            return warnings;
+        }
+        if self.bankid.mode == "test" {
+            warnings.push(
+                "bankid.allow_test_service: BankID's test service is in use; test BankIDs are \
+                 not real people, so this deployment must not hold real customers",
+            );
+        }
+        if self.mail.transport == "file" {
+            warnings.push(
+                "mail.allow_file_outbox: emails are written to the file outbox and never delivered",
+            );
+        }
+        warnings
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -246,16 +341,10 @@ impl Config {
         if self.issuer.ends_with('/') {
             return Err(invalid("issuer", "must not end with a slash"));
         }
-        match issuer.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(issuer.host_str().unwrap_or_default()) => {}
-            _ => {
-                return Err(invalid(
-                    "issuer",
-                    "must be an https URL (http only for localhost)",
-                ));
-            }
+        if !["https", "http"].contains(&issuer.scheme()) {
+            return Err(invalid("issuer", "must be an https URL"));
         }
+        self.validate_production()?;
         self.listen_addr()?;
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             return Err(invalid(
@@ -436,7 +525,7 @@ impl Config {
             _ => {
                 return Err(invalid(
                     "bankid.mode",
-                    "must be \"simulator\", \"test\", \"production\" or \"disabled\"",
+                    "must be \"simulator\", \"test\", \"production\", \"disabled\" or empty",
                 ));
             }
         }

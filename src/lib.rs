@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod login;
 pub mod mail;
 pub mod oidc;
+pub mod private_files;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -17,8 +17,22 @@ fn return_large_buffers_to_the_system() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_buffers_to_the_system() {}
 
+/// Whatever this process creates is for its own user only, also files that no code of ours
+/// names (SQLite's journals, temporary files of libraries).
+#[cfg(unix)]
+fn private_umask() {
+    // SAFETY: umask only sets the process's file creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+#[cfg(not(unix))]
+fn private_umask() {}
+
 fn main() -> ExitCode {
     return_large_buffers_to_the_system();
+    private_umask();
     let cli = leasify_id::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -33,8 +47,24 @@ fn main() -> ExitCode {
     match runtime.block_on(leasify_id::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line_reason(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once: our errors already include their
+/// cause's text, which `{:#}` would repeat for every layer.
+fn one_line_reason(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

@@ -96,6 +96,8 @@ pub enum StartupError {
     },
     #[error("secrets: {0}")]
     Secrets(String),
+    #[error("data directory: {0}")]
+    DataDir(String),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::crypto::CryptoError),
     #[error("templates: {0}")]
@@ -133,9 +135,7 @@ impl Default for Overrides {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     let url = config.effective_database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            StartupError::Secrets(format!("cannot create {}: {e}", config.data_dir.display()))
-        })?;
+        prepare_sqlite_file(config, &url)?;
     }
     let redacted = redact(&url);
     let store = store::open(&url)
@@ -155,6 +155,41 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
         tracing::info!(applied, "database migrations applied");
     }
     Ok(store)
+}
+
+/// The data directory (0700) and the SQLite file (0600) before SQLite opens it: SQLite would
+/// create the file world-readable, and its `-wal` and `-shm` files copy the file's mode.
+fn prepare_sqlite_file(config: &Config, url: &str) -> Result<(), StartupError> {
+    let failed = |path: &Path, e: std::io::Error| {
+        StartupError::DataDir(format!("cannot prepare {}: {e}", path.display()))
+    };
+    crate::private_files::create_dir(&config.data_dir).map_err(|e| failed(&config.data_dir, e))?;
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::private_files::create_dir(parent).map_err(|e| failed(parent, e))?;
+    }
+    crate::private_files::create_file(&path).map_err(|e| failed(&path, e))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.clone().into_os_string();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        crate::private_files::restrict_file(&side).map_err(|e| failed(&side, e))?;
+    }
+    Ok(())
+}
+
+/// The file of a `sqlite://path` or `sqlite:path` URL (`None` for an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
 }
 
 fn redact(url: &str) -> String {
@@ -267,33 +302,18 @@ fn resolve_secrets(config: &Config, entropy: &dyn Entropy) -> Result<SecretsConf
         hmac_key: key(),
         blind_index_key: key(),
     };
-    write_private_file(
-        &path,
-        &toml::to_string(&LocalSecretsFile {
-            secrets: secrets.clone(),
+    crate::private_files::create_dir(&config.data_dir)
+        .and_then(|()| {
+            let text = toml::to_string(&LocalSecretsFile {
+                secrets: secrets.clone(),
+            })
+            .unwrap_or_default();
+            crate::private_files::write_new(&path, text.as_bytes())
         })
-        .unwrap_or_default(),
-    )
-    .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
+        .map_err(|e| StartupError::Secrets(format!("{}: {e}", path.display())))?;
     tracing::warn!(
         path = %path.display(),
         "generated local secrets; back this file up, and configure [secrets] explicitly before running several instances"
     );
     Ok(secrets)
-}
-
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())
 }

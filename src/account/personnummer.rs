@@ -97,10 +97,10 @@ impl Personnummer {
         &self.0
     }
 
-    /// The date part with the last four digits hidden, e.g. `19811228-****`, for showing the
-    /// person which number is stored.
+    /// Only the birth year, e.g. `1981****-****`, for showing the person that a number is
+    /// stored without giving away the date of birth.
     pub fn masked(&self) -> String {
-        format!("{}-****", &self.0[0..8])
+        crate::bankid::api::masked_personal_number(&self.0)
     }
 
     /// A samordningsnummer (day of month + 60) rather than a personnummer.
@@ -295,7 +295,7 @@ mod tests {
         assert!(parsed.is_coordination_number());
         assert_eq!(n, "197010632391");
         assert_eq!(parse("701063-2391").unwrap().as_str(), "197010632391");
-        assert_eq!(parse("701063-2391").unwrap().masked(), "19701063-****");
+        assert_eq!(parse("701063-2391").unwrap().masked(), "1970****-****");
         assert!(!parse("198112289874").unwrap().is_coordination_number());
         // Lenient only for coordination numbers: month 00, day 60, day 91 in February.
         for body in [
@@ -435,9 +435,10 @@ mod tests {
     #[test]
     fn masked_debug_and_no_leak() {
         let n = parse("811228-9874").unwrap();
-        assert_eq!(n.masked(), "19811228-****");
+        assert_eq!(n.masked(), "1981****-****");
         let debug = format!("{n:?}");
-        assert_eq!(debug, "Personnummer(\"19811228-****\")");
+        assert_eq!(debug, "Personnummer(\"1981****-****\")");
+        assert!(!debug.contains("1228"));
         assert!(!debug.contains("9874"));
         assert!(!format!("{:?}", Some(&n)).contains("9874"));
     }

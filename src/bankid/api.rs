@@ -129,6 +129,14 @@ pub fn is_personal_number_format(value: &str) -> bool {
     value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A 12-digit personnummer as shown to people and in logs of the simulated app: the birth year
+/// only (`19811228NNNC` → `1981****-****`), so the masked form does not give away the full date
+/// of birth either.
+pub fn masked_personal_number(twelve: &str) -> String {
+    let year: String = twelve.chars().take(4).collect();
+    format!("{year}****-****")
+}
+
 fn truncate_chars(value: &str, max: usize) -> String {
     value.chars().take(max).collect()
 }

@@ -2,5 +2,6 @@
 
 pub mod csrf;
 pub mod password;
+pub mod return_to;
 pub mod sessions;
 pub mod throttle;

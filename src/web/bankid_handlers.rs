@@ -188,7 +188,9 @@ pub async fn start_login(
         Err(response) => return *response,
     };
     let pending = field(&form, "req").filter(|r| !r.is_empty());
-    let next = pending.is_none().then(|| safe_next(field(&form, "next")));
+    let next = pending
+        .is_none()
+        .then(|| safe_next(&state, field(&form, "next")));
     let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
     let what = Start::Login {
         pending_authorization: pending,
@@ -337,7 +339,8 @@ pub async fn finish(
             active,
             order,
         }) => {
-            let next = order.next_path.clone().unwrap_or_else(|| "/account".into());
+            // Checked when the order started; checked again, as every return-to value is.
+            let next = safe_next(&state, order.next_path.as_deref());
             let after = match &order.pending_authorization {
                 Some(req) => AfterLogin::Authorization(req),
                 None => AfterLogin::Local(&next),

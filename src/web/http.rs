@@ -69,7 +69,12 @@ pub fn client_ip(
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
+/// HSTS for an https issuer: two years, subdomains included (browsers then never try http).
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Gives each request its id and span, and each response the headers every page needs; `hsts`
+/// when the issuer is https.
+pub async fn request_id_layer(mut request: Request, next: Next, hsts: bool) -> Response {
     let mut bytes = [0u8; 8];
     crate::clock::Entropy::fill(&OsEntropy, &mut bytes);
     let id = hex::encode(bytes);
@@ -103,6 +108,12 @@ pub async fn request_id_layer(mut request: Request, next: Next) -> Response {
     headers
         .entry("x-frame-options")
         .or_insert(HeaderValue::from_static("DENY"));
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     response
 }
 

@@ -43,19 +43,9 @@ enum LoginTarget {
     },
 }
 
-/// Only our own paths are allowed as `next`, never another site (open redirects).
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.contains("://") =>
-        {
-            n.to_string()
-        }
-        _ => "/account".to_string(),
-    }
+/// `next` resolved against the issuer: one of our own pages, or the account page.
+pub fn safe_next(state: &AppState, next: Option<&str>) -> String {
+    crate::login::return_to::return_path(&state.config.issuer, next)
 }
 
 struct LoginView<'a> {
@@ -167,7 +157,7 @@ pub async fn login_page(
             }
         },
         None => LoginTarget::Local {
-            next: safe_next(query.next.as_deref()),
+            next: safe_next(&state, query.next.as_deref()),
         },
     };
     let request = match &target {
@@ -219,7 +209,7 @@ pub async fn login_submit(
             }
         },
         None => LoginTarget::Local {
-            next: safe_next(field("next")),
+            next: safe_next(&state, field("next")),
         },
     };
     let request = match &target {

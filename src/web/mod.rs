@@ -30,7 +30,9 @@ use crate::state::AppState;
 const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let simulator = state.bankid.as_ref().is_some_and(|b| b.simulator.is_some());
+    let hsts = state.config.issuer.starts_with("https://");
+    let mut router = Router::new()
         .route("/", get(login_handlers::home))
         .route(
             "/.well-known/openid-configuration",
@@ -66,7 +68,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/bankid/poll", get(bankid_handlers::poll))
         .route("/bankid/finish", get(bankid_handlers::finish))
         .route("/bankid/cancel", post(bankid_handlers::cancel))
-        .merge(dev_bankid_handlers::routes())
         .route("/logout", post(account_handlers::logout))
         .route(
             "/password/forgot",
@@ -91,14 +92,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/health/live", get(oidc_handlers::health_live))
         .route("/health/ready", get(oidc_handlers::health_ready))
-        .route("/static/{file}", get(static_file))
+        .route("/static/{file}", get(static_file));
+    // The simulated BankID app exists only in simulator mode (development): elsewhere its paths
+    // are unknown, like any other.
+    if simulator {
+        router = router.merge(dev_bankid_handlers::routes());
+    }
+    router
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(middleware::from_fn(http::request_id_layer))
+        .layer(middleware::from_fn(move |request, next| {
+            http::request_id_layer(request, next, hsts)
+        }))
         .with_state(state)
 }
 

@@ -167,7 +167,7 @@ impl SimulatorCerts {
             uuid::Uuid::new_v4().simple()
         ));
         if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)?;
+            crate::private_files::create_dir(parent)?;
         }
         self.write(&staging)?;
         if Self::load(dir).is_ok() {
@@ -258,10 +258,10 @@ impl SimulatorCerts {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        write_file(&dir.join(CA_CERT_FILE), &self.ca_cert_pem, 0o644)?;
-        write_file(&dir.join(SERVER_CERT_FILE), &self.server_cert_pem, 0o644)?;
+        write_file(&dir.join(CA_CERT_FILE), &self.ca_cert_pem, 0o600)?;
+        write_file(&dir.join(SERVER_CERT_FILE), &self.server_cert_pem, 0o600)?;
         write_file(&dir.join(SERVER_KEY_FILE), &self.server_key_pem, 0o600)?;
-        write_file(&dir.join(CLIENT_CERT_FILE), &self.client_cert_pem, 0o644)?;
+        write_file(&dir.join(CLIENT_CERT_FILE), &self.client_cert_pem, 0o600)?;
         write_file(&dir.join(CLIENT_KEY_FILE), &self.client_key_pem, 0o600)?;
         Ok(())
     }

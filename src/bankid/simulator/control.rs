@@ -9,7 +9,9 @@ use sha2::Sha256;
 
 use super::orders::{Order, OrderStatus, OrderType, StartMethod};
 use super::{SimulatorState, TestIdentity};
-use crate::bankid::api::{Endpoint, HintCode, error_codes, is_personal_number_format};
+use crate::bankid::api::{
+    Endpoint, HintCode, error_codes, is_personal_number_format, masked_personal_number,
+};
 use crate::store::UnixTime;
 
 pub use super::orders::AppError as ControlError;
@@ -26,8 +28,10 @@ pub struct OrderView {
     pub created_at: UnixTime,
     pub age_secs: i64,
     pub started_by: Option<StartMethod>,
-    /// The simulated person who took the order.
+    /// The simulated person who took the order, masked (`1981****-****`): the control API needs
+    /// no authentication, so it never shows a whole number.
     pub personal_number: Option<String>,
+    /// `requirement.personalNumber`, masked the same way.
     pub required_personal_number: Option<String>,
     /// `userVisibleData` decoded (what the app shows).
     pub visible_text: Option<String>,
@@ -52,8 +56,11 @@ fn view(order: &Order, now: UnixTime) -> OrderView {
         created_at: order.created_at,
         age_secs: now - order.created_at,
         started_by: order.started_by,
-        personal_number: order.user.clone(),
-        required_personal_number: order.required_personal_number.clone(),
+        personal_number: order.user.as_deref().map(masked_personal_number),
+        required_personal_number: order
+            .required_personal_number
+            .as_deref()
+            .map(masked_personal_number),
         visible_text: order.user_visible_data.as_ref().and_then(|data| {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data)

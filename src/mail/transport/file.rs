@@ -22,14 +22,17 @@ impl FileMailer {
 impl Mailer for FileMailer {
     async fn send(&self, from: &str, message: &EmailMessage) -> Result<(), MailError> {
         let mime = mime_message(from, message)?;
-        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| {
-            MailError::Transient(format!("cannot create {}: {e}", self.dir.display()))
-        })?;
         let name = format!("{}.eml", uuid::Uuid::now_v7());
         let path = self.dir.join(name);
-        tokio::fs::write(&path, mime.formatted())
-            .await
-            .map_err(|e| MailError::Transient(format!("cannot write {}: {e}", path.display())))?;
+        // The messages carry links that log people in: only the server's user may read them.
+        let (dir, file) = (self.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::private_files::create_dir(&dir)?;
+            crate::private_files::write_new(&file, &mime.formatted())
+        })
+        .await
+        .map_err(|e| MailError::Transient(format!("cannot write {}: {e}", path.display())))?
+        .map_err(|e| MailError::Transient(format!("cannot write {}: {e}", path.display())))?;
         // Development only: the file outbox is the embedded default, never production delivery.
         tracing::info!(
             to = %message.to,
