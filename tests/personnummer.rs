@@ -1,6 +1,7 @@
 //! The personnummer in Mina uppgifter: validated with a clear message, saved only after the
 //! password is confirmed, shown masked, and never stored readable.
 
+mod bankid_support;
 mod common;
 
 use common::{Browser, Form, TestServer};
@@ -112,13 +113,14 @@ async fn personnummer_is_validated_confirmed_masked_and_sealed() {
             .any(|w| w == NUMBER.as_bytes())
     );
     assert!(!stored.blind_index.contains(NUMBER));
+    // Typed in, not verified by BankID: no BankID login can find the account through it.
     let found = server
         .state
         .store
-        .personnummer_by_index(&stored.blind_index)
+        .verified_personnummer_by_index(&stored.blind_index)
         .await
         .expect("lookup");
-    assert_eq!(found.map(|f| f.user_id), Some(user.id.clone()));
+    assert_eq!(found, None);
     if server.database_url.is_empty() {
         // SQLite: the raw database files hold no plain personnummer.
         for entry in std::fs::read_dir(&server.state.config.data_dir).expect("data dir") {
@@ -136,18 +138,17 @@ async fn personnummer_is_validated_confirmed_masked_and_sealed() {
         }
     }
 
-    // Another account cannot take the same number.
+    // Another account typing the same number gets the answer any number gets: the page is no
+    // way to find out whether a number has an account. Until BankID verifies it, neither holds it.
     server
         .create_user("other@example.se", "Other Person", PASSWORD)
         .await;
     let mut other = log_in(&server, "other@example.se").await;
-    let taken = submit(&mut other, &server, NUMBER, PASSWORD, "save").await;
-    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
-    assert!(
-        taken.body.contains("redan kopplat till ett annat konto"),
-        "{}",
-        taken.describe()
-    );
+    let same = submit(&mut other, &server, NUMBER, PASSWORD, "save").await;
+    assert_eq!(same.status, StatusCode::SEE_OTHER, "{}", same.describe());
+    let page = other.follow(same).await;
+    assert!(page.body.contains("1981****-****"), "{}", page.describe());
+    assert!(!page.body.contains("annat konto"), "{}", page.describe());
 
     let removed = submit(&mut browser, &server, "", PASSWORD, "remove").await;
     assert_eq!(
@@ -271,11 +272,12 @@ async fn userinfo_with_scope(
 }
 
 #[tokio::test]
-async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested() {
+async fn the_personnummer_claim_needs_a_verified_number_and_the_dedicated_scope() {
     let server = TestServer::start().await;
-    let mut browser = logged_in(&server).await;
-    let saved = submit(&mut browser, &server, "811228-9874", PASSWORD, "save").await;
-    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.describe());
+    server
+        .create_user(bankid_support::EMAIL, bankid_support::NAME, PASSWORD)
+        .await;
+    let (mut browser, account) = bankid_support::account_with_personnummer(&server).await;
     let discovery = browser
         .get(&server.url("/.well-known/openid-configuration"))
         .await
@@ -304,6 +306,18 @@ async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested(
     let allowed_secret = allowed.client_secret.clone().expect("secret");
     let (plain_id, plain_secret) = server.create_client("Portal").await;
 
+    // Typed in, not verified: the number says nothing about who the user is, so no app gets it.
+    let typed_only = userinfo_with_scope(
+        &server,
+        &mut browser,
+        &allowed.client_id,
+        &allowed_secret,
+        "openid personnummer",
+    )
+    .await;
+    assert!(typed_only.get("ssn").is_none(), "{typed_only}");
+
+    bankid_support::link_bankid(&server, &mut browser, &account).await;
     let claims = userinfo_with_scope(
         &server,
         &mut browser,
@@ -312,7 +326,7 @@ async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested(
         "openid personnummer",
     )
     .await;
-    assert_eq!(claims["ssn"], NUMBER, "{claims}");
+    assert_eq!(claims["ssn"], bankid_support::PERSON, "{claims}");
     let not_asked = userinfo_with_scope(
         &server,
         &mut browser,
@@ -331,4 +345,186 @@ async fn the_personnummer_claim_needs_the_dedicated_scope_allowed_and_requested(
     )
     .await;
     assert!(not_allowed.get("ssn").is_none(), "{not_allowed}");
+}
+
+/// The outbox messages for `email`, opened.
+async fn emails_to(server: &TestServer, email: &str) -> Vec<leasify_id::mail::EmailMessage> {
+    let mut found = Vec::new();
+    for row in server.state.store.list_outbox(100).await.expect("outbox") {
+        if row.recipient == email {
+            found.push(leasify_id::mail::outbox::open(&server.state, &row).expect("opens"));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_typed_in_copy_cannot_block_the_owner_and_gives_way_to_bankid() {
+    let server = TestServer::start().await;
+    // Someone types in the owner's number first.
+    server
+        .create_user("squatter@example.se", "Sven Squatter", PASSWORD)
+        .await;
+    let (_squatter, page) =
+        bankid_support::log_in_and_add_personnummer(&server, "squatter@example.se", PASSWORD).await;
+    assert!(page.body.contains("1999****-****"), "{}", page.describe());
+    // The owner can still add it, and link it with BankID.
+    let owner = server
+        .create_user(bankid_support::EMAIL, bankid_support::NAME, PASSWORD)
+        .await;
+    let (mut browser, account) = bankid_support::account_with_personnummer(&server).await;
+    assert!(account.body.contains("1999****-****"));
+    bankid_support::link_bankid(&server, &mut browser, &account).await;
+
+    // The typed-in copy is gone, and its account told so, without the number.
+    let squatter = server
+        .state
+        .store
+        .user_by_email("squatter@example.se")
+        .await
+        .expect("store")
+        .expect("user");
+    assert_eq!(
+        server
+            .state
+            .store
+            .personnummer_of(&squatter.id)
+            .await
+            .expect("store"),
+        None
+    );
+    let notices = emails_to(&server, "squatter@example.se").await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let notice = &notices[0];
+    assert!(
+        notice.subject.contains("Personnumret har tagits bort"),
+        "{}",
+        notice.subject
+    );
+    for text in [&notice.text, &notice.html, &notice.subject] {
+        for needle in [bankid_support::PERSON, "990807", "19990807", "2391"] {
+            assert!(!text.contains(needle), "the email names the number: {text}");
+        }
+    }
+    // The owner is the one BankID login finds.
+    let stored = server
+        .state
+        .store
+        .personnummer_of(&owner)
+        .await
+        .expect("store")
+        .expect("stored");
+    assert!(stored.bankid_linked_at.is_some());
+
+    // Typing the verified number on a third account answers like any number…
+    server
+        .create_user("third@example.se", "Tredje Person", PASSWORD)
+        .await;
+    let (mut third, page) =
+        bankid_support::log_in_and_add_personnummer(&server, "third@example.se", PASSWORD).await;
+    assert!(page.body.contains("1999****-****"), "{}", page.describe());
+    assert!(!page.body.contains("annat konto"), "{}", page.describe());
+    // …and only the number's holder, proven by BankID, learns that it is linked elsewhere.
+    let order =
+        bankid_support::start_order(&mut third, &page, "form[action='/account/bankid']").await;
+    let next =
+        bankid_support::approve_and_poll(&server, &mut third, &order, bankid_support::PERSON).await;
+    let answer = third.get(&server.url(&next)).await;
+    assert!(
+        answer.body.contains("redan kopplat till ett annat konto"),
+        "{}",
+        answer.describe()
+    );
+    let third_user = server
+        .state
+        .store
+        .user_by_email("third@example.se")
+        .await
+        .expect("store")
+        .expect("user");
+    assert_eq!(
+        server
+            .state
+            .store
+            .personnummer_of(&third_user.id)
+            .await
+            .expect("store")
+            .expect("kept")
+            .bankid_linked_at,
+        None
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_person_scanning_is_told_at_once() {
+    let server = TestServer::start().await;
+    server
+        .create_user(bankid_support::EMAIL, bankid_support::NAME, PASSWORD)
+        .await;
+    let (mut browser, account) = bankid_support::account_with_personnummer(&server).await;
+    assert!(
+        account.body.contains("Visa QR-kod"),
+        "the seed's words: {}",
+        account.describe()
+    );
+    let order =
+        bankid_support::start_order(&mut browser, &account, "form[action='/account/bankid']").await;
+    let simulator = bankid_support::simulator(&server);
+    let payload = simulator.current_qr_payload(&order).expect("a QR payload");
+    simulator
+        .scan(&payload, bankid_support::STRANGER)
+        .expect("anyone may scan");
+    simulator.approve(&order).expect("approved");
+    server
+        .clock
+        .advance(server.state.config.bankid.collect_interval);
+    let poll = browser
+        .get(&server.url(&format!("/bankid/poll?order={order}")))
+        .await
+        .json();
+    assert_eq!(poll["status"], "failed", "{poll}");
+    assert!(
+        poll["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Personnumret stämmer inte med det du angett")),
+        "{poll}"
+    );
+    // Nothing of the stranger is kept, and nothing is linked.
+    let stored = server
+        .state
+        .store
+        .bankid_order(&order)
+        .await
+        .expect("store")
+        .expect("order");
+    assert_eq!(stored.completion_sealed, None);
+    let user = server
+        .state
+        .store
+        .user_by_email(bankid_support::EMAIL)
+        .await
+        .expect("store")
+        .expect("user");
+    assert_eq!(
+        server
+            .state
+            .store
+            .personnummer_of(&user.id)
+            .await
+            .expect("store")
+            .expect("kept")
+            .bankid_linked_at,
+        None
+    );
+    // In English too.
+    let poll = browser
+        .get(&server.url(&format!("/bankid/poll?order={order}&lang=en")))
+        .await
+        .json();
+    assert!(
+        poll["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not match the one you entered")),
+        "{poll}"
+    );
 }

@@ -1,9 +1,7 @@
 //! Setting a password: from an invitation or reset link, or "Byt lösenord" in Mina uppgifter.
 //! Either way the user's other sessions and every refresh token end.
 
-use std::net::IpAddr;
-
-use crate::login::password::verify_password_login;
+use crate::login::password::{AttemptSource, verify_password_login};
 use crate::login::sessions::ActiveSession;
 use crate::mail::compose::{EmailKind, compose};
 use crate::mail::outbox;
@@ -83,11 +81,11 @@ pub async fn change(
     current: &str,
     new: &str,
     confirmation: &str,
-    ip: IpAddr,
+    source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
     // The same check as a login, with its throttling, so this form cannot be used to guess.
-    match verify_password_login(state, &active.user.email, current, ip).await {
-        Ok(user) if user.id == active.user.id => {}
+    match verify_password_login(state, &active.user.email, current, source).await {
+        Ok(login) if login.user.id == active.user.id => {}
         Err(crate::login::password::LoginError::Throttled) => return Err(AccountError::Throttled),
         Err(crate::login::password::LoginError::Store(e)) => return Err(e.into()),
         Err(crate::login::password::LoginError::Crypto(e)) => return Err(e.into()),

@@ -2,12 +2,10 @@
 //! password is confirmed again), stored sealed with the user id as associated data, and found
 //! again through its keyed blind index.
 
-use std::net::IpAddr;
-
-use crate::login::password::{LoginError, verify_password_login};
+use crate::login::password::{AttemptSource, LoginError, verify_password_login};
 use crate::login::sessions::ActiveSession;
 use crate::state::AppState;
-use crate::store::{StoreError, StoredPersonnummer};
+use crate::store::StoredPersonnummer;
 
 use super::AccountError;
 use super::personnummer::Personnummer;
@@ -25,31 +23,46 @@ pub fn blind_index(state: &AppState, personnummer: &Personnummer) -> String {
     state.blind_index.hash_hex(personnummer.as_str().as_bytes())
 }
 
-/// The user's personnummer, opened (for comparing with BankID and for the claim).
+/// The user's personnummer, opened (for comparing with BankID), verified or not.
 pub async fn personnummer_of(
     state: &AppState,
     user_id: &str,
 ) -> Result<Option<Personnummer>, AccountError> {
-    let Some(stored) = state.store.personnummer_of(user_id).await? else {
-        return Ok(None);
-    };
+    match state.store.personnummer_of(user_id).await? {
+        Some(stored) => open(state, &stored).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The user's personnummer only if BankID has verified it for them: the only number an app
+/// may receive as a claim. A typed-in number proves nothing about whose it is.
+pub async fn verified_personnummer_of(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Option<Personnummer>, AccountError> {
+    match state.store.personnummer_of(user_id).await? {
+        Some(stored) if stored.bankid_linked_at.is_some() => open(state, &stored).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn open(state: &AppState, stored: &StoredPersonnummer) -> Result<Personnummer, AccountError> {
+    let user_id = &stored.user_id;
     let plain = state.secret_box.open(&stored.sealed, user_id.as_bytes())?;
     let text =
         String::from_utf8(plain).map_err(|_| AccountError::Rejected("pnr-invalid-format"))?;
-    Ok(Some(
-        Personnummer::parse(&text, today_in_sweden(state))
-            .map_err(|e| AccountError::Rejected(e.message_key()))?,
-    ))
+    Personnummer::parse(&text, today_in_sweden(state))
+        .map_err(|e| AccountError::Rejected(e.message_key()))
 }
 
 async fn confirm_password(
     state: &AppState,
     active: &ActiveSession,
     password: &str,
-    ip: IpAddr,
+    source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
-    match verify_password_login(state, &active.user.email, password, ip).await {
-        Ok(user) if user.id == active.user.id => Ok(()),
+    match verify_password_login(state, &active.user.email, password, source).await {
+        Ok(login) if login.user.id == active.user.id => Ok(()),
         Err(LoginError::Throttled) => Err(AccountError::Throttled),
         Err(LoginError::Store(e)) => Err(e.into()),
         Err(LoginError::Crypto(e)) => Err(e.into()),
@@ -63,11 +76,11 @@ pub async fn set(
     active: &ActiveSession,
     input: &str,
     password: &str,
-    ip: IpAddr,
+    source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
     let personnummer = Personnummer::parse(input, today_in_sweden(state))
         .map_err(|e| AccountError::Rejected(e.message_key()))?;
-    confirm_password(state, active, password, ip).await?;
+    confirm_password(state, active, password, source).await?;
     let user_id = &active.user.id;
     let stored = StoredPersonnummer {
         user_id: user_id.clone(),
@@ -80,16 +93,11 @@ pub async fn set(
         bankid_linked_at: None,
         updated_at: state.clock.now(),
     };
-    match state.store.set_personnummer(&stored).await {
-        Ok(()) => {
-            tracing::info!(user_id = %user_id, "personnummer saved");
-            Ok(())
-        }
-        // Another account has it. Saying so reveals that the number has an account here, but
-        // only to someone who proved a password and typed the number; support must sort it out.
-        Err(StoreError::Conflict(_)) => Err(AccountError::Rejected("pnr-taken")),
-        Err(e) => Err(e.into()),
-    }
+    // Saved unverified, even if another account holds the same number: the answer never says
+    // whether a number has an account here, and BankID later decides whose it is.
+    state.store.set_personnummer(&stored).await?;
+    tracing::info!(user_id = %user_id, "personnummer saved");
+    Ok(())
 }
 
 /// Removes the personnummer, and with it the BankID link.
@@ -97,9 +105,9 @@ pub async fn remove(
     state: &AppState,
     active: &ActiveSession,
     password: &str,
-    ip: IpAddr,
+    source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
-    confirm_password(state, active, password, ip).await?;
+    confirm_password(state, active, password, source).await?;
     state.store.delete_personnummer(&active.user.id).await?;
     tracing::info!(user_id = %active.user.id, "personnummer removed");
     Ok(())

@@ -8,8 +8,10 @@ use std::net::IpAddr;
 use crate::account::identity;
 use crate::crypto::{random_token, sha256_hex};
 use crate::login::sessions::{self, ActiveSession};
+use crate::mail::compose::{EmailKind, compose};
+use crate::mail::outbox;
 use crate::state::AppState;
-use crate::store::{BankIdOrder, StoreError};
+use crate::store::{BankIdOrder, PersonnummerVerification, StoreError, VerificationOutcome};
 
 use super::api::{CollectStatus, CompletionData, OrderRequest, Requirement, Risk, error_codes};
 use super::client::BankIdError;
@@ -38,6 +40,8 @@ pub enum FlowError {
     Account(#[from] crate::account::AccountError),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("email: {0}")]
+    Mail(String),
 }
 
 /// What an order is for.
@@ -101,7 +105,7 @@ pub async fn start(
             )
         }
         Start::Link { user_id } => {
-            let stored = identity::personnummer_of(state, user_id)
+            identity::personnummer_of(state, user_id)
                 .await?
                 .ok_or(FlowError::NoPersonnummer)?;
             let text = if lang == "en" {
@@ -109,15 +113,14 @@ pub async fn start(
             } else {
                 format!("Koppla BankID till ditt konto hos {product}")
             };
-            // Only the stored person's BankID can complete it; the result is checked again below.
-            let requirement = Requirement {
-                personal_number: Some(stored.as_str().to_string()),
-                ..Requirement::default()
-            };
+            // No `requirement.personalNumber`: with it, BankID's app refuses another person and
+            // the order just runs out, with no word to the page (the spec leaves the failure
+            // unnamed). Without it we see at once whose BankID was used, compare it with the
+            // stored number ourselves, and say so when it is someone else.
             (
                 "link",
                 text,
-                requirement,
+                Requirement::default(),
                 Some(user_id.to_string()),
                 None,
                 None,
@@ -200,6 +203,22 @@ pub async fn bound_order(
     }
 }
 
+/// Our own hint for a linking order that a BankID other than the stored number's completed.
+const WRONG_PERSON_HINT: &str = "personnummerMismatch";
+
+/// Whether the BankID that completed a linking order is the one of the number on the account.
+async fn is_stored_number(
+    state: &AppState,
+    order: &BankIdOrder,
+    completion: Option<&CompletionData>,
+) -> Result<bool, FlowError> {
+    let (Some(user_id), Some(completion)) = (order.user_id.as_deref(), completion) else {
+        return Ok(false);
+    };
+    let stored = identity::personnummer_of(state, user_id).await?;
+    Ok(stored.is_some_and(|p| p.as_str() == completion.user.personal_number))
+}
+
 /// What the order page shows now.
 pub struct Progress {
     /// `pending`, `complete`, `failed` or `cancelled`.
@@ -249,6 +268,16 @@ pub async fn progress(
                             );
                             order.status = "failed".into();
                             order.hint_code = Some("transactionRiskBlocked".into());
+                        } else if order.purpose == "link"
+                            && !is_stored_number(state, &order, completion).await?
+                        {
+                            // Someone else's BankID: say so now, and keep nothing of them.
+                            tracing::info!(
+                                order_ref,
+                                "BankID linking: the BankID belongs to another person"
+                            );
+                            order.status = "failed".into();
+                            order.hint_code = Some(WRONG_PERSON_HINT.into());
                         } else {
                             order.status = "complete".into();
                             let json = serde_json::to_vec(&completion).unwrap_or_default();
@@ -287,6 +316,7 @@ pub async fn progress(
         .unwrap_or_else(|| "outstandingTransaction".into());
     let message_key = match order.status.as_str() {
         "pending" => pending_message(&hint, FlowKind::Qr, false).message_key(),
+        "failed" if hint == WRONG_PERSON_HINT => "bankid-wrong-person",
         "failed" => failed_message(&hint, FlowKind::Qr).message_key(),
         "cancelled" => "bankid-rfa6",
         _ => "bankid-complete",
@@ -328,6 +358,9 @@ pub enum Finished {
     Disabled,
     /// During linking, the BankID belonged to someone else.
     WrongPerson,
+    /// During linking, the person proved the number, but another account of theirs already
+    /// has it verified.
+    VerifiedElsewhere,
     /// Not complete (yet), or already used.
     NotComplete,
 }
@@ -338,7 +371,7 @@ pub async fn finish(
     binding: Option<&str>,
 ) -> Result<Finished, FlowError> {
     let order = bound_order(state, order_ref, binding).await?;
-    if order.status != "complete" || !state.store.consume_bankid_order(order_ref).await? {
+    if order.status != "complete" {
         return Ok(Finished::NotComplete);
     }
     let sealed = order
@@ -355,25 +388,47 @@ pub async fn finish(
         "link" => {
             let user_id = order.user_id.clone().ok_or(FlowError::UnknownOrder)?;
             let stored = identity::personnummer_of(state, &user_id).await?;
-            // Defence in depth: BankID enforced the requirement; check the result ourselves too.
+            // Defence in depth: the poll compared already; compare again before linking.
             if stored.as_ref().map(|p| p.as_str()) != Some(returned.as_str()) {
                 tracing::warn!(user_id = %user_id, "BankID linking: the BankID belongs to another person");
                 return Ok(Finished::WrongPerson);
             }
-            state
-                .store
-                .set_bankid_linked(&user_id, Some(now), Some(&completion.user.name))
-                .await?;
-            tracing::info!(user_id = %user_id, "BankID linked");
-            Ok(Finished::Linked)
+            let mut notices = Vec::new();
+            for holder in state.store.unverified_holders(&index, &user_id).await? {
+                let message = compose(state, EmailKind::PersonnummerRemoved, &holder, None)
+                    .map_err(FlowError::Mail)?;
+                let kind = EmailKind::PersonnummerRemoved.template();
+                notices.push((holder.id.clone(), outbox::prepare(state, kind, &message)));
+            }
+            let verification = PersonnummerVerification {
+                order_ref: order_ref.to_string(),
+                user_id: user_id.clone(),
+                blind_index: index,
+                verified_at: now,
+                name_if_empty: Some(completion.user.name.clone()),
+                notices,
+            };
+            match state.store.verify_personnummer(&verification).await? {
+                VerificationOutcome::Verified { removed_from } => {
+                    if !removed_from.is_empty() {
+                        state.mail_wakeup.notify_one();
+                        tracing::info!(user_id = %user_id, accounts = removed_from.len(), "unverified copies of the number removed from other accounts");
+                    }
+                    tracing::info!(user_id = %user_id, "BankID linked");
+                    Ok(Finished::Linked)
+                }
+                VerificationOutcome::OrderNotComplete => Ok(Finished::NotComplete),
+                VerificationOutcome::NumberChanged => Ok(Finished::WrongPerson),
+                VerificationOutcome::VerifiedElsewhere => {
+                    tracing::info!(user_id = %user_id, "BankID linking: the number is verified on another account");
+                    Ok(Finished::VerifiedElsewhere)
+                }
+            }
         }
         _ => {
-            let Some(stored) = state.store.personnummer_by_index(&index).await? else {
+            let Some(stored) = state.store.verified_personnummer_by_index(&index).await? else {
                 return Ok(Finished::NoLinkedAccount);
             };
-            if stored.bankid_linked_at.is_none() {
-                return Ok(Finished::NoLinkedAccount);
-            }
             let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
                 return Ok(Finished::NoLinkedAccount);
             };
@@ -381,7 +436,15 @@ pub async fn finish(
                 return Ok(Finished::Disabled);
             }
             let (cookie, active) =
-                sessions::start(state, user, vec![AMR_BANKID.into()], ACR_BANKID).await?;
+                sessions::prepare(state, user, vec![AMR_BANKID.into()], ACR_BANKID);
+            // The order is used up only together with storing the session it makes.
+            if !state
+                .store
+                .finish_bankid_login(order_ref, &active.session)
+                .await?
+            {
+                return Ok(Finished::NotComplete);
+            }
             tracing::info!(user_id = %active.user.id, "BankID login succeeded");
             Ok(Finished::LoggedIn {
                 cookie,

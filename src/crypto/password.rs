@@ -60,6 +60,8 @@ struct Inner {
     dummy_hash: OnceCell<String>,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
+    /// Hashes and verifications computed since start (for tests and metrics).
+    computed: AtomicUsize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -80,6 +82,7 @@ impl PasswordHasher {
                 dummy_hash: OnceCell::new(),
                 in_flight: AtomicUsize::new(0),
                 peak_in_flight: AtomicUsize::new(0),
+                computed: AtomicUsize::new(0),
             }),
         }
     }
@@ -87,6 +90,11 @@ impl PasswordHasher {
     /// Hashes currently being computed (not counting those waiting for a permit).
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Argon2 computations (hashes and verifications, dummy ones included) since start.
+    pub fn computed(&self) -> usize {
+        self.inner.computed.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on a blocking thread once a permit is free. The permit moves into the blocking
@@ -102,6 +110,7 @@ impl PasswordHasher {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            inner.computed.fetch_add(1, Ordering::SeqCst);
             let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             inner.peak_in_flight.fetch_max(now, Ordering::SeqCst);
             let out = work();

@@ -1,6 +1,7 @@
 //! Logging people in: password checks, throttling, sessions and CSRF tokens.
 
 pub mod csrf;
+pub mod device;
 pub mod password;
 pub mod return_to;
 pub mod sessions;

@@ -1,5 +1,6 @@
 //! Email + password login. Every failure looks the same from outside: same message, and an
-//! unknown email costs one argon2 verification like a known one.
+//! unknown email costs one argon2 verification like a known one. Attempts are counted before
+//! the hash is checked (see `throttle.rs`).
 
 use std::net::IpAddr;
 
@@ -7,7 +8,7 @@ use crate::crypto::CryptoError;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
 
-use super::throttle;
+use super::{device, throttle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -26,20 +27,36 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Where a password attempt comes from: the client's address and the browser's device cookie.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptSource<'a> {
+    pub ip: IpAddr,
+    pub device_cookie: Option<&'a str>,
+}
+
+/// A password that checked out.
+#[derive(Debug)]
+pub struct PasswordLogin {
+    pub user: User,
+    /// The device cookie value to set (renewed, or new for this browser and account).
+    pub device_cookie: String,
+}
+
 /// Checks the credentials; on success returns the user (the caller starts the session).
 pub async fn verify_password_login(
     state: &AppState,
     email: &str,
     password: &str,
-    ip: IpAddr,
-) -> Result<User, LoginError> {
+    source: AttemptSource<'_>,
+) -> Result<PasswordLogin, LoginError> {
     let email = normalize_email(email);
-    let throttle = throttle::check(state, &email, ip).await?;
-    if throttle.blocked {
-        // Same cost as a real attempt, so timing does not reveal the throttle either.
-        state.passwords.verify_dummy(password).await;
+    let device_id = device::device_for(state, source.device_cookie, &email);
+    let Some(attempt) =
+        throttle::take_attempt(state, &email, source.ip, device_id.as_deref()).await?
+    else {
+        tracing::info!(client_ip = %source.ip, known_device = device_id.is_some(), "password login throttled");
         return Err(LoginError::Throttled);
-    }
+    };
     let user = state.store.user_by_email(&email).await?;
     let verified = match user
         .as_ref()
@@ -53,15 +70,15 @@ pub async fn verify_password_login(
     };
     match user {
         Some(user) if verified => {
-            // Nothing to clear is the common case: skip the write.
-            if throttle.account_failures > 0 {
-                throttle::record_success(state, &email).await?;
-            }
-            Ok(user)
+            throttle::record_success(state, &attempt).await?;
+            let device_cookie = device::issue(state, device_id.as_deref(), &email);
+            Ok(PasswordLogin {
+                user,
+                device_cookie,
+            })
         }
         _ => {
-            throttle::record_failure(state, &email, ip).await?;
-            tracing::info!(client_ip = %ip, "password login failed");
+            tracing::info!(client_ip = %source.ip, "password login failed");
             Err(LoginError::InvalidCredentials)
         }
     }

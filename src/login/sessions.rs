@@ -21,6 +21,19 @@ pub async fn start(
     amr: Vec<String>,
     acr: &str,
 ) -> StoreResult<(String, ActiveSession)> {
+    let (cookie, active) = prepare(state, user, amr, acr);
+    state.store.insert_session(&active.session).await?;
+    Ok((cookie, active))
+}
+
+/// A new session and its cookie value, not yet stored (for a caller that stores it together
+/// with the change that authenticated the user).
+pub fn prepare(
+    state: &AppState,
+    user: User,
+    amr: Vec<String>,
+    acr: &str,
+) -> (String, ActiveSession) {
     let now = state.clock.now();
     let cookie = random_token(state.entropy.as_ref());
     let session = Session {
@@ -33,8 +46,7 @@ pub async fn start(
         created_at: now,
         expires_at: now + state.config.session.ttl,
     };
-    state.store.insert_session(&session).await?;
-    Ok((cookie, ActiveSession { session, user }))
+    (cookie, ActiveSession { session, user })
 }
 
 /// The session behind a cookie value, if it is live and its user is enabled.

@@ -16,14 +16,19 @@ pub enum EmailKind {
     Reset,
     /// "Ditt lösenord har ändrats".
     PasswordChanged,
+    /// The personnummer typed in on this account was verified by its holder on another account
+    /// and removed here (the email never names the number).
+    PersonnummerRemoved,
 }
 
 impl EmailKind {
-    fn template(self) -> &'static str {
+    /// The template name, also the outbox row's `kind`.
+    pub fn template(self) -> &'static str {
         match self {
             EmailKind::Invite => "invite",
             EmailKind::Reset => "reset",
             EmailKind::PasswordChanged => "password_changed",
+            EmailKind::PersonnummerRemoved => "personnummer_removed",
         }
     }
 }

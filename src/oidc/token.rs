@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
-use crate::store::{Client, Consumed, Grant, RefreshToken};
+use crate::store::{AuthCode, Client, Consumed, Grant, RefreshToken, Rotation};
 
 use super::claims::{RequestedClaims, id_token_claims};
 use super::client_auth::{PresentedCredentials, authenticate};
@@ -58,22 +58,60 @@ async fn authorization_code_grant(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| TokenError::invalid_request("The code parameter is missing."))?;
     let now = state.clock.now();
+    let code_hash = sha256_hex(code.as_bytes());
     let invalid =
         || TokenError::invalid_grant("The authorization code is invalid, expired or already used.");
-    let code = match state
+    let Some(code) = state.store.auth_code(&code_hash).await? else {
+        return Err(invalid());
+    };
+    if code.used_at.is_some() {
+        return Err(code_replayed(state, &code, now).await?);
+    }
+    if let Err(refusal) = check_code(client, &code, form, now) {
+        // A code is good for one attempt: a failed one uses it up too.
+        state.store.consume_auth_code(&code_hash, now).await?;
+        return Err(refusal);
+    }
+    let grant = live_grant(state, &code.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
+    // Everything that can fail is done before the code is used up; the code and the first
+    // refresh token then go to the database in one transaction.
+    let minted = mint_tokens(state, &grant, &grant.scope, code.nonce.as_deref(), 0).await?;
+    match state
         .store
-        .consume_auth_code(&sha256_hex(code.as_bytes()), now)
+        .redeem_auth_code(&code_hash, now, &minted.refresh_row)
         .await?
     {
-        Consumed::Fresh(code) => code,
-        Consumed::AlreadyUsed(code) => {
-            // A replayed code means it leaked: everything issued from it dies (RFC 6749 §4.1.2).
-            state.store.revoke_grant(&code.grant_id, now).await?;
-            tracing::warn!(client_id = %code.client_id, grant_id = %code.grant_id, "authorization code reused; grant revoked");
-            return Err(invalid());
-        }
-        Consumed::Missing => return Err(invalid()),
-    };
+        Consumed::Fresh(_) => Ok(minted.response),
+        Consumed::AlreadyUsed(code) => Err(code_replayed(state, &code, now).await?),
+        Consumed::Missing => Err(invalid()),
+    }
+}
+
+/// A code presented again means it leaked: everything issued from it dies (RFC 6749 §4.1.2).
+async fn code_replayed(
+    state: &AppState,
+    code: &AuthCode,
+    now: i64,
+) -> Result<TokenError, TokenError> {
+    state.store.revoke_grant(&code.grant_id, now).await?;
+    tracing::warn!(client_id = %code.client_id, grant_id = %code.grant_id, "authorization code reused; grant revoked");
+    Ok(TokenError::invalid_grant(
+        "The authorization code is invalid, expired or already used.",
+    ))
+}
+
+/// The checks of a code exchange that do not need the database: expiry, client, redirect URI
+/// and PKCE.
+fn check_code(
+    client: &Client,
+    code: &AuthCode,
+    form: &HashMap<String, String>,
+    now: i64,
+) -> Result<(), TokenError> {
+    let invalid =
+        || TokenError::invalid_grant("The authorization code is invalid, expired or already used.");
     if code.expires_at <= now || code.client_id != client.id {
         return Err(invalid());
     }
@@ -83,24 +121,16 @@ async fn authorization_code_grant(
         ));
     }
     match (&code.code_challenge, form.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
-        (Some(_), _) => {
-            return Err(TokenError::invalid_grant(
-                "The code_verifier does not match the code_challenge.",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(TokenError::invalid_grant(
-                "A code_verifier was sent but the request had no code_challenge.",
-            ));
-        }
-        (None, None) if client.is_public() => return Err(invalid()),
-        (None, None) => {}
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
+        (Some(_), _) => Err(TokenError::invalid_grant(
+            "The code_verifier does not match the code_challenge.",
+        )),
+        (None, Some(_)) => Err(TokenError::invalid_grant(
+            "A code_verifier was sent but the request had no code_challenge.",
+        )),
+        (None, None) if client.is_public() => Err(invalid()),
+        (None, None) => Ok(()),
     }
-    let grant = live_grant(state, &code.grant_id)
-        .await?
-        .ok_or_else(invalid)?;
-    issue_tokens(state, &grant, &grant.scope, code.nonce.as_deref(), 0).await
 }
 
 async fn refresh_token_grant(
@@ -113,27 +143,21 @@ async fn refresh_token_grant(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| TokenError::invalid_request("The refresh_token parameter is missing."))?;
     let now = state.clock.now();
+    let grace_since = now - state.config.tokens.refresh_token_reuse_grace;
+    let presented_hash = sha256_hex(presented.as_bytes());
     let invalid = || TokenError::invalid_grant("The refresh token is invalid, expired or revoked.");
-    let token = match state
-        .store
-        .consume_refresh_token(&sha256_hex(presented.as_bytes()), now)
-        .await?
-    {
-        Consumed::Fresh(token) => token,
-        Consumed::AlreadyUsed(token) => {
-            let within_grace = token
-                .used_at
-                .is_some_and(|used| now - used <= state.config.tokens.refresh_token_reuse_grace);
-            if !within_grace {
-                // Reuse after rotation: the token was stolen or replayed. Kill the family.
-                state.store.revoke_grant(&token.grant_id, now).await?;
-                tracing::warn!(grant_id = %token.grant_id, "refresh token reused; token family revoked");
-                return Err(invalid());
-            }
-            token
-        }
-        Consumed::Missing => return Err(invalid()),
+    let Some(token) = state.store.refresh_token_by_hash(&presented_hash).await? else {
+        return Err(invalid());
     };
+    if token.revoked_at.is_some() {
+        return Err(invalid());
+    }
+    if token.used_at.is_some_and(|used| used < grace_since) {
+        // Reuse after rotation: the token was stolen or replayed. Kill the family.
+        state.store.revoke_grant(&token.grant_id, now).await?;
+        tracing::warn!(grant_id = %token.grant_id, "refresh token reused; token family revoked");
+        return Err(invalid());
+    }
     let grant = live_grant(state, &token.grant_id)
         .await?
         .ok_or_else(invalid)?;
@@ -160,7 +184,20 @@ async fn refresh_token_grant(
             requested.join(" ")
         }
     };
-    issue_tokens(state, &grant, &scope, None, token.generation + 1).await
+    // Signed first; the presented token is used up only together with storing its successor.
+    let minted = mint_tokens(state, &grant, &scope, None, token.generation + 1).await?;
+    match state
+        .store
+        .rotate_refresh_token(&presented_hash, &minted.refresh_row, now, grace_since)
+        .await?
+    {
+        Rotation::Rotated { .. } => Ok(minted.response),
+        Rotation::Reused { presented } => {
+            tracing::warn!(grant_id = %presented.grant_id, "refresh token reused; token family revoked");
+            Err(invalid())
+        }
+        Rotation::Refused | Rotation::Missing => Err(invalid()),
+    }
 }
 
 /// The grant if it exists, is not revoked, and its user can still log in.
@@ -177,13 +214,20 @@ async fn live_grant(state: &AppState, grant_id: &str) -> Result<Option<Grant>, T
     }
 }
 
-async fn issue_tokens(
+/// Tokens signed and ready, with the refresh token's row still to be stored.
+struct Minted {
+    response: TokenResponse,
+    refresh_row: RefreshToken,
+}
+
+/// Signs the access and ID tokens and makes a refresh token; writes nothing.
+async fn mint_tokens(
     state: &AppState,
     grant: &Grant,
     scope: &str,
     nonce: Option<&str>,
     generation: i64,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<Minted, TokenError> {
     let now = state.clock.now();
     let access_token = mint_access_token(state, grant, scope).await?;
     let scopes = parse_scope(scope);
@@ -213,25 +257,26 @@ async fn issue_tokens(
         None
     };
     let refresh = random_token(state.entropy.as_ref());
-    state
-        .store
-        .insert_refresh_token(&RefreshToken {
-            token_hash: sha256_hex(refresh.as_bytes()),
-            grant_id: grant.id.clone(),
-            generation,
-            created_at: now,
-            expires_at: grant
-                .expires_at
-                .min(now + state.config.tokens.refresh_token_ttl),
-            used_at: None,
-        })
-        .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.config.tokens.access_token_ttl,
-        refresh_token: Some(refresh),
-        id_token,
-        scope: scope.to_string(),
+    let refresh_row = RefreshToken {
+        token_hash: sha256_hex(refresh.as_bytes()),
+        grant_id: grant.id.clone(),
+        generation,
+        created_at: now,
+        expires_at: grant
+            .expires_at
+            .min(now + state.config.tokens.refresh_token_ttl),
+        used_at: None,
+        revoked_at: None,
+    };
+    Ok(Minted {
+        response: TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.config.tokens.access_token_ttl,
+            refresh_token: Some(refresh),
+            id_token,
+            scope: scope.to_string(),
+        },
+        refresh_row,
     })
 }

@@ -54,11 +54,12 @@ pub async fn userinfo(
         super::claims::RequestedClaims::from_stored(verified.grant.requested_claims.as_deref());
     let mut claims = userinfo_claims(&user, &scopes, &requested.userinfo);
     // The personnummer only for a client allowed the dedicated scope that asked for it (the
-    // grant's scope is already limited to what the client is allowed).
+    // grant's scope is already limited to what the client is allowed), and only once BankID has
+    // verified it for this user.
     if state.config.bankid.enabled()
         && scopes.contains(&state.config.bankid.personnummer_scope.as_str())
     {
-        let personnummer = crate::account::identity::personnummer_of(state, &user.id)
+        let personnummer = crate::account::identity::verified_personnummer_of(state, &user.id)
             .await
             .map_err(|e| {
                 BearerError::Internal(super::errors::InternalError::Other(e.to_string()))

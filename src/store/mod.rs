@@ -122,13 +122,28 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &str,
         now: UnixTime,
     ) -> StoreResult<Consumed<AuthCode>>;
-    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
-    /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
-    async fn consume_refresh_token(
+    /// The code, used or not, without using it.
+    async fn auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCode>>;
+    /// Exchanges a code in one transaction: marks it used and stores the grant's first refresh
+    /// token. Exactly one caller gets `Fresh`; the others store nothing.
+    async fn redeem_auth_code(
         &self,
-        token_hash: &str,
+        code_hash: &str,
         now: UnixTime,
-    ) -> StoreResult<Consumed<RefreshToken>>;
+        first_refresh: &RefreshToken,
+    ) -> StoreResult<Consumed<AuthCode>>;
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    /// Uses the presented refresh token and stores its successor in one transaction (see
+    /// [`Rotation`]). A token used at or after `grace_since` may be presented again (concurrent
+    /// refreshes) and gets a sibling successor; one used before that is a replay, and revokes
+    /// the grant.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        successor: &RefreshToken,
+        now: UnixTime,
+        grace_since: UnixTime,
+    ) -> StoreResult<Rotation>;
     /// Removes expired codes, refresh tokens, pending requests, sessions and old grants.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 
@@ -143,6 +158,9 @@ pub trait Store: Send + Sync + 'static {
     /// Failures in the current window (0 if the window has passed).
     async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64>;
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+    /// Takes one count back from the bucket `key` (never below zero): an attempt counted up
+    /// front that turned out to be a success.
+    async fn forgive_failure(&self, key: &str) -> StoreResult<()>;
 
     // Accounts: invitations, password resets, profile (issue 3). Each method that sends email
     // writes the outbox row in the same transaction as the change that causes it.
@@ -201,16 +219,32 @@ pub trait Store: Send + Sync + 'static {
     async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>>;
 
     // Personnummer and BankID (issue 4).
-    /// Stores (or replaces) the user's personnummer; any BankID link is removed (a new number must
-    /// be proven again). `Conflict` when another account has the same blind index.
+    /// Stores (or replaces) the user's personnummer, unverified; any BankID link is removed (a new
+    /// number must be proven again). Other accounts may hold the same number unverified.
     async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()>;
     /// Removes the personnummer (and so the BankID link). Idempotent.
     async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()>;
     async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>>;
-    async fn personnummer_by_index(
+    /// The account on which BankID verified this number (at most one).
+    async fn verified_personnummer_by_index(
         &self,
         blind_index: &str,
     ) -> StoreResult<Option<StoredPersonnummer>>;
+    /// Users other than `except_user` holding this number unverified.
+    async fn unverified_holders(
+        &self,
+        blind_index: &str,
+        except_user: &str,
+    ) -> StoreResult<Vec<User>>;
+    /// BankID verified the user's number: consumes the order, links BankID, removes unverified
+    /// copies on other accounts and queues their notices, in one transaction.
+    async fn verify_personnummer(
+        &self,
+        verification: &PersonnummerVerification,
+    ) -> StoreResult<VerificationOutcome>;
+    /// Consumes a `complete` login order and starts its session in one transaction; `false` (and
+    /// no session) when the order was not complete or another request consumed it.
+    async fn finish_bankid_login(&self, order_ref: &str, session: &Session) -> StoreResult<bool>;
     /// Marks BankID linked (or unlinked with `None`); optionally fills an empty profile name.
     /// `NotFound` when the user has no personnummer.
     async fn set_bankid_linked(

@@ -135,6 +135,26 @@ pub struct RefreshToken {
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
+    /// Made obsolete without being used: a sibling whose chain lost (see `Rotation`).
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// What presenting a refresh token at the token endpoint did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token is used up (or was, within the reuse grace window), the unused tokens of its
+    /// grant up to its generation are revoked, and the successor is stored: all in one
+    /// transaction.
+    Rotated {
+        presented: RefreshToken,
+    },
+    /// Used before, outside the grace window: the whole grant was revoked.
+    Reused {
+        presented: RefreshToken,
+    },
+    /// A revoked sibling, or a token whose chain has already moved on: refused, nothing changed.
+    Refused,
+    Missing,
 }
 
 /// What a throttling bucket holds after a failure was counted.
@@ -209,11 +229,41 @@ pub struct PasswordChange {
 pub struct StoredPersonnummer {
     pub user_id: String,
     pub sealed: Vec<u8>,
-    /// HMAC-SHA256 (hex) of the 12-digit number with the blind-index key; unique.
+    /// HMAC-SHA256 (hex) of the 12-digit number with the blind-index key; unique among verified
+    /// numbers (several accounts may hold a number typed in but not verified).
     pub blind_index: String,
-    /// When BankID was linked (a BankID login for this number proved it); `None` = not linked.
+    /// When BankID verified the number for this user (BankID is linked); `None` = typed in only.
     pub bankid_linked_at: Option<UnixTime>,
     pub updated_at: UnixTime,
+}
+
+/// BankID proved that a user holds the personnummer stored on their account. Applied in one
+/// transaction with consuming the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonnummerVerification {
+    /// The `complete` order that proved it; consumed.
+    pub order_ref: String,
+    pub user_id: String,
+    /// The blind index of the number BankID returned (the account must still hold it).
+    pub blind_index: String,
+    pub verified_at: UnixTime,
+    /// BankID's name for the person, for a profile without a name.
+    pub name_if_empty: Option<String>,
+    /// A notice (by user id) for each account that held the number unverified, sent only to
+    /// those whose copy is removed.
+    pub notices: Vec<(String, OutboxEmail)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerificationOutcome {
+    /// Linked; the unverified copies on these accounts were removed.
+    Verified { removed_from: Vec<String> },
+    /// The order was not complete, or another request finished it first.
+    OrderNotComplete,
+    /// The account's number changed while BankID was running.
+    NumberChanged,
+    /// Another account already has this number verified (nothing changed).
+    VerifiedElsewhere,
 }
 
 /// A BankID order we started (login or linking), kept for the flow and, once finished, for audit.

@@ -51,7 +51,7 @@ macro_rules! auth_code_columns {
 }
 macro_rules! refresh_token_columns {
     () => {
-        "token_hash, grant_id, generation, created_at, expires_at, used_at"
+        "token_hash, grant_id, generation, created_at, expires_at, used_at, revoked_at"
     };
 }
 macro_rules! user_token_columns {
@@ -87,8 +87,9 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant,
-            OutboxEmail, PasswordChange, PendingAuthorization, RefreshToken, Session, SigningKey,
-            StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User, UserToken,
+            OutboxEmail, PasswordChange, PendingAuthorization, PersonnummerVerification,
+            RefreshToken, Session, SigningKey, VerificationOutcome, Rotation, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
+            UserToken,
         };
 
         /// Leases due messages: the subquery picks them (oldest due first), the update locks them.
@@ -242,7 +243,114 @@ macro_rules! sql_store {
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
                 used_at: row.try_get("used_at")?,
+                revoked_at: row.try_get("revoked_at")?,
             })
+        }
+
+        /// Marks a single-use row used, on `conn` (a transaction's or a plain connection).
+        /// `update` is `UPDATE … SET used_at = $2 WHERE <key> = $1 AND used_at IS NULL RETURNING
+        /// <columns>`, `select` reads the row by `$1`. The conditional update is the whole race:
+        /// of concurrent callers exactly one gets `Fresh`.
+        async fn consume_once<T>(
+            conn: &mut $Conn,
+            update: &'static str,
+            select: &'static str,
+            key: &str,
+            now: UnixTime,
+            map: fn(&$Row) -> StoreResult<T>,
+        ) -> StoreResult<Consumed<T>> {
+            let fresh = sqlx::query(update)
+                .bind(key)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = fresh {
+                return Ok(Consumed::Fresh(map(&row)?));
+            }
+            match sqlx::query(select).bind(key).fetch_optional(&mut *conn).await? {
+                Some(row) => Ok(Consumed::AlreadyUsed(map(&row)?)),
+                None => Ok(Consumed::Missing),
+            }
+        }
+
+        const CONSUME_AUTH_CODE: &str = concat!(
+            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING ",
+            auth_code_columns!()
+        );
+        const SELECT_AUTH_CODE: &str = concat!(
+            "SELECT ",
+            auth_code_columns!(),
+            " FROM auth_codes WHERE code_hash = $1"
+        );
+        const CONSUME_REFRESH_TOKEN: &str = concat!(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             AND revoked_at IS NULL RETURNING ",
+            refresh_token_columns!()
+        );
+        const SELECT_REFRESH_TOKEN: &str = concat!(
+            "SELECT ",
+            refresh_token_columns!(),
+            " FROM refresh_tokens WHERE token_hash = $1"
+        );
+        const CONSUME_USER_TOKEN: &str = concat!(
+            "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING ",
+            user_token_columns!()
+        );
+        const SELECT_USER_TOKEN: &str = concat!(
+            "SELECT ",
+            user_token_columns!(),
+            " FROM user_tokens WHERE token_hash = $1"
+        );
+
+        async fn insert_refresh_token_in(conn: &mut $Conn, token: &RefreshToken) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO refresh_tokens (",
+                refresh_token_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&token.token_hash)
+            .bind(&token.grant_id)
+            .bind(token.generation)
+            .bind(token.created_at)
+            .bind(token.expires_at)
+            .bind(token.used_at)
+            .bind(token.revoked_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        async fn insert_session_in(conn: &mut $Conn, session: &Session) -> StoreResult<()> {
+            sqlx::query(concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
+            .bind(&session.id_hash)
+            .bind(&session.sid)
+            .bind(&session.user_id)
+            .bind(session.auth_time)
+            .bind(to_json(&session.amr))
+            .bind(&session.acr)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// Moves a `complete` BankID order to `consumed`; `true` for the one caller that did.
+        async fn consume_bankid_order_in(conn: &mut $Conn, order_ref: &str) -> StoreResult<bool> {
+            let result = sqlx::query(
+                "UPDATE bankid_orders SET status = 'consumed' \
+                 WHERE order_ref = $1 AND status = 'complete'",
+            )
+            .bind(order_ref)
+            .execute(conn)
+            .await?;
+            Ok(result.rows_affected() == 1)
         }
 
         fn not_found_if_none_affected(result: $QueryResult) -> StoreResult<()> {
@@ -769,23 +877,8 @@ macro_rules! sql_store {
             // Sessions
 
             async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-                sqlx::query(concat!(
-                    "INSERT INTO sessions (",
-                    session_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ))
-                .bind(&session.id_hash)
-                .bind(&session.sid)
-                .bind(&session.user_id)
-                .bind(session.auth_time)
-                .bind(to_json(&session.amr))
-                .bind(&session.acr)
-                .bind(session.created_at)
-                .bind(session.expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                insert_session_in(&mut conn, session).await
             }
 
             async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
@@ -908,78 +1001,141 @@ macro_rules! sql_store {
                 code_hash: &str,
                 now: UnixTime,
             ) -> StoreResult<Consumed<AuthCode>> {
-                let fresh = sqlx::query(concat!(
-                    "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING ",
-                    auth_code_columns!()
-                ))
-                .bind(code_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
+                let mut conn = self.pool.acquire().await?;
+                consume_once(
+                    &mut conn,
+                    CONSUME_AUTH_CODE,
+                    SELECT_AUTH_CODE,
+                    code_hash,
+                    now,
+                    auth_code_from_row,
+                )
+                .await
+            }
+
+            async fn auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCode>> {
+                sqlx::query(SELECT_AUTH_CODE)
+                    .bind(code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(auth_code_from_row)
+                    .transpose()
+            }
+
+            async fn redeem_auth_code(
+                &self,
+                code_hash: &str,
+                now: UnixTime,
+                first_refresh: &RefreshToken,
+            ) -> StoreResult<Consumed<AuthCode>> {
+                // Every early return drops `tx`, which rolls back.
+                let mut tx = self.begin_write().await?;
+                let consumed = consume_once(
+                    &mut tx,
+                    CONSUME_AUTH_CODE,
+                    SELECT_AUTH_CODE,
+                    code_hash,
+                    now,
+                    auth_code_from_row,
+                )
                 .await?;
-                if let Some(row) = fresh {
-                    return Ok(Consumed::Fresh(auth_code_from_row(&row)?));
+                if let Consumed::Fresh(code) = &consumed {
+                    if code.grant_id != first_refresh.grant_id {
+                        return Err(StoreError::Corrupt(
+                            "the refresh token belongs to another grant than the code".into(),
+                        ));
+                    }
+                    insert_refresh_token_in(&mut tx, first_refresh).await?;
+                    tx.commit().await?;
                 }
-                let used = sqlx::query(concat!(
-                    "SELECT ",
-                    auth_code_columns!(),
-                    " FROM auth_codes WHERE code_hash = $1"
-                ))
-                .bind(code_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-                match used {
-                    Some(row) => Ok(Consumed::AlreadyUsed(auth_code_from_row(&row)?)),
-                    None => Ok(Consumed::Missing),
-                }
+                Ok(consumed)
             }
 
             async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-                sqlx::query(concat!(
-                    "INSERT INTO refresh_tokens (",
-                    refresh_token_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6)"
-                ))
-                .bind(&token.token_hash)
-                .bind(&token.grant_id)
-                .bind(token.generation)
-                .bind(token.created_at)
-                .bind(token.expires_at)
-                .bind(token.used_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                insert_refresh_token_in(&mut conn, token).await
             }
 
-            async fn consume_refresh_token(
+            async fn rotate_refresh_token(
                 &self,
-                token_hash: &str,
+                presented_hash: &str,
+                successor: &RefreshToken,
                 now: UnixTime,
-            ) -> StoreResult<Consumed<RefreshToken>> {
-                let fresh = sqlx::query(concat!(
-                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-                     RETURNING ",
-                    refresh_token_columns!()
-                ))
-                .bind(token_hash)
+                grace_since: UnixTime,
+            ) -> StoreResult<Rotation> {
+                // Every early return drops `tx`, which rolls back: nothing is used up unless the
+                // successor is stored too.
+                let mut tx = self.begin_write().await?;
+                let presented = match consume_once(
+                    &mut tx,
+                    CONSUME_REFRESH_TOKEN,
+                    SELECT_REFRESH_TOKEN,
+                    presented_hash,
+                    now,
+                    refresh_token_from_row,
+                )
+                .await?
+                {
+                    Consumed::Fresh(token) => token,
+                    Consumed::Missing => return Ok(Rotation::Missing),
+                    Consumed::AlreadyUsed(token) if token.revoked_at.is_some() => {
+                        return Ok(Rotation::Refused);
+                    }
+                    Consumed::AlreadyUsed(token) => {
+                        if token.used_at.unwrap_or(UnixTime::MIN) < grace_since {
+                            // Used before, outside the grace window: stolen or replayed.
+                            sqlx::query(
+                                "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) \
+                                 WHERE id = $1",
+                            )
+                            .bind(&token.grant_id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            return Ok(Rotation::Reused { presented: token });
+                        }
+                        // Within the grace window (concurrent refreshes): another successor,
+                        // unless the chain has moved on past this token already.
+                        let moved_on = sqlx::query(
+                            "SELECT 1 FROM refresh_tokens WHERE grant_id = $1 \
+                             AND generation > $2 AND used_at IS NOT NULL",
+                        )
+                        .bind(&token.grant_id)
+                        .bind(token.generation)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                        if moved_on {
+                            return Ok(Rotation::Refused);
+                        }
+                        token
+                    }
+                };
+                if successor.grant_id != presented.grant_id
+                    || successor.generation != presented.generation + 1
+                {
+                    return Err(StoreError::Corrupt(
+                        "a successor must be the next generation of the same grant".into(),
+                    ));
+                }
+                // At most one chain stays alive: once a token is used, every unused token of its
+                // grant up to its generation (its siblings from a grace window) is revoked.
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $3 WHERE grant_id = $1 \
+                     AND generation <= $2 AND token_hash <> $4 AND used_at IS NULL \
+                     AND revoked_at IS NULL",
+                )
+                .bind(&presented.grant_id)
+                .bind(presented.generation)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .bind(presented_hash)
+                .execute(&mut *tx)
                 .await?;
-                if let Some(row) = fresh {
-                    return Ok(Consumed::Fresh(refresh_token_from_row(&row)?));
-                }
-                let used = sqlx::query(concat!(
-                    "SELECT ",
-                    refresh_token_columns!(),
-                    " FROM refresh_tokens WHERE token_hash = $1"
-                ))
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-                match used {
-                    Some(row) => Ok(Consumed::AlreadyUsed(refresh_token_from_row(&row)?)),
-                    None => Ok(Consumed::Missing),
-                }
+                insert_refresh_token_in(&mut tx, successor).await?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated { presented })
             }
 
             async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
@@ -1094,6 +1250,16 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn forgive_failure(&self, key: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+                )
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             // Accounts: invitations, password resets, profile
 
             async fn insert_user_with_token(
@@ -1123,36 +1289,26 @@ macro_rules! sql_store {
                 token_hash: &str,
                 now: UnixTime,
             ) -> StoreResult<Consumed<UserToken>> {
-                let fresh = sqlx::query(concat!(
-                    "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-                     RETURNING ",
-                    user_token_columns!()
-                ))
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-                if let Some(row) = fresh {
-                    return Ok(Consumed::Fresh(user_token_from_row(&row)?));
-                }
-                match self.user_token(token_hash).await? {
-                    Some(token) => Ok(Consumed::AlreadyUsed(token)),
-                    None => Ok(Consumed::Missing),
-                }
+                let mut conn = self.pool.acquire().await?;
+                consume_once(
+                    &mut conn,
+                    CONSUME_USER_TOKEN,
+                    SELECT_USER_TOKEN,
+                    token_hash,
+                    now,
+                    user_token_from_row,
+                )
+                .await
             }
 
             async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    user_token_columns!(),
-                    " FROM user_tokens WHERE token_hash = $1"
-                ))
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(user_token_from_row)
-                .transpose()
+                sqlx::query(SELECT_USER_TOKEN)
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(user_token_from_row)
+                    .transpose()
             }
 
             async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
@@ -1314,8 +1470,9 @@ macro_rules! sql_store {
             // Personnummer and BankID
 
             async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()> {
-                // A new (or the same) number must be proven again: the link is cleared, whatever the
-                // caller passes. A blind index held by another user violates its unique constraint.
+                // A new (or the same) number must be proven again: the link is cleared, whatever
+                // the caller passes. Other accounts may hold the same number unverified; only a
+                // verified number is unique.
                 sqlx::query(concat!(
                     "INSERT INTO personnummer (",
                     personnummer_columns!(),
@@ -1356,14 +1513,14 @@ macro_rules! sql_store {
                 .transpose()
             }
 
-            async fn personnummer_by_index(
+            async fn verified_personnummer_by_index(
                 &self,
                 blind_index: &str,
             ) -> StoreResult<Option<StoredPersonnummer>> {
                 sqlx::query(concat!(
                     "SELECT ",
                     personnummer_columns!(),
-                    " FROM personnummer WHERE blind_index = $1"
+                    " FROM personnummer WHERE blind_index = $1 AND bankid_linked_at IS NOT NULL"
                 ))
                 .bind(blind_index)
                 .fetch_optional(&self.pool)
@@ -1371,6 +1528,91 @@ macro_rules! sql_store {
                 .as_ref()
                 .map(personnummer_from_row)
                 .transpose()
+            }
+
+            async fn unverified_holders(
+                &self,
+                blind_index: &str,
+                except_user: &str,
+            ) -> StoreResult<Vec<User>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id IN (SELECT user_id FROM personnummer \
+                     WHERE blind_index = $1 AND user_id <> $2 AND bankid_linked_at IS NULL) \
+                     ORDER BY id"
+                ))
+                .bind(blind_index)
+                .bind(except_user)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(user_from_row)
+                .collect()
+            }
+
+            async fn verify_personnummer(
+                &self,
+                verification: &PersonnummerVerification,
+            ) -> StoreResult<VerificationOutcome> {
+                let v = verification;
+                // Every early return drops `tx`, which rolls back.
+                let mut tx = self.begin_write().await?;
+                if !consume_bankid_order_in(&mut tx, &v.order_ref).await? {
+                    return Ok(VerificationOutcome::OrderNotComplete);
+                }
+                let linked = sqlx::query(
+                    "UPDATE personnummer SET bankid_linked_at = $3 \
+                     WHERE user_id = $1 AND blind_index = $2",
+                )
+                .bind(&v.user_id)
+                .bind(&v.blind_index)
+                .bind(v.verified_at)
+                .execute(&mut *tx)
+                .await;
+                match linked {
+                    Ok(result) if result.rows_affected() == 0 => {
+                        return Ok(VerificationOutcome::NumberChanged);
+                    }
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                        return Ok(VerificationOutcome::VerifiedElsewhere);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                // Typed-in copies on other accounts give way to the verified owner.
+                let removed: Vec<String> = sqlx::query_scalar::<$DB, String>(
+                    "DELETE FROM personnummer WHERE blind_index = $1 AND user_id <> $2 \
+                     AND bankid_linked_at IS NULL RETURNING user_id",
+                )
+                .bind(&v.blind_index)
+                .bind(&v.user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (user_id, notice) in &v.notices {
+                    if removed.contains(user_id) {
+                        insert_outbox_tx(&mut tx, notice).await?;
+                    }
+                }
+                if let Some(name) = &v.name_if_empty {
+                    fill_empty_name_tx(&mut tx, &v.user_id, name, Some(v.verified_at)).await?;
+                }
+                tx.commit().await?;
+                Ok(VerificationOutcome::Verified { removed_from: removed })
+            }
+
+            async fn finish_bankid_login(
+                &self,
+                order_ref: &str,
+                session: &Session,
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                if !consume_bankid_order_in(&mut tx, order_ref).await? {
+                    return Ok(false);
+                }
+                insert_session_in(&mut tx, session).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_bankid_linked(
@@ -1386,7 +1628,8 @@ macro_rules! sql_store {
                         .bind(user_id)
                         .bind(linked_at)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .map_err(db_err)?;
                 not_found_if_none_affected(result)?;
                 if let Some(name) = name_if_empty {
                     fill_empty_name_tx(&mut tx, user_id, name, linked_at).await?;
@@ -1485,14 +1728,8 @@ macro_rules! sql_store {
             }
 
             async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool> {
-                let result = sqlx::query(
-                    "UPDATE bankid_orders SET status = 'consumed' \
-                     WHERE order_ref = $1 AND status = 'complete'",
-                )
-                .bind(order_ref)
-                .execute(&self.pool)
-                .await?;
-                Ok(result.rows_affected() == 1)
+                let mut conn = self.pool.acquire().await?;
+                consume_bankid_order_in(&mut conn, order_ref).await
             }
 
             async fn claim_bankid_collect(
@@ -1619,10 +1856,7 @@ macro_rules! sql_store {
             }
 
             async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-                sqlx::query(
-                    "SELECT token_hash, grant_id, generation, created_at, expires_at, used_at \
-                     FROM refresh_tokens WHERE token_hash = $1",
-                )
+                sqlx::query(SELECT_REFRESH_TOKEN)
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
                 .await?

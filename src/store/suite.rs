@@ -113,6 +113,9 @@ suite!(
     grants,
     auth_code_is_consumed_exactly_once,
     refresh_token_is_consumed_exactly_once,
+    refresh_rotation_is_all_or_nothing,
+    refresh_siblings_leave_one_chain,
+    auth_code_redemption_is_all_or_nothing,
     throttle,
     purge_expired,
     invitation_is_consumed_exactly_once,
@@ -127,7 +130,8 @@ suite!(
     purge_expired_tokens_and_outbox,
     personnummer_set_and_lookup,
     personnummer_replace_clears_link,
-    personnummer_duplicate_index_conflicts,
+    personnummer_verified_is_unique_and_typed_copies_give_way,
+    bankid_login_consumes_the_order_with_its_session,
     personnummer_delete,
     set_bankid_linked_fills_an_empty_name_only,
     reseal_and_list_personnummer,
@@ -253,7 +257,37 @@ fn refresh_token(hash: &str, grant_id: &str, expires_at: UnixTime) -> RefreshTok
         created_at: NOW - 1,
         expires_at,
         used_at: None,
+        revoked_at: None,
     }
+}
+
+/// The refresh tokens' reuse grace window in these tests.
+const GRACE: i64 = 5;
+
+/// The next generation after the token `hash` (of grant `g1` if it is unknown), stored under
+/// `successor_hash`.
+async fn successor(s: &dyn Store, hash: &str, successor_hash: &str) -> RefreshToken {
+    let (grant_id, generation) = match s.refresh_token_by_hash(hash).await.unwrap() {
+        Some(token) => (token.grant_id, token.generation + 1),
+        None => ("g1".to_string(), 1),
+    };
+    RefreshToken {
+        token_hash: successor_hash.into(),
+        grant_id,
+        generation,
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Presents the refresh token `hash` at `now` with a fresh successor.
+async fn rotate(s: &dyn Store, hash: &str, now: UnixTime) -> Rotation {
+    let next = successor(s, hash, &format!("{hash}-next-{}", uuid::Uuid::new_v4())).await;
+    s.rotate_refresh_token(hash, &next, now, now - GRACE)
+        .await
+        .unwrap()
 }
 
 fn user_token(hash: &str, user_id: &str, purpose: &str, expires_at: UnixTime) -> UserToken {
@@ -523,10 +557,7 @@ async fn delete_client_cascades(s: Arc<dyn Store>) {
         s.consume_auth_code("code-doomed", NOW).await.unwrap(),
         Consumed::Missing
     );
-    assert_eq!(
-        s.consume_refresh_token("rt-doomed", NOW).await.unwrap(),
-        Consumed::Missing
-    );
+    assert_eq!(rotate(&*s, "rt-doomed", NOW).await, Rotation::Missing);
     assert_eq!(s.session_clients("sid-1").await.unwrap(), ["kept"]);
 
     // The other client's rows are untouched.
@@ -536,8 +567,8 @@ async fn delete_client_cascades(s: Arc<dyn Store>) {
         Consumed::Fresh(_)
     ));
     assert!(matches!(
-        s.consume_refresh_token("rt-kept", NOW).await.unwrap(),
-        Consumed::Fresh(_)
+        rotate(&*s, "rt-kept", NOW).await,
+        Rotation::Rotated { .. }
     ));
     assert!(s.session_by_hash("sess-hash", NOW).await.unwrap().is_some());
 }
@@ -759,40 +790,209 @@ async fn refresh_token_is_consumed_exactly_once(s: Arc<dyn Store>) {
         Err(StoreError::Conflict(_))
     ));
 
+    // Without a grace window, of concurrent presentations exactly one rotates; the others are
+    // replays and revoke the grant.
     let handles: Vec<_> = (0..10)
         .map(|i| {
             let s = s.clone();
-            tokio::spawn(async move { s.consume_refresh_token("rt-hash", NOW + i).await.unwrap() })
+            tokio::spawn(async move {
+                let next = successor(&*s, "rt-hash", &format!("rt-next-{i}")).await;
+                s.rotate_refresh_token("rt-hash", &next, NOW, NOW + 1)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
-    let mut fresh = Vec::new();
-    let mut already_used = 0;
+    let mut rotated = Vec::new();
+    let mut reused = 0;
     for handle in handles {
         match handle.await.unwrap() {
-            Consumed::Fresh(t) => fresh.push(t),
-            Consumed::AlreadyUsed(t) => {
-                assert!(t.used_at.is_some());
-                already_used += 1;
+            Rotation::Rotated { presented } => rotated.push(presented),
+            Rotation::Reused { presented } => {
+                assert_eq!(presented.used_at, Some(NOW));
+                reused += 1;
             }
-            Consumed::Missing => panic!("token reported missing"),
+            other => panic!("{other:?}"),
         }
     }
-    assert_eq!(fresh.len(), 1, "exactly one consumer wins");
-    assert_eq!(already_used, 9);
+    assert_eq!(rotated.len(), 1, "exactly one rotation wins");
+    assert_eq!(reused, 9);
     assert_eq!(
         RefreshToken {
             used_at: None,
-            ..fresh[0].clone()
+            ..rotated[0].clone()
         },
         token
     );
-    assert_eq!(
-        s.consume_refresh_token("rt-hash", NOW + 100).await.unwrap(),
-        Consumed::AlreadyUsed(fresh[0].clone())
+    assert!(
+        s.grant_by_id("g1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
     );
+    // Only the winner's successor was stored.
+    let mut stored = 0;
+    for i in 0..10 {
+        let hash = format!("rt-next-{i}");
+        stored += usize::from(s.refresh_token_by_hash(&hash).await.unwrap().is_some());
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(rotate(&*s, "unknown", NOW).await, Rotation::Missing);
+}
+
+async fn auth_code_redemption_is_all_or_nothing(s: Arc<dyn Store>) {
+    seed_grant(&*s).await;
+    s.insert_auth_code(&auth_code("code-1", "g1", "c1", NOW + 60))
+        .await
+        .unwrap();
+    s.insert_refresh_token(&refresh_token("rt-taken", "g1", NOW + 3600))
+        .await
+        .unwrap();
+    let first = |hash: &str| RefreshToken {
+        generation: 0,
+        ..refresh_token(hash, "g1", NOW + 3600)
+    };
+    // Reading does not use it.
+    assert_eq!(s.auth_code("code-1").await.unwrap().unwrap().used_at, None);
+    assert_eq!(s.auth_code("nope").await.unwrap(), None);
+    // Storing the refresh token fails: the code is not used up.
+    assert!(matches!(
+        s.redeem_auth_code("code-1", NOW, &first("rt-taken")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.auth_code("code-1").await.unwrap().unwrap().used_at, None);
+    // Concurrent exchanges: one wins and stores its refresh token; the others store nothing.
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            let token = first(&format!("rt-first-{i}"));
+            tokio::spawn(async move { s.redeem_auth_code("code-1", NOW + 1, &token).await })
+        })
+        .collect();
+    let mut fresh = 0;
+    for handle in handles {
+        match handle.await.unwrap().unwrap() {
+            Consumed::Fresh(code) => {
+                assert_eq!(code.used_at, Some(NOW + 1));
+                fresh += 1;
+            }
+            Consumed::AlreadyUsed(code) => assert_eq!(code.used_at, Some(NOW + 1)),
+            Consumed::Missing => panic!("missing"),
+        }
+    }
+    assert_eq!(fresh, 1);
+    let mut stored = 0;
+    for i in 0..8 {
+        let hash = format!("rt-first-{i}");
+        stored += usize::from(s.refresh_token_by_hash(&hash).await.unwrap().is_some());
+    }
+    assert_eq!(stored, 1);
     assert_eq!(
-        s.consume_refresh_token("unknown", NOW).await.unwrap(),
+        s.redeem_auth_code("unknown", NOW, &first("rt-x"))
+            .await
+            .unwrap(),
         Consumed::Missing
+    );
+}
+
+async fn refresh_rotation_is_all_or_nothing(s: Arc<dyn Store>) {
+    seed_grant(&*s).await;
+    s.insert_refresh_token(&refresh_token("rt-1", "g1", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_refresh_token(&refresh_token("rt-taken", "g1", NOW + 3600))
+        .await
+        .unwrap();
+    // Storing the successor fails after the presented token was marked used (its hash is
+    // taken): the whole rotation is undone.
+    let clashing = successor(&*s, "rt-1", "rt-taken").await;
+    assert!(matches!(
+        s.rotate_refresh_token("rt-1", &clashing, NOW, NOW - GRACE)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let after = s.refresh_token_by_hash("rt-1").await.unwrap().unwrap();
+    assert_eq!((after.used_at, after.revoked_at), (None, None));
+    assert_eq!(
+        s.refresh_token_by_hash("rt-taken")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "the sibling revocation was undone too"
+    );
+    // The old token still works.
+    assert!(matches!(
+        rotate(&*s, "rt-1", NOW + 60).await,
+        Rotation::Rotated { .. }
+    ));
+    // A successor of the wrong generation or grant is refused and changes nothing.
+    s.insert_refresh_token(&refresh_token("rt-2", "g1", NOW + 3600))
+        .await
+        .unwrap();
+    let mut wrong = successor(&*s, "rt-2", "rt-wrong").await;
+    wrong.generation += 1;
+    assert!(matches!(
+        s.rotate_refresh_token("rt-2", &wrong, NOW, NOW - GRACE)
+            .await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(
+        s.refresh_token_by_hash("rt-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None
+    );
+}
+
+async fn refresh_siblings_leave_one_chain(s: Arc<dyn Store>) {
+    seed_grant(&*s).await;
+    s.insert_refresh_token(&refresh_token("rt-0", "g1", NOW + 3600))
+        .await
+        .unwrap();
+    // Three concurrent refreshes within the grace window: three siblings of generation 4.
+    let mut siblings = Vec::new();
+    for (i, at) in [NOW, NOW + 1, NOW + 2].into_iter().enumerate() {
+        let next = successor(&*s, "rt-0", &format!("rt-1{}", ["a", "b", "c"][i])).await;
+        assert!(matches!(
+            s.rotate_refresh_token("rt-0", &next, at, at - GRACE)
+                .await
+                .unwrap(),
+            Rotation::Rotated { .. }
+        ));
+        siblings.push(next.token_hash);
+    }
+    // The client kept the second answer: using it revokes the other two.
+    assert!(matches!(
+        rotate(&*s, "rt-1b", NOW + 3).await,
+        Rotation::Rotated { .. }
+    ));
+    for lost in ["rt-1a", "rt-1c"] {
+        let token = s.refresh_token_by_hash(lost).await.unwrap().unwrap();
+        assert_eq!(token.revoked_at, Some(NOW + 3), "{lost}");
+        assert_eq!(
+            rotate(&*s, lost, NOW + 4).await,
+            Rotation::Refused,
+            "{lost}"
+        );
+    }
+    // Presenting the parent again, even within its grace window, cannot start a second chain.
+    assert_eq!(rotate(&*s, "rt-0", NOW + 4).await, Rotation::Refused);
+    // None of this is a replay: the grant lives.
+    assert_eq!(s.grant_by_id("g1").await.unwrap().unwrap().revoked_at, None);
+    // Outside the window, presenting a used token is a replay: the grant is revoked.
+    assert!(matches!(
+        rotate(&*s, "rt-1b", NOW + 3 + GRACE + 1).await,
+        Rotation::Reused { .. }
+    ));
+    assert_eq!(
+        s.grant_by_id("g1").await.unwrap().unwrap().revoked_at,
+        Some(NOW + 3 + GRACE + 1)
     );
 }
 
@@ -944,15 +1144,11 @@ async fn purge_expired(s: Arc<dyn Store>) {
         Consumed::Fresh(_)
     ));
     for gone in ["rt-old", "rt-of-expired-grant"] {
-        assert_eq!(
-            s.consume_refresh_token(gone, NOW).await.unwrap(),
-            Consumed::Missing,
-            "{gone}"
-        );
+        assert_eq!(rotate(&*s, gone, NOW).await, Rotation::Missing, "{gone}");
     }
     assert!(matches!(
-        s.consume_refresh_token("rt-live", NOW).await.unwrap(),
-        Consumed::Fresh(_)
+        rotate(&*s, "rt-live", NOW).await,
+        Rotation::Rotated { .. }
     ));
     assert_eq!(
         s.pending_authorization("p-old", NOW - 10).await.unwrap(),
@@ -1638,19 +1834,32 @@ async fn purge_expired_tokens_and_outbox(s: Arc<dyn Store>) {
 async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
     seed_two_users(&*s).await;
     assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
-    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
 
     let stored = personnummer("u1", "idx-a", NOW);
     s.set_personnummer(&stored).await.unwrap();
     assert_eq!(s.personnummer_of("u1").await.unwrap(), Some(stored.clone()));
+    // Typed in, not verified: no login finds it.
     assert_eq!(
-        s.personnummer_by_index("idx-a").await.unwrap(),
-        Some(stored.clone())
+        s.verified_personnummer_by_index("idx-a").await.unwrap(),
+        None
+    );
+    s.set_bankid_linked("u1", Some(NOW + 1), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-a").await.unwrap(),
+        Some(StoredPersonnummer {
+            bankid_linked_at: Some(NOW + 1),
+            ..stored
+        })
     );
     assert_eq!(s.personnummer_of("u2").await.unwrap(), None);
-    assert_eq!(s.personnummer_by_index("idx-other").await.unwrap(), None);
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-other").await.unwrap(),
+        None
+    );
 
-    // A link passed in is not stored: a number is linked only through `set_bankid_linked`.
+    // A link passed in is not stored: a number is linked only through verification.
     s.set_personnummer(&StoredPersonnummer {
         bankid_linked_at: Some(NOW),
         ..personnummer("u2", "idx-b", NOW + 1)
@@ -1668,7 +1877,6 @@ async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(s.personnummer_by_index("idx-c").await.unwrap(), None);
 }
 
 async fn personnummer_replace_clears_link(s: Arc<dyn Store>) {
@@ -1696,10 +1904,13 @@ async fn personnummer_replace_clears_link(s: Arc<dyn Store>) {
         Some(replaced.clone())
     );
     assert_eq!(
-        s.personnummer_by_index("idx-new").await.unwrap(),
-        Some(replaced)
+        s.verified_personnummer_by_index("idx-a").await.unwrap(),
+        None
     );
-    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-new").await.unwrap(),
+        None
+    );
     assert_eq!(s.list_personnummer().await.unwrap().len(), 1);
 
     // Even the same number again must be proven again.
@@ -1713,62 +1924,172 @@ async fn personnummer_replace_clears_link(s: Arc<dyn Store>) {
         s.personnummer_of("u1").await.unwrap(),
         Some(personnummer("u1", "idx-new", NOW + 30))
     );
+}
 
-    // The old index is free for another account.
-    s.set_personnummer(&personnummer("u2", "idx-a", NOW + 40))
+/// A complete linking order of `user_id`.
+async fn complete_link_order(s: &dyn Store, order_ref: &str, user_id: &str) {
+    let order = BankIdOrder {
+        purpose: "link".into(),
+        user_id: Some(user_id.into()),
+        pending_authorization: None,
+        ..bankid_order(order_ref, NOW)
+    };
+    s.insert_bankid_order(&order).await.unwrap();
+    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1))
         .await
         .unwrap();
+}
+
+fn verification(order_ref: &str, user_id: &str, index: &str) -> PersonnummerVerification {
+    PersonnummerVerification {
+        order_ref: order_ref.into(),
+        user_id: user_id.into(),
+        blind_index: index.into(),
+        verified_at: NOW + 2,
+        name_if_empty: None,
+        notices: vec![],
+    }
+}
+
+async fn personnummer_verified_is_unique_and_typed_copies_give_way(s: Arc<dyn Store>) {
+    for id in ["u1", "u2", "u3", "u4"] {
+        s.insert_user(&user(id, &format!("{id}@example.se"), NOW))
+            .await
+            .unwrap();
+    }
+    // Two accounts type in the owner's number first; nothing stops them, nor the owner (u3).
+    for id in ["u1", "u2", "u3"] {
+        s.set_personnummer(&personnummer(id, "idx-a", NOW))
+            .await
+            .unwrap();
+    }
     assert_eq!(
-        s.personnummer_by_index("idx-a")
+        ids_of(&s.unverified_holders("idx-a", "u3").await.unwrap()),
+        ["u1", "u2"]
+    );
+    // BankID proves it for u3: u3 is linked, the typed-in copies are removed, and only the
+    // notices of accounts whose copy was removed are queued, in the same transaction.
+    complete_link_order(&*s, "o-1", "u3").await;
+    let mut v = verification("o-1", "u3", "idx-a");
+    v.notices = vec![
+        ("u1".into(), email("m-u1", NOW)),
+        ("u2".into(), email("m-u2", NOW)),
+        ("u4".into(), email("m-u4", NOW)),
+    ];
+    assert_eq!(
+        s.verify_personnummer(&v).await.unwrap(),
+        VerificationOutcome::Verified {
+            removed_from: vec!["u1".into(), "u2".into()]
+        }
+    );
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-a")
             .await
             .unwrap()
             .unwrap()
             .user_id,
-        "u2"
+        "u3"
     );
+    for id in ["u1", "u2"] {
+        assert_eq!(s.personnummer_of(id).await.unwrap(), None, "{id}");
+    }
+    let mut queued: Vec<String> = s
+        .list_outbox(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    queued.sort();
+    assert_eq!(queued, ["m-u1", "m-u2"]);
+    // The order is used up: finishing it again does nothing.
+    assert_eq!(
+        s.verify_personnummer(&v).await.unwrap(),
+        VerificationOutcome::OrderNotComplete
+    );
+
+    // A typed-in copy after verification is still allowed (the answer must not tell), but it
+    // cannot be verified on a second account: nothing changes, not even the order.
+    s.set_personnummer(&personnummer("u4", "idx-a", NOW + 3))
+        .await
+        .unwrap();
+    complete_link_order(&*s, "o-2", "u4").await;
+    assert_eq!(
+        s.verify_personnummer(&verification("o-2", "u4", "idx-a"))
+            .await
+            .unwrap(),
+        VerificationOutcome::VerifiedElsewhere
+    );
+    assert_eq!(
+        s.bankid_order("o-2").await.unwrap().unwrap().status,
+        "complete"
+    );
+    assert_eq!(
+        s.personnummer_of("u4")
+            .await
+            .unwrap()
+            .unwrap()
+            .bankid_linked_at,
+        None
+    );
+    // The account's number changed while BankID ran: nothing is linked.
+    s.set_personnummer(&personnummer("u1", "idx-b", NOW + 3))
+        .await
+        .unwrap();
+    complete_link_order(&*s, "o-3", "u1").await;
+    assert_eq!(
+        s.verify_personnummer(&verification("o-3", "u1", "idx-other"))
+            .await
+            .unwrap(),
+        VerificationOutcome::NumberChanged
+    );
+    assert_eq!(
+        s.bankid_order("o-3").await.unwrap().unwrap().status,
+        "complete"
+    );
+    // The unique index holds even against writes that bypass verification.
+    assert!(matches!(
+        s.set_bankid_linked("u4", Some(NOW + 9), None).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
-async fn personnummer_duplicate_index_conflicts(s: Arc<dyn Store>) {
+async fn bankid_login_consumes_the_order_with_its_session(s: Arc<dyn Store>) {
     seed_two_users(&*s).await;
-    let first = personnummer("u1", "idx-a", NOW);
-    s.set_personnummer(&first).await.unwrap();
-    s.set_bankid_linked("u1", Some(NOW + 1), None)
+    let order = bankid_order("o-login", NOW);
+    s.insert_bankid_order(&order).await.unwrap();
+    let sess = session("sess-bankid", "sid-bankid", "u1", NOW + 3600);
+    // Not complete yet: no session.
+    assert!(!s.finish_bankid_login("o-login", &sess).await.unwrap());
+    assert_eq!(s.session_by_hash("sess-bankid", NOW).await.unwrap(), None);
+    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1))
         .await
         .unwrap();
-    let linked = s.personnummer_of("u1").await.unwrap().unwrap();
-
-    // A second account with the same number: refused, nothing stored for it.
-    let err = s
-        .set_personnummer(&personnummer("u2", "idx-a", NOW + 2))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(s.personnummer_of("u2").await.unwrap(), None);
-
-    // Changing an existing number to one already taken: refused, the old one stays.
-    let own = personnummer("u2", "idx-b", NOW + 3);
-    s.set_personnummer(&own).await.unwrap();
-    s.set_bankid_linked("u2", Some(NOW + 4), None)
+    // A session that cannot be stored (its id is taken) leaves the order complete.
+    s.insert_session(&session("sess-taken", "sid-taken", "u1", NOW + 3600))
         .await
         .unwrap();
-    let err = s
-        .set_personnummer(&personnummer("u2", "idx-a", NOW + 5))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let clashing = Session {
+        id_hash: "sess-taken".into(),
+        ..sess.clone()
+    };
+    assert!(s.finish_bankid_login("o-login", &clashing).await.is_err());
     assert_eq!(
-        s.personnummer_of("u2").await.unwrap(),
-        Some(StoredPersonnummer {
-            bankid_linked_at: Some(NOW + 4),
-            ..own
-        })
+        s.bankid_order("o-login").await.unwrap().unwrap().status,
+        "complete"
     );
-    // The holder of the number is untouched, link included.
-    assert_eq!(s.personnummer_of("u1").await.unwrap(), Some(linked.clone()));
-    assert_eq!(
-        s.personnummer_by_index("idx-a").await.unwrap(),
-        Some(linked)
+    assert!(s.finish_bankid_login("o-login", &sess).await.unwrap());
+    assert!(
+        s.session_by_hash("sess-bankid", NOW)
+            .await
+            .unwrap()
+            .is_some()
     );
+    assert!(!s.finish_bankid_login("o-login", &sess).await.unwrap());
+}
+
+fn ids_of(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.id.as_str()).collect()
 }
 
 async fn personnummer_delete(s: Arc<dyn Store>) {
@@ -1783,7 +2104,10 @@ async fn personnummer_delete(s: Arc<dyn Store>) {
 
     s.delete_personnummer("u1").await.unwrap();
     assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
-    assert_eq!(s.personnummer_by_index("idx-a").await.unwrap(), None);
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-a").await.unwrap(),
+        None
+    );
     // With the number, the link is gone too.
     assert!(matches!(
         s.set_bankid_linked("u1", Some(NOW), None).await,
@@ -1939,11 +2263,7 @@ async fn reseal_and_list_personnummer(s: Arc<dyn Store>) {
         })
     );
     assert_eq!(
-        s.personnummer_by_index("idx-u-b")
-            .await
-            .unwrap()
-            .unwrap()
-            .sealed,
+        s.personnummer_of("u-b").await.unwrap().unwrap().sealed,
         resealed
     );
     assert_eq!(
@@ -2301,7 +2621,10 @@ async fn seed_users_with_bankid(s: &dyn Store) {
 async fn assert_user_deletion_cascaded(s: &dyn Store) {
     assert_eq!(s.user_by_id("u1").await.unwrap(), None);
     assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
-    assert_eq!(s.personnummer_by_index("idx-1").await.unwrap(), None);
+    assert_eq!(
+        s.verified_personnummer_by_index("idx-1").await.unwrap(),
+        None
+    );
     assert_eq!(
         s.list_personnummer()
             .await
@@ -2636,11 +2959,13 @@ async fn refresh_token_by_hash_does_not_use_it(s: Arc<dyn Store>) {
     );
     // Looking did not use it.
     assert_eq!(
-        s.consume_refresh_token("rt-1", NOW + 5).await.unwrap(),
-        Consumed::Fresh(RefreshToken {
-            used_at: Some(NOW + 5),
-            ..token.clone()
-        })
+        rotate(&*s, "rt-1", NOW + 5).await,
+        Rotation::Rotated {
+            presented: RefreshToken {
+                used_at: Some(NOW + 5),
+                ..token.clone()
+            }
+        }
     );
     // A used token is still found, with its use recorded.
     assert_eq!(
@@ -2809,10 +3134,8 @@ async fn end_session_revokes_online_grants_and_queues_deliveries(s: Arc<dyn Stor
     assert_eq!(grant_revoked_at(&*s, "g-no-sid").await, None);
     // The offline grant's refresh token still works.
     assert!(matches!(
-        s.consume_refresh_token("rt-g-offline", NOW + 11)
-            .await
-            .unwrap(),
-        Consumed::Fresh(_)
+        rotate(&*s, "rt-g-offline", NOW + 11).await,
+        Rotation::Rotated { .. }
     ));
 
     // Queued exactly as given.

@@ -14,6 +14,8 @@ use crate::account::change_password::{self, LinkOutcome};
 use crate::account::links::{self, LinkProblem, Purpose};
 use crate::account::{AccountError, identity, reset};
 use crate::login::csrf::{self, CSRF_COOKIE};
+use crate::login::device::DEVICE_COOKIE;
+use crate::login::password::AttemptSource;
 use crate::login::sessions::{self, ActiveSession, SESSION_COOKIE};
 use crate::oidc::PageError;
 use crate::oidc::authorize;
@@ -25,6 +27,18 @@ use super::oidc_handlers::parse_pairs;
 use super::responses::{allow_form_redirect_to, internal_page, language_links, page, page_error};
 
 pub(super) type Form = Vec<(String, String)>;
+
+/// The address and device cookie a password attempt comes from.
+pub(super) fn attempt_source<'a>(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &'a HeaderMap,
+) -> AttemptSource<'a> {
+    AttemptSource {
+        ip: client_ip(&state.config, Some(&ConnectInfo(peer)), headers),
+        device_cookie: cookie(headers, DEVICE_COOKIE),
+    }
+}
 
 pub(super) fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.iter()
@@ -327,12 +341,12 @@ pub async fn change_password(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let source = attempt_source(&state, peer, &headers);
     let current = field(&form, "current_password").unwrap_or_default();
     let new = field(&form, "new_password").unwrap_or_default();
     let confirmation = field(&form, "confirm_password").unwrap_or_default();
     let (status, key) =
-        match change_password::change(&state, &active, current, new, confirmation, ip)
+        match change_password::change(&state, &active, current, new, confirmation, source)
             .await
             .map_err(form_problem)
         {
@@ -362,17 +376,17 @@ pub async fn personnummer(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+    let source = attempt_source(&state, peer, &headers);
     let password = field(&form, "password").unwrap_or_default();
     let (outcome, notice) = match field(&form, "action") {
         Some("remove") => (
-            identity::remove(&state, &active, password, ip).await,
+            identity::remove(&state, &active, password, source).await,
             "pnr-removed",
         ),
         _ => {
             let input = field(&form, "personnummer").unwrap_or_default();
             (
-                identity::set(&state, &active, input, password, ip).await,
+                identity::set(&state, &active, input, password, source).await,
                 "pnr-saved",
             )
         }

@@ -380,6 +380,13 @@ pub async fn finish(
             "bankid-wrong-person",
             Some(("/account", "account-title")),
         ),
+        Ok(Finished::VerifiedElsewhere) => message_page(
+            &state,
+            lang,
+            "bankid-link-title",
+            "bankid-verified-elsewhere",
+            Some(("/account", "account-title")),
+        ),
         Ok(Finished::NotComplete) => {
             redirect_see_other(&format!("/bankid/order?order={}&lang={lang}", query.order))
         }

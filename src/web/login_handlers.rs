@@ -11,6 +11,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::login::csrf::{self, CSRF_COOKIE};
+use crate::login::device::{DEVICE_COOKIE, DEVICE_COOKIE_TTL};
 use crate::login::password::{LoginError, verify_password_login};
 use crate::login::sessions::{self, SESSION_COOKIE};
 use crate::oidc::PageError;
@@ -18,7 +19,7 @@ use crate::oidc::authorize::{self, AuthorizationRequest};
 use crate::oidc::discovery::ACR_PASSWORD;
 use crate::state::AppState;
 
-use super::http::{RequestId, client_ip, cookie, host_cookie};
+use super::http::{RequestId, cookie, host_cookie};
 use super::i18n::negotiate;
 use super::oidc_handlers::{accept_language, parse_pairs};
 use super::responses::{
@@ -222,9 +223,9 @@ pub async fn login_submit(
     }
     let email = field("email").unwrap_or_default();
     let password = field("password").unwrap_or_default();
-    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
-    let user = match verify_password_login(&state, email, password, ip).await {
-        Ok(user) => user,
+    let source = super::account_handlers::attempt_source(&state, peer, &headers);
+    let (user, device_cookie) = match verify_password_login(&state, email, password, source).await {
+        Ok(login) => (login.user, login.device_cookie),
         Err(e @ (LoginError::InvalidCredentials | LoginError::Throttled)) => {
             let (status, key) = match e {
                 LoginError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
@@ -254,7 +255,7 @@ pub async fn login_submit(
             Err(e) => return internal_page(&state, lang, &request_id, &e),
         };
     tracing::info!(user_id = %active.user.id, "password login succeeded");
-    continue_after_login(
+    let mut response = continue_after_login(
         &state,
         lang,
         &request_id,
@@ -263,7 +264,12 @@ pub async fn login_submit(
         &active,
         &session_cookie,
     )
-    .await
+    .await;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        host_cookie(DEVICE_COOKIE, &device_cookie, Some(DEVICE_COOKIE_TTL)),
+    );
+    response
 }
 
 fn target_of(target: &LoginTarget) -> AfterLogin<'_> {

@@ -101,6 +101,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/emails/password_changed.txt"),
     ),
     (
+        "emails/personnummer_removed.html",
+        include_str!("../../templates/emails/personnummer_removed.html"),
+    ),
+    (
+        "emails/personnummer_removed.txt",
+        include_str!("../../templates/emails/personnummer_removed.txt"),
+    ),
+    (
         "locales/sv/main.ftl",
         include_str!("../../templates/locales/sv/main.ftl"),
     ),

@@ -30,6 +30,11 @@ error-internal = A technical error occurred. Please try again in a while.
 email-invite-subject = Welcome to Leasify – choose your password
 email-reset-subject = Reset your Leasify password
 email-password-changed-subject = Your password has been changed
+email-personnummer-removed-subject = The personal identity number was removed from your Leasify account
+email-pnr-removed-intro = The personal identity number saved on your Leasify account has been removed.
+email-pnr-removed-why = The holder of the number has confirmed it with BankID on another account. A number can be linked to one account only.
+email-pnr-removed-yours = If the number is yours, contact us:
+email-pnr-removed-account = You still log in with your email and password as usual. Your details:
 email-greeting = Hello
 email-invite-intro = Welcome to Leasify! An account has been created for you. Choose a password to log in to the Leasify portal.
 email-invite-button = Choose password
@@ -141,7 +146,7 @@ account-personnummer-save = Save number
 account-personnummer-remove = Remove number
 account-personnummer-saved = The personal identity number is saved.
 account-personnummer-removed = The personal identity number is removed.
-pnr-taken = The number is already linked to another account. Contact support if it is yours.
+bankid-verified-elsewhere = Your BankID is already linked to another Leasify account. Log in with BankID to reach that account, or contact support to move the link.
 
 # BankID pages
 bankid-title = Log in with BankID
@@ -153,10 +158,10 @@ bankid-try-again = Try again
 bankid-noscript = This page needs JavaScript to show the QR code. Open BankID on this device instead.
 bankid-no-linked-account = No account here has BankID linked for your personal identity number. Log in with email and password, add your number under My details and choose Link BankID.
 bankid-account-disabled = The account is blocked. Contact support.
-bankid-wrong-person = The BankID belongs to someone else than the number saved on the account. Nothing was linked.
+bankid-wrong-person = The personal identity number does not match the one you entered. The BankID used belongs to someone else, so nothing was linked. Check the number under My details, or scan with your own BankID.
 login-with-bankid = Log in with BankID
 login-or = or
-account-bankid-link = Link BankID
+account-bankid-link = Show QR code
 account-bankid-linked = BankID is linked. Next time you can log in with BankID.
 
 logout-confirm-title = Log out?

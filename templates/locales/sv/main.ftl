@@ -30,6 +30,11 @@ error-internal = Ett tekniskt fel uppstod. Försök igen om en stund.
 email-invite-subject = Välkommen till Leasify – välj ditt lösenord
 email-reset-subject = Återställ ditt lösenord till Leasify
 email-password-changed-subject = Ditt lösenord har ändrats
+email-personnummer-removed-subject = Personnumret har tagits bort från ditt Leasify-konto
+email-pnr-removed-intro = Personnumret som var sparat på ditt Leasify-konto har tagits bort.
+email-pnr-removed-why = Innehavaren av personnumret har bekräftat det med BankID på ett annat konto. Ett personnummer kan bara vara kopplat till ett konto.
+email-pnr-removed-yours = Om personnumret är ditt, kontakta oss:
+email-pnr-removed-account = Du loggar fortfarande in med e-post och lösenord som vanligt. Dina uppgifter:
 email-greeting = Hej
 email-invite-intro = Välkommen som kund till Leasify! Du har lagts upp som användare. Välj ett lösenord så kan du logga in i Leasifys portal.
 email-invite-button = Välj lösenord
@@ -141,7 +146,7 @@ account-personnummer-save = Spara personnummer
 account-personnummer-remove = Ta bort personnummer
 account-personnummer-saved = Personnumret är sparat.
 account-personnummer-removed = Personnumret är borttaget.
-pnr-taken = Personnumret är redan kopplat till ett annat konto. Kontakta support om det är ditt.
+bankid-verified-elsewhere = Ditt BankID är redan kopplat till ett annat konto hos Leasify. Logga in med BankID för att komma till det kontot, eller kontakta support om du vill flytta kopplingen.
 
 # BankID-sidor
 bankid-title = Logga in med BankID
@@ -153,10 +158,10 @@ bankid-try-again = Försök igen
 bankid-noscript = Sidan behöver JavaScript för att visa QR-koden. Öppna BankID på den här enheten i stället.
 bankid-no-linked-account = Inget konto hos oss har BankID kopplat för ditt personnummer. Logga in med e-post och lösenord, lägg till ditt personnummer under Mina uppgifter och välj Koppla BankID.
 bankid-account-disabled = Kontot är spärrat. Kontakta support.
-bankid-wrong-person = BankID-legitimationen tillhör inte personnumret som är sparat på kontot. Inget har kopplats.
+bankid-wrong-person = Personnumret stämmer inte med det du angett. BankID:t som användes tillhör någon annan, så inget har kopplats. Kontrollera personnumret under Mina uppgifter, eller skanna med ditt eget BankID.
 login-with-bankid = Logga in med BankID
 login-or = eller
-account-bankid-link = Koppla BankID
+account-bankid-link = Visa QR-kod
 account-bankid-linked = BankID är kopplat. Nästa gång kan du logga in med BankID.
 
 logout-confirm-title = Logga ut?
