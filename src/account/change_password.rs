@@ -6,7 +6,7 @@ use crate::login::sessions::ActiveSession;
 use crate::mail::compose::{EmailKind, compose};
 use crate::mail::outbox;
 use crate::state::AppState;
-use crate::store::{PasswordChange, User};
+use crate::store::{Consumed, PasswordChange, User};
 
 use super::AccountError;
 use super::links::{self, LinkProblem, Purpose};
@@ -40,26 +40,30 @@ pub async fn set_from_link(
     )
     .map_err(AccountError::Rejected)?;
     let hash = state.passwords.hash(password).await?;
-    let link = match links::consume(state, raw_token).await? {
-        Ok(link) => link,
-        Err(problem) => return Ok(LinkOutcome::Problem(problem)),
-    };
     let notice = match link.purpose {
         // A reset changes an existing password: tell the owner, in case it was not them.
         Purpose::Reset => Some(notice(state, &link.user)?),
         Purpose::Invite => None,
     };
-    state
+    let change = PasswordChange {
+        user_id: link.user.id.clone(),
+        password_hash: hash,
+        now: state.clock.now(),
+        keep_session_hash: None,
+        verify_email: true,
+        notice,
+    };
+    // The link is used up in the same transaction as the password it sets.
+    let token_hash = crate::crypto::sha256_hex(raw_token.as_bytes());
+    match state
         .store
-        .set_password_with_effects(&PasswordChange {
-            user_id: link.user.id.clone(),
-            password_hash: hash,
-            now: state.clock.now(),
-            keep_session_hash: None,
-            verify_email: true,
-            notice,
-        })
-        .await?;
+        .set_password_from_link(&token_hash, &change)
+        .await?
+    {
+        Consumed::Fresh(_) => {}
+        Consumed::AlreadyUsed(_) => return Ok(LinkOutcome::Problem(LinkProblem::Used)),
+        Consumed::Missing => return Ok(LinkOutcome::Problem(LinkProblem::Unknown)),
+    }
     state.mail_wakeup.notify_one();
     tracing::info!(user_id = %link.user.id, purpose = link.purpose.as_str(), "password set from link");
     Ok(LinkOutcome::Done {

@@ -5,7 +5,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::mail::compose::{EmailKind, compose};
 use crate::mail::outbox;
 use crate::state::AppState;
-use crate::store::{Consumed, OutboxEmail, User, UserToken};
+use crate::store::{OutboxEmail, User, UserToken};
 
 use super::AccountError;
 
@@ -136,35 +136,6 @@ async fn usable(
         }),
         _ => Err(LinkProblem::Unknown),
     })
-}
-
-/// Uses a link up: exactly one caller succeeds.
-pub async fn consume(
-    state: &AppState,
-    raw: &str,
-) -> Result<Result<UsableLink, LinkProblem>, AccountError> {
-    let now = state.clock.now();
-    match state
-        .store
-        .consume_user_token(&sha256_hex(raw.as_bytes()), now)
-        .await?
-    {
-        Consumed::Fresh(token) => {
-            if token.expires_at <= now {
-                return Ok(Err(LinkProblem::Expired));
-            }
-            usable(
-                state,
-                UserToken {
-                    used_at: None,
-                    ..token
-                },
-            )
-            .await
-        }
-        Consumed::AlreadyUsed(_) => Ok(Err(LinkProblem::Used)),
-        Consumed::Missing => Ok(Err(LinkProblem::Unknown)),
-    }
 }
 
 /// "Send me a new link" from a used or expired link: a fresh link of the same kind goes to the

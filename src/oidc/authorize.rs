@@ -604,16 +604,14 @@ pub async fn finish_consent(
             allowed.push(scope);
         }
     }
-    state
-        .store
-        .save_consent(&crate::store::Consent {
-            user_id: session.user.id.clone(),
-            client_id: request.client_id.clone(),
-            scope: allowed.join(" "),
-            granted_at: state.clock.now(),
-        })
-        .await?;
-    issue_code_for_pending(state, &request, session, Some(pending_id)).await
+    let consent = crate::store::Consent {
+        user_id: session.user.id.clone(),
+        client_id: request.client_id.clone(),
+        scope: allowed.join(" "),
+        granted_at: state.clock.now(),
+    };
+    // Remembered together with the code it leads to: both or neither.
+    issue_code_with(state, &request, session, Some(pending_id), Some(&consent)).await
 }
 
 /// Creates the grant and a single-use code for it, and records the client on the session.
@@ -631,6 +629,17 @@ async fn issue_code_for_pending(
     request: &AuthorizationRequest,
     active: &ActiveSession,
     pending_id: Option<&str>,
+) -> Result<AuthorizationResponse, AuthorizeError> {
+    issue_code_with(state, request, active, pending_id, None).await
+}
+
+/// [`issue_code_for_pending`], also saving the consent just given, in the same transaction.
+async fn issue_code_with(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    active: &ActiveSession,
+    pending_id: Option<&str>,
+    consent: Option<&crate::store::Consent>,
 ) -> Result<AuthorizationResponse, AuthorizeError> {
     let now = state.clock.now();
     let code = random_token(state.entropy.as_ref());
@@ -664,7 +673,7 @@ async fn issue_code_for_pending(
     };
     state
         .store
-        .record_authorization(&grant, &code_row, &active.session.sid, pending_id)
+        .record_authorization(&grant, &code_row, &active.session.sid, pending_id, consent)
         .await?;
     let mut params = vec![("code".to_string(), code)];
     if let Some(s) = &request.target.state {

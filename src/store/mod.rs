@@ -107,13 +107,15 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes the grant (idempotent); its refresh and access tokens die with it.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// What an authorization issues, in one transaction: the grant, its code, the client on the
-    /// session, and (if given) the pending request deleted.
+    /// session, (if given) the consent the user just gave, and (if given) the pending request
+    /// deleted.
     async fn record_authorization(
         &self,
         grant: &Grant,
         code: &AuthCode,
         sid: &str,
         pending_id: Option<&str>,
+        consent: Option<&Consent>,
     ) -> StoreResult<()>;
     async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
     /// Atomically marks the code used; exactly one caller ever gets `Fresh`.
@@ -185,6 +187,13 @@ pub trait Store: Send + Sync + 'static {
     /// refresh and access tokens die); marks the user's unused link tokens used; enqueues the
     /// notice. One transaction. `NotFound` if the user does not exist.
     async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()>;
+    /// Uses up the link token and sets the password with all its effects, in one transaction.
+    /// Only `Fresh` changed anything.
+    async fn set_password_from_link(
+        &self,
+        token_hash: &str,
+        change: &PasswordChange,
+    ) -> StoreResult<Consumed<UserToken>>;
     async fn update_user_profile(
         &self,
         id: &str,

@@ -353,6 +353,66 @@ macro_rules! sql_store {
             Ok(result.rows_affected() == 1)
         }
 
+        /// Everything a new password does, on a transaction's connection: the hash, the other
+        /// sessions ended, every grant revoked (refresh and access tokens die), unused links used
+        /// up, and the notice queued. `NotFound` if the user does not exist.
+        async fn apply_password_change_in(conn: &mut $Conn, change: &PasswordChange) -> StoreResult<()> {
+            let result = sqlx::query(
+                "UPDATE users SET password_hash = $2, updated_at = $3, \
+                 email_verified = (email_verified OR $4) WHERE id = $1",
+            )
+            .bind(&change.user_id)
+            .bind(&change.password_hash)
+            .bind(change.now)
+            .bind(change.verify_email)
+            .execute(&mut *conn)
+            .await?;
+            not_found_if_none_affected(result)?;
+            sqlx::query(
+                "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions \
+                 WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2))",
+            )
+            .bind(&change.user_id)
+            .bind(&change.keep_session_hash)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
+                .bind(&change.user_id)
+                .bind(&change.keep_session_hash)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(&change.user_id)
+                .bind(change.now)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+                .bind(&change.user_id)
+                .bind(change.now)
+                .execute(&mut *conn)
+                .await?;
+            if let Some(notice) = &change.notice {
+                insert_outbox_tx(&mut *conn, notice).await?;
+            }
+            Ok(())
+        }
+
+        async fn save_consent_in(conn: &mut $Conn, consent: &Consent) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
+                 DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            )
+            .bind(&consent.user_id)
+            .bind(&consent.client_id)
+            .bind(&consent.scope)
+            .bind(consent.granted_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
         fn not_found_if_none_affected(result: $QueryResult) -> StoreResult<()> {
             if result.rows_affected() == 0 {
                 Err(StoreError::NotFound)
@@ -958,6 +1018,7 @@ macro_rules! sql_store {
                 code: &AuthCode,
                 sid: &str,
                 pending_id: Option<&str>,
+                consent: Option<&Consent>,
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 insert_grant_in(&mut tx, grant).await?;
@@ -976,6 +1037,9 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
+                }
+                if let Some(consent) = consent {
+                    save_consent_in(&mut tx, consent).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1314,45 +1378,36 @@ macro_rules! sql_store {
             async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
                 // Every early return drops `tx`, which rolls back.
                 let mut tx = self.begin_write().await?;
-                let result = sqlx::query(
-                    "UPDATE users SET password_hash = $2, updated_at = $3, \
-                     email_verified = (email_verified OR $4) WHERE id = $1",
-                )
-                .bind(&change.user_id)
-                .bind(&change.password_hash)
-                .bind(change.now)
-                .bind(change.verify_email)
-                .execute(&mut *tx)
-                .await?;
-                not_found_if_none_affected(result)?;
-                sqlx::query(
-                    "DELETE FROM session_clients WHERE sid IN (SELECT sid FROM sessions \
-                     WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2))",
-                )
-                .bind(&change.user_id)
-                .bind(&change.keep_session_hash)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
-                    .bind(&change.user_id)
-                    .bind(&change.keep_session_hash)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-                    .bind(&change.user_id)
-                    .bind(change.now)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-                    .bind(&change.user_id)
-                    .bind(change.now)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(notice) = &change.notice {
-                    insert_outbox_tx(&mut tx, notice).await?;
-                }
+                apply_password_change_in(&mut tx, change).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn set_password_from_link(
+                &self,
+                token_hash: &str,
+                change: &PasswordChange,
+            ) -> StoreResult<Consumed<UserToken>> {
+                // Every early return drops `tx`, which rolls back: the link is used up only with
+                // the password it sets.
+                let mut tx = self.begin_write().await?;
+                let consumed = consume_once(
+                    &mut tx,
+                    CONSUME_USER_TOKEN,
+                    SELECT_USER_TOKEN,
+                    token_hash,
+                    change.now,
+                    user_token_from_row,
+                )
+                .await?;
+                if let Consumed::Fresh(token) = &consumed {
+                    if token.user_id != change.user_id {
+                        return Err(StoreError::Corrupt("the link belongs to another user".into()));
+                    }
+                    apply_password_change_in(&mut tx, change).await?;
+                    tx.commit().await?;
+                }
+                Ok(consumed)
             }
 
             async fn update_user_profile(
@@ -1780,19 +1835,8 @@ macro_rules! sql_store {
             }
 
             async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO consents (user_id, client_id, scope, granted_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
-                     DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-                )
-                .bind(&consent.user_id)
-                .bind(&consent.client_id)
-                .bind(&consent.scope)
-                .bind(consent.granted_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                save_consent_in(&mut conn, consent).await
             }
 
             async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {

@@ -113,6 +113,8 @@ suite!(
     grants,
     auth_code_is_consumed_exactly_once,
     refresh_token_is_consumed_exactly_once,
+    password_from_link_is_all_or_nothing,
+    consent_is_saved_with_its_authorization,
     refresh_rotation_is_all_or_nothing,
     refresh_siblings_leave_one_chain,
     auth_code_redemption_is_all_or_nothing,
@@ -1355,6 +1357,121 @@ async fn seed_password_change(s: &dyn Store) {
         s.consume_user_token("t-used", NOW - 50).await.unwrap(),
         Consumed::Fresh(_)
     ));
+}
+
+async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
+    seed_two_users(&*s).await;
+    s.insert_user_token(
+        &user_token("t-reset", "u1", "reset", NOW + 3600),
+        &email("m-reset", NOW),
+    )
+    .await
+    .unwrap();
+    // The change fails (its notice clashes with a queued message): the link stays usable.
+    let clashing = password_change(None, Some(email("m-reset", NOW)));
+    assert!(matches!(
+        s.set_password_from_link("t-reset", &clashing).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.user_token("t-reset").await.unwrap().unwrap().used_at,
+        None
+    );
+    assert_eq!(
+        s.user_by_id("u1").await.unwrap().unwrap().password_hash,
+        None
+    );
+    // A link of another user cannot set this user's password.
+    let other = PasswordChange {
+        user_id: "u2".into(),
+        ..password_change(None, None)
+    };
+    assert!(matches!(
+        s.set_password_from_link("t-reset", &other).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(
+        s.user_token("t-reset").await.unwrap().unwrap().used_at,
+        None
+    );
+    // Then it works once.
+    let change = password_change(None, Some(email("m-notice", NOW)));
+    assert!(matches!(
+        s.set_password_from_link("t-reset", &change).await.unwrap(),
+        Consumed::Fresh(_)
+    ));
+    assert_eq!(
+        s.user_by_id("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert!(s.outbox_email("m-notice").await.unwrap().is_some());
+    let again = PasswordChange {
+        password_hash: "$argon2id$again".into(),
+        ..password_change(None, None)
+    };
+    assert!(matches!(
+        s.set_password_from_link("t-reset", &again).await.unwrap(),
+        Consumed::AlreadyUsed(_)
+    ));
+    assert_eq!(
+        s.user_by_id("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert_eq!(
+        s.set_password_from_link("nope", &again).await.unwrap(),
+        Consumed::Missing
+    );
+}
+
+async fn consent_is_saved_with_its_authorization(s: Arc<dyn Store>) {
+    seed_grant(&*s).await;
+    s.insert_session(&session("sess-1", "sid-1", "u1", NOW + 3600))
+        .await
+        .unwrap();
+    s.insert_auth_code(&auth_code("code-taken", "g1", "c1", NOW + 60))
+        .await
+        .unwrap();
+    let consent = Consent {
+        user_id: "u1".into(),
+        client_id: "c1".into(),
+        scope: "openid email".into(),
+        granted_at: NOW,
+    };
+    // The code cannot be stored: no grant, no consent.
+    let failing = grant("g-2", "u1", "c1", NOW + 3600);
+    assert!(
+        s.record_authorization(
+            &failing,
+            &auth_code("code-taken", "g-2", "c1", NOW + 60),
+            "sid-1",
+            None,
+            Some(&consent)
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), None);
+    assert_eq!(s.grant_by_id("g-2").await.unwrap(), None);
+    s.record_authorization(
+        &failing,
+        &auth_code("code-2", "g-2", "c1", NOW + 60),
+        "sid-1",
+        None,
+        Some(&consent),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.consent("u1", "c1").await.unwrap(), Some(consent));
 }
 
 fn password_change(keep: Option<&str>, notice: Option<OutboxEmail>) -> PasswordChange {
