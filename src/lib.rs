@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod jobs;
 pub mod login;
 pub mod mail;
 pub mod oidc;

@@ -46,6 +46,7 @@ impl RunningServer {
             state.clone(),
             signal.clone(),
         ));
+        let job_worker = tokio::spawn(crate::jobs::background::run(state.clone(), signal.clone()));
         let mut plain = None;
         let tls_listener = match acceptor {
             Some(acceptor) => Some(TlsListener::spawn(
@@ -84,6 +85,7 @@ impl RunningServer {
             maintenance.abort();
             mail_sender.abort();
             backchannel_sender.abort();
+            job_worker.abort();
             result
         });
         Ok(RunningServer {

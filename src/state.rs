@@ -37,6 +37,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Wakes this instance's back-channel logout sender when a logout queued deliveries.
     pub backchannel_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes this instance's background job worker when a job was queued here.
+    pub jobs_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// The BankID RP API client, and the embedded simulator it talks to in simulator mode.
@@ -260,6 +262,7 @@ pub async fn build_with_store(
         bankid,
         http: outbound_http_client()?,
         backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
+        jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
     }))
 }
 

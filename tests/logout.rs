@@ -13,7 +13,8 @@ use josekit::jwk::JwkSet;
 use josekit::jws::{self, JwsHeader};
 use leasify_id::admin::clients::{self, NewClient};
 use leasify_id::clock::Clock;
-use leasify_id::oidc::backchannel::{BackchannelReport, deliver_due};
+use leasify_id::jobs::Report;
+use leasify_id::oidc::backchannel::deliver_due;
 use openidconnect::core::{CoreAuthPrompt, CoreTokenResponse};
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use reqwest::StatusCode;
@@ -761,10 +762,7 @@ async fn rp_initiated_logout_posts_a_logout_token_to_the_back_channel() {
     assert_eq!(deliveries[0].client_id, setup.client_id);
     assert_eq!(deliveries[0].status, "delivered");
     assert_eq!(deliveries[0].attempts, 1);
-    assert_eq!(
-        deliver_due(&setup.server.state).await,
-        BackchannelReport::default()
-    );
+    assert_eq!(deliver_due(&setup.server.state).await, Report::default());
     receiver.assert_nothing_more().await;
 }
 
@@ -806,7 +804,7 @@ async fn a_failed_back_channel_delivery_is_retried_after_the_backoff() {
     assert!(retry_at > logged_out_at, "a backoff: {failed:?}");
 
     // Not due yet: nothing is sent.
-    assert_eq!(deliver_due(state).await, BackchannelReport::default());
+    assert_eq!(deliver_due(state).await, Report::default());
     receiver.assert_nothing_more().await;
 
     // Past the backoff (the injected clock, no waiting) it is sent again, the same token.
@@ -819,13 +817,13 @@ async fn a_failed_back_channel_delivery_is_retried_after_the_backoff() {
     assert_form_post(&second);
     assert_eq!(second.logout_token(), first.logout_token());
     // (The instance's own sender may have been quicker; either way it went exactly once.)
-    assert!(report.delivered <= 1 && report.retried == 0, "{report:?}");
+    assert!(report.done <= 1 && report.retried == 0, "{report:?}");
     assert_logout_token(&setup, &second.logout_token(), &id_claims).await;
     let rows = state.store.list_backchannel(10).await.unwrap();
     assert_eq!(rows[0].status, "delivered", "{rows:?}");
     assert_eq!(rows[0].attempts, 2);
     setup.server.clock.advance(10_000);
-    assert_eq!(deliver_due(state).await, BackchannelReport::default());
+    assert_eq!(deliver_due(state).await, Report::default());
     receiver.assert_nothing_more().await;
 }
 

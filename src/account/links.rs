@@ -81,7 +81,7 @@ pub async fn send_link(
     continue_request: Option<&str>,
 ) -> Result<(), AccountError> {
     let (token, email) = prepare_link(state, user, purpose, continue_request)?;
-    state.store.insert_user_token(&token, &email).await?;
+    state.store.insert_user_token(&token, &email, None).await?;
     state.mail_wakeup.notify_one();
     Ok(())
 }

@@ -1,151 +1,115 @@
-//! The outbox sender: every instance runs one. It claims due messages (a claim is a lease, so two
-//! instances never send the same message at once), delivers them, and retries transient failures
-//! with exponential backoff, so an SMTP outage or a restart loses nothing.
+//! The email outbox as a job queue: every instance runs a worker over it (see `jobs`). A claim is
+//! a lease, so two instances never send the same message at once; transient failures are retried
+//! with exponential backoff, so an SMTP outage or a restart loses nothing; a message that cannot
+//! be built or sent fails alone, and the next one still goes out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::jobs::{self, Claim, Failure, Policy, Queue, Report};
 use crate::state::AppState;
-use crate::store::OutboxEmail;
+use crate::store::{OutboxEmail, StoreResult, UnixTime};
 
 use super::{MailError, outbox};
 
-/// What one pass over the outbox did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-}
+/// The `outbox` table.
+pub struct EmailOutbox;
 
-/// Messages claimed per round trip to the database.
-const BATCH: i64 = 10;
-
-/// Runs until `stop` changes: delivers what is due, then waits for a wake-up (a message was
-/// enqueued on this instance), the poll interval (another instance enqueued one, or a retry came
-/// due) or the stop signal.
-pub async fn run_sender(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+/// Runs the outbox worker until `stop` changes.
+pub async fn run_sender(state: Arc<AppState>, stop: watch::Receiver<bool>) {
     let poll = Duration::from_secs(state.config.mail.poll_interval.max(1));
     tracing::info!(transport = %state.mailer.describe(), "email sender started");
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        deliver_due(&state).await;
-        tokio::select! {
-            _ = state.mail_wakeup.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Seconds a lease must still have after the longest possible send, to record the outcome.
-const LEASE_MARGIN_SECS: i64 = 10;
-
-/// The longest one send may take before it counts as a transient failure: the SMTP timeout
-/// applies to each step of the conversation, so allow two of them for the whole.
-fn send_limit_secs(state: &AppState) -> i64 {
-    i64::try_from(state.config.mail.smtp_timeout)
-        .unwrap_or(i64::MAX / 4)
-        .saturating_mul(2)
+    let wakeup = state.mail_wakeup.clone();
+    jobs::run(EmailOutbox, state, wakeup, poll, stop).await
 }
 
 /// Delivers every message that is due now. Public so tests and the CLI can drive it.
-pub async fn deliver_due(state: &AppState) -> DeliveryReport {
-    let mut report = DeliveryReport::default();
-    // A lease longer than any send, so a message is never sent twice because its lease ran out.
-    let lease = send_limit_secs(state).saturating_add(30);
-    loop {
-        let claimed = match state
-            .store
-            .claim_outbox(state.clock.now(), lease, BATCH)
+pub async fn deliver_due(state: &Arc<AppState>) -> Report {
+    jobs::work_due(&EmailOutbox, state).await
+}
+
+#[async_trait]
+impl Queue for EmailOutbox {
+    type Item = OutboxEmail;
+
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn policy(&self, state: &AppState) -> Policy {
+        let mail = &state.config.mail;
+        Policy {
+            batch: 10,
+            // The SMTP timeout applies to each step of the conversation: allow two for the whole.
+            perform_limit_secs: i64::try_from(mail.smtp_timeout)
+                .unwrap_or(i64::MAX / 4)
+                .saturating_mul(2),
+            retry_base: mail.retry_base,
+            retry_max: mail.retry_max,
+            max_attempts: mail.max_attempts,
+        }
+    }
+
+    fn claim_of(email: &OutboxEmail) -> Claim {
+        Claim {
+            id: email.id.clone(),
+            attempts: email.attempts,
+            locked_until: email.locked_until,
+        }
+    }
+
+    fn describe(email: &OutboxEmail) -> String {
+        format!("{} to {}", email.kind, email.recipient)
+    }
+
+    async fn claim(
+        &self,
+        state: &AppState,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEmail>> {
+        state.store.claim_outbox(now, lease_secs, limit).await
+    }
+
+    async fn perform(state: Arc<AppState>, email: OutboxEmail) -> Result<(), Failure> {
+        let message = outbox::open(&state, &email)
+            .map_err(|e| Failure::Permanent(format!("cannot open the sealed message: {e}")))?;
+        state
+            .mailer
+            .send(&state.config.mail.from, &message)
             .await
-        {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the email outbox");
-                return report;
-            }
-        };
-        if claimed.is_empty() {
-            return report;
-        }
-        for email in claimed {
-            deliver_one(state, &email, &mut report).await;
-        }
+            .map_err(|e| match e {
+                MailError::Transient(error) => Failure::Transient(error),
+                MailError::Permanent(error) => Failure::Permanent(error),
+            })
     }
-}
 
-async fn deliver_one(state: &AppState, email: &OutboxEmail, report: &mut DeliveryReport) {
-    let attempt = email.attempts + 1;
-    let send_limit = send_limit_secs(state);
-    // Later messages of a batch wait for the earlier sends. Send only while the lease outlasts
-    // the longest possible send, so no other sender can claim the message meanwhile; otherwise
-    // leave it: it can be claimed again once the lease has run out.
-    let lease_left = email.locked_until.unwrap_or(0) - state.clock.now();
-    if lease_left < send_limit + LEASE_MARGIN_SECS {
-        tracing::debug!(email_id = %email.id, lease_left, "lease too short to send now; leaving the email for later");
-        return;
+    async fn succeeded(
+        &self,
+        state: &AppState,
+        email: &OutboxEmail,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        state.store.outbox_sent(&email.id, now).await
     }
-    let outcome = match outbox::open(state, email) {
-        Ok(message) => {
-            let send = state.mailer.send(&state.config.mail.from, &message);
-            match tokio::time::timeout(Duration::from_secs(send_limit as u64), send).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(MailError::Transient(format!(
-                    "no answer within {send_limit} seconds"
-                ))),
-            }
-        }
-        Err(e) => Err(MailError::Permanent(format!(
-            "cannot open the sealed message: {e}"
-        ))),
-    };
-    let now = state.clock.now();
-    let result = match outcome {
-        Ok(()) => {
-            report.sent += 1;
-            tracing::info!(email_id = %email.id, kind = %email.kind, to = %email.recipient, attempt, "email sent");
-            state.store.outbox_sent(&email.id, now).await
-        }
-        Err(MailError::Transient(error)) if attempt < state.config.mail.max_attempts => {
-            report.retried += 1;
-            let delay = backoff(state, attempt);
-            tracing::warn!(email_id = %email.id, kind = %email.kind, to = %email.recipient, attempt, retry_in_secs = delay, %error, "email delivery failed; will retry");
-            state
-                .store
-                .outbox_failed(&email.id, &error, now + delay, false)
-                .await
-        }
-        Err(MailError::Transient(error) | MailError::Permanent(error)) => {
-            report.failed += 1;
-            tracing::error!(email_id = %email.id, kind = %email.kind, to = %email.recipient, attempt, %error, "email delivery failed for good");
-            state
-                .store
-                .outbox_failed(&email.id, &error, now, true)
-                .await
-        }
-    };
-    if let Err(e) = result {
-        tracing::warn!(email_id = %email.id, error = %e, "cannot record the delivery outcome");
+
+    async fn failed(
+        &self,
+        state: &AppState,
+        email: &OutboxEmail,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()> {
+        state
+            .store
+            .outbox_failed(&email.id, error, next_attempt_at, give_up)
+            .await
     }
-}
-
-fn backoff(state: &AppState, attempt: i64) -> i64 {
-    backoff_secs(
-        state.config.mail.retry_base,
-        state.config.mail.retry_max,
-        attempt,
-    )
-}
-
-/// `base · 2^(attempt−1)`, at most `max`.
-fn backoff_secs(base: i64, max: i64, attempt: i64) -> i64 {
-    let factor = 1i64 << (attempt - 1).clamp(0, 30);
-    base.saturating_mul(factor).min(max)
 }
 
 #[cfg(test)]
@@ -162,6 +126,9 @@ mod tests {
     use crate::state::{Overrides, build_with_store};
     use crate::store::SqliteStore;
 
+    /// A subject the scripted mailer panics on, as lettre does on a header with a line break.
+    const PANIC_SUBJECT: &str = "poison";
+
     /// Fails the first `failures` sends with the given error, then counts deliveries per subject.
     #[derive(Default)]
     struct ScriptedMailer {
@@ -173,6 +140,7 @@ mod tests {
     impl Mailer for ScriptedMailer {
         async fn send(&self, _from: &str, message: &EmailMessage) -> Result<(), MailError> {
             tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_ne!(message.subject, PANIC_SUBJECT, "mailer exploded");
             if let Some(error) = self.script.lock().expect("lock").pop() {
                 return Err(error);
             }
@@ -240,13 +208,13 @@ mod tests {
         let id = enqueue(&state, "one").await;
         assert_eq!(
             deliver_due(&state).await,
-            DeliveryReport {
-                sent: 1,
+            Report {
+                done: 1,
                 retried: 0,
                 failed: 0
             }
         );
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
         assert_eq!(mailer.delivered.lock().expect("lock")["one"], 1);
         let row = state
             .store
@@ -264,12 +232,12 @@ mod tests {
         let id = enqueue(&state, "two").await;
         assert_eq!(deliver_due(&state).await.retried, 1);
         // Not before the backoff has passed.
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
         clock.advance(state.config.mail.retry_base - 2);
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
         assert!(mailer.delivered.lock().expect("lock").is_empty());
         clock.advance(2);
-        assert_eq!(deliver_due(&state).await.sent, 1);
+        assert_eq!(deliver_due(&state).await.done, 1);
         assert_eq!(mailer.delivered.lock().expect("lock")["two"], 1);
         let row = state
             .store
@@ -335,8 +303,8 @@ mod tests {
         let mut busy_runs = 0;
         for run in runs {
             let report = run.await.expect("task");
-            sent += report.sent;
-            busy_runs += usize::from(report.sent > 0);
+            sent += report.done;
+            busy_runs += usize::from(report.done > 0);
         }
         assert_eq!(sent, 20);
         assert!(busy_runs >= 2, "the senders did not overlap");
@@ -366,8 +334,8 @@ mod tests {
         state.store.enqueue_email(&email).await.expect("enqueue");
         assert_eq!(
             deliver_due(&state).await,
-            DeliveryReport {
-                sent: 1,
+            Report {
+                done: 1,
                 retried: 0,
                 failed: 1
             }
@@ -392,13 +360,13 @@ mod tests {
             .await
             .expect("claim")
             .remove(0);
-        let mut report = DeliveryReport::default();
-        deliver_one(&state, &email, &mut report).await;
-        assert_eq!(report, DeliveryReport::default());
+        let mut report = Report::default();
+        jobs::work_one(&EmailOutbox, &state, email.clone(), &mut report).await;
+        assert_eq!(report, Report::default());
         assert!(mailer.delivered.lock().expect("lock").is_empty());
         email.locked_until = Some(state.clock.now() + 1000);
-        deliver_one(&state, &email, &mut report).await;
-        assert_eq!(report.sent, 1);
+        jobs::work_one(&EmailOutbox, &state, email.clone(), &mut report).await;
+        assert_eq!(report.done, 1);
         let row = state
             .store
             .outbox_email(&id)
@@ -438,10 +406,53 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_maximum() {
-        assert_eq!(backoff_secs(30, 3600, 1), 30);
-        assert_eq!(backoff_secs(30, 3600, 2), 60);
-        assert_eq!(backoff_secs(30, 3600, 5), 480);
-        assert_eq!(backoff_secs(30, 3600, 8), 3600);
-        assert_eq!(backoff_secs(30, 3600, 500), 3600);
+        let policy = Policy {
+            batch: 1,
+            perform_limit_secs: 1,
+            retry_base: 30,
+            retry_max: 3600,
+            max_attempts: 3,
+        };
+        assert_eq!(policy.backoff_secs(1), 30);
+        assert_eq!(policy.backoff_secs(2), 60);
+        assert_eq!(policy.backoff_secs(5), 480);
+        assert_eq!(policy.backoff_secs(8), 3600);
+        assert_eq!(policy.backoff_secs(500), 3600);
+    }
+
+    #[tokio::test]
+    async fn a_message_that_panics_the_mailer_fails_alone() {
+        let (state, mailer, _) = setup(vec![]).await;
+        let poison = enqueue(&state, PANIC_SUBJECT).await;
+        let next = enqueue(&state, "after the poison").await;
+        assert_eq!(
+            deliver_due(&state).await,
+            Report {
+                done: 1,
+                retried: 0,
+                failed: 1
+            }
+        );
+        let row = state
+            .store
+            .outbox_email(&poison)
+            .await
+            .expect("row")
+            .expect("exists");
+        assert_eq!((row.status.as_str(), row.attempts), ("failed", 1));
+        assert!(
+            row.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("panicked") && e.contains("mailer exploded")),
+            "{row:?}"
+        );
+        let row = state
+            .store
+            .outbox_email(&next)
+            .await
+            .expect("row")
+            .expect("exists");
+        assert_eq!(row.status, "sent");
+        assert_eq!(mailer.delivered.lock().expect("lock").len(), 1);
     }
 }

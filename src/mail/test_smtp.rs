@@ -393,7 +393,8 @@ mod tests {
     use super::*;
     use crate::clock::{ManualClock, OsEntropy};
     use crate::config::Config;
-    use crate::mail::sender::{DeliveryReport, deliver_due};
+    use crate::jobs::Report;
+    use crate::mail::sender::deliver_due;
     use crate::mail::transport::SmtpMailer;
     use crate::mail::{EmailMessage, MailError, Mailer, outbox};
     use crate::state::{Overrides, build_with_store};
@@ -546,38 +547,38 @@ mod tests {
         let base = state.config.mail.retry_base;
         assert_eq!(
             deliver_due(&state).await,
-            DeliveryReport {
-                sent: 0,
+            Report {
+                done: 0,
                 retried: 1,
                 failed: 0
             }
         );
         // Not again before the backoff has passed.
         clock.advance(base - 2);
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
         clock.advance(2);
         assert_eq!(
             deliver_due(&state).await,
-            DeliveryReport {
-                sent: 0,
+            Report {
+                done: 0,
                 retried: 1,
                 failed: 0
             }
         );
         // The second retry waits twice as long.
         clock.advance(2 * base - 2);
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
         clock.advance(2);
         assert_eq!(
             deliver_due(&state).await,
-            DeliveryReport {
-                sent: 1,
+            Report {
+                done: 1,
                 retried: 0,
                 failed: 0
             }
         );
         clock.advance(state.config.mail.retry_max);
-        assert_eq!(deliver_due(&state).await, DeliveryReport::default());
+        assert_eq!(deliver_due(&state).await, Report::default());
 
         let mail = server
             .next_message(Duration::from_secs(5))

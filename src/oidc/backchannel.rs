@@ -1,118 +1,119 @@
 //! Delivers queued logout tokens to clients' back-channel logout URIs (Back-Channel Logout 1.0
-//! §2.5). Every instance runs a sender; deliveries are claimed with a lease, so two instances
-//! never POST the same token at once, and failures are retried with backoff from the database.
+//! §2.5), as a job queue (see `jobs`): every instance runs a worker; deliveries are claimed with
+//! a lease, so two instances never POST the same token at once, and failures are retried with
+//! backoff from the database.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::jobs::{self, Claim, Failure, Policy, Queue, Report};
 use crate::state::AppState;
-use crate::store::BackchannelDelivery;
+use crate::store::{BackchannelDelivery, StoreResult, UnixTime};
 
-/// Deliveries claimed per round trip to the database.
-const BATCH: i64 = 10;
-/// A lease outlasting the outbound HTTP timeout (5 s) with a wide margin.
-const LEASE_SECS: i64 = 60;
 /// Tries before giving up; with the backoff below that spans about a day.
 pub const MAX_ATTEMPTS: i64 = 10;
-const RETRY_BASE_SECS: i64 = 5;
-const RETRY_MAX_SECS: i64 = 4 * 3600;
 /// How often to look for deliveries queued by other instances or due for a retry.
 const POLL: Duration = Duration::from_secs(5);
 
-/// What one pass did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct BackchannelReport {
-    pub delivered: usize,
-    pub retried: usize,
-    pub failed: usize,
-}
+/// The `backchannel_deliveries` table.
+pub struct BackchannelLogout;
 
-/// Runs until `stop` changes.
-pub async fn run_sender(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        deliver_due(&state).await;
-        tokio::select! {
-            _ = state.backchannel_wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = stop.changed() => return,
-        }
-    }
+const POLICY: Policy = Policy {
+    batch: 10,
+    // The outbound HTTP client gives up after 5 s.
+    perform_limit_secs: 10,
+    retry_base: 5,
+    retry_max: 4 * 3600,
+    max_attempts: MAX_ATTEMPTS,
+};
+
+/// Runs the delivery worker until `stop` changes.
+pub async fn run_sender(state: Arc<AppState>, stop: watch::Receiver<bool>) {
+    let wakeup = state.backchannel_wakeup.clone();
+    jobs::run(BackchannelLogout, state, wakeup, POLL, stop).await
 }
 
 /// Delivers every logout token that is due now.
-pub async fn deliver_due(state: &AppState) -> BackchannelReport {
-    let mut report = BackchannelReport::default();
-    loop {
-        let claimed = match state
-            .store
-            .claim_backchannel(state.clock.now(), LEASE_SECS, BATCH)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the back-channel logout queue");
-                return report;
-            }
-        };
-        if claimed.is_empty() {
-            return report;
-        }
-        for delivery in claimed {
-            deliver_one(state, &delivery, &mut report).await;
-        }
-    }
+pub async fn deliver_due(state: &Arc<AppState>) -> Report {
+    jobs::work_due(&BackchannelLogout, state).await
 }
 
-async fn deliver_one(
-    state: &AppState,
-    delivery: &BackchannelDelivery,
-    report: &mut BackchannelReport,
-) {
-    let attempt = delivery.attempts + 1;
-    let outcome = state
-        .http
-        .post(&delivery.uri)
-        .form(&[("logout_token", delivery.logout_token.as_str())])
-        .send()
-        .await;
-    let error = match outcome {
-        // §2.8: 200 (or 204) means the RP logged the user out.
-        Ok(response) if response.status().is_success() => None,
-        Ok(response) => Some(format!("HTTP {}", response.status().as_u16())),
-        Err(e) => Some(without_url(&e)),
-    };
-    let now = state.clock.now();
-    let recorded = match error {
-        None => {
-            report.delivered += 1;
-            tracing::info!(delivery_id = %delivery.id, client_id = %delivery.client_id, attempt, "back-channel logout delivered");
-            state.store.backchannel_delivered(&delivery.id).await
+#[async_trait]
+impl Queue for BackchannelLogout {
+    type Item = BackchannelDelivery;
+
+    fn name(&self) -> &'static str {
+        "back-channel logout"
+    }
+
+    fn policy(&self, _state: &AppState) -> Policy {
+        POLICY
+    }
+
+    fn claim_of(delivery: &BackchannelDelivery) -> Claim {
+        Claim {
+            id: delivery.id.clone(),
+            attempts: delivery.attempts,
+            locked_until: delivery.locked_until,
         }
-        Some(error) if attempt < MAX_ATTEMPTS => {
-            report.retried += 1;
-            let delay = backoff_secs(attempt);
-            tracing::warn!(delivery_id = %delivery.id, client_id = %delivery.client_id, attempt, retry_in_secs = delay, %error, "back-channel logout failed; will retry");
-            state
-                .store
-                .backchannel_failed(&delivery.id, &error, now + delay, false)
-                .await
+    }
+
+    fn describe(delivery: &BackchannelDelivery) -> String {
+        format!("to client {}", delivery.client_id)
+    }
+
+    async fn claim(
+        &self,
+        state: &AppState,
+        now: UnixTime,
+        lease_secs: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<BackchannelDelivery>> {
+        state.store.claim_backchannel(now, lease_secs, limit).await
+    }
+
+    async fn perform(state: Arc<AppState>, delivery: BackchannelDelivery) -> Result<(), Failure> {
+        let outcome = state
+            .http
+            .post(&delivery.uri)
+            .form(&[("logout_token", delivery.logout_token.as_str())])
+            .send()
+            .await;
+        match outcome {
+            // §2.8: 200 (or 204) means the RP logged the user out.
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(Failure::Transient(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            ))),
+            Err(e) => Err(Failure::Transient(without_url(&e))),
         }
-        Some(error) => {
-            report.failed += 1;
-            tracing::error!(delivery_id = %delivery.id, client_id = %delivery.client_id, attempt, %error, "back-channel logout failed for good");
-            state
-                .store
-                .backchannel_failed(&delivery.id, &error, now, true)
-                .await
-        }
-    };
-    if let Err(e) = recorded {
-        tracing::warn!(delivery_id = %delivery.id, error = %e, "cannot record the back-channel outcome");
+    }
+
+    async fn succeeded(
+        &self,
+        state: &AppState,
+        delivery: &BackchannelDelivery,
+        _now: UnixTime,
+    ) -> StoreResult<()> {
+        state.store.backchannel_delivered(&delivery.id).await
+    }
+
+    async fn failed(
+        &self,
+        state: &AppState,
+        delivery: &BackchannelDelivery,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()> {
+        state
+            .store
+            .backchannel_failed(&delivery.id, error, next_attempt_at, give_up)
+            .await
     }
 }
 
@@ -128,20 +129,14 @@ fn without_url(error: &reqwest::Error) -> String {
     kind.to_string()
 }
 
-/// `base · 2^(attempt−1)`, at most the maximum.
-fn backoff_secs(attempt: i64) -> i64 {
-    let factor = 1i64 << (attempt - 1).clamp(0, 30);
-    RETRY_BASE_SECS.saturating_mul(factor).min(RETRY_MAX_SECS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        assert_eq!(backoff_secs(1), 5);
-        assert_eq!(backoff_secs(2), 10);
-        assert_eq!(backoff_secs(20), RETRY_MAX_SECS);
+        assert_eq!(POLICY.backoff_secs(1), 5);
+        assert_eq!(POLICY.backoff_secs(2), 10);
+        assert_eq!(POLICY.backoff_secs(20), 4 * 3600);
     }
 }

@@ -173,8 +173,14 @@ pub trait Store: Send + Sync + 'static {
         token: &UserToken,
         email: &OutboxEmail,
     ) -> StoreResult<()>;
-    /// Stores a link token and the email carrying it, atomically.
-    async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()>;
+    /// Stores a link token and the email carrying it, atomically; and marks the background job
+    /// `completes_job` done in the same transaction.
+    async fn insert_user_token(
+        &self,
+        token: &UserToken,
+        email: &OutboxEmail,
+        completes_job: Option<&str>,
+    ) -> StoreResult<()>;
     /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
     async fn consume_user_token(
         &self,
@@ -201,6 +207,27 @@ pub trait Store: Send + Sync + 'static {
         locale: &str,
         now: UnixTime,
     ) -> StoreResult<()>;
+
+    // Background jobs
+    async fn enqueue_job(&self, job: &Job) -> StoreResult<()>;
+    /// Claims up to `limit` pending jobs due at `now` that no other worker holds, for
+    /// `lease_secs` (like [`Store::claim_outbox`]).
+    async fn claim_jobs(&self, now: UnixTime, lease_secs: i64, limit: i64)
+    -> StoreResult<Vec<Job>>;
+    /// Marks a pending job done and erases its payload (idempotent).
+    async fn job_done(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+    /// Records a failed attempt (`attempts + 1`, the error, the next attempt time) or, when
+    /// `give_up`, status `failed` with the payload erased.
+    async fn job_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: UnixTime,
+        give_up: bool,
+    ) -> StoreResult<()>;
+    async fn job(&self, id: &str) -> StoreResult<Option<Job>>;
+    /// Recent jobs, newest first (operators and tests).
+    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>>;
 
     // Email outbox
     async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;

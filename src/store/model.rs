@@ -323,3 +323,22 @@ pub struct BackchannelDelivery {
     pub last_error: Option<String>,
     pub created_at: UnixTime,
 }
+
+/// Background work in the `jobs` table (see `jobs::background`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    /// What to do, e.g. `password_reset_request` (the payload says the rest).
+    pub kind: String,
+    /// Sealed JSON with the job id as associated data; empty once done or given up.
+    pub payload: Vec<u8>,
+    /// `pending`, `done` or `failed` (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixTime,
+    /// While set and in the future, one worker has claimed the job.
+    pub locked_until: Option<UnixTime>,
+    pub last_error: Option<String>,
+    pub created_at: UnixTime,
+    pub finished_at: Option<UnixTime>,
+}

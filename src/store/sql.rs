@@ -65,6 +65,12 @@ macro_rules! outbox_columns {
          last_error, created_at, sent_at"
     };
 }
+macro_rules! job_columns {
+    () => {
+        "id, kind, payload, status, attempts, next_attempt_at, locked_until, last_error, \
+         created_at, finished_at"
+    };
+}
 macro_rules! personnummer_columns {
     () => {
         "user_id, sealed, blind_index, bankid_linked_at, updated_at"
@@ -86,7 +92,7 @@ macro_rules! sql_store {
         use sqlx::Row;
 
         use $crate::store::{
-            AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant,
+            AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant, Job,
             OutboxEmail, PasswordChange, PendingAuthorization, PersonnummerVerification,
             RefreshToken, Session, SigningKey, VerificationOutcome, Rotation, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserToken,
@@ -102,7 +108,17 @@ macro_rules! sql_store {
             ") RETURNING ",
             outbox_columns!()
         );
-        /// Claims due back-channel deliveries the same way.
+        /// Claims due background jobs the same way.
+const CLAIM_JOBS: &str = concat!(
+    "UPDATE jobs SET locked_until = $1 WHERE id IN (SELECT id FROM jobs \
+     WHERE status = 'pending' AND next_attempt_at <= $2 \
+     AND (locked_until IS NULL OR locked_until <= $2) \
+     ORDER BY next_attempt_at, id LIMIT $3",
+    $skip_locked,
+    ") RETURNING ",
+    job_columns!()
+);
+/// Claims due back-channel deliveries the same way.
         const CLAIM_BACKCHANNEL: &str = concat!(
             "UPDATE backchannel_deliveries SET locked_until = $1 \
              WHERE id IN (SELECT id FROM backchannel_deliveries WHERE status = 'pending' \
@@ -430,6 +446,35 @@ macro_rules! sql_store {
                 expires_at: row.try_get("expires_at")?,
                 used_at: row.try_get("used_at")?,
             })
+        }
+
+        fn job_from_row(row: &$Row) -> StoreResult<Job> {
+            Ok(Job {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                next_attempt_at: row.try_get("next_attempt_at")?,
+                locked_until: row.try_get("locked_until")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+                finished_at: row.try_get("finished_at")?,
+            })
+        }
+
+        /// Marks a job done and erases its payload (it may name a person).
+        async fn job_done_in(conn: &mut $Conn, id: &str, now: UnixTime) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE jobs SET status = 'done', finished_at = $2, locked_until = NULL, \
+                 payload = $3 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(Vec::<u8>::new())
+            .execute(conn)
+            .await?;
+            Ok(())
         }
 
         fn outbox_from_row(row: &$Row) -> StoreResult<OutboxEmail> {
@@ -1205,7 +1250,7 @@ macro_rules! sql_store {
             async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
                 // Children before parents, so that every deleted row is counted (cascades are not).
                 // BankID orders are not touched: their retention is `purge_bankid_orders`.
-                let statements: [(&'static str, i64); 12] = [
+                let statements: [(&'static str, i64); 14] = [
                     (
                         "DELETE FROM auth_codes WHERE expires_at <= $1 \
                          OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
@@ -1245,6 +1290,13 @@ macro_rules! sql_store {
                         now - $crate::store::sql::OUTBOX_RETENTION_SECS,
                     ),
                     (
+                        "DELETE FROM jobs WHERE status IN ('done', 'failed') AND created_at <= $1",
+                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                    ),
+                    (
+                        "DELETE FROM instance_heartbeats WHERE checked_at <= $1",
+                        now - $crate::store::sql::THROTTLE_RETENTION_SECS,
+                    ),                    (
                         "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
                         now,
                     ),
@@ -1340,12 +1392,113 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn insert_user_token(&self, token: &UserToken, email: &OutboxEmail) -> StoreResult<()> {
+            async fn insert_user_token(
+                &self,
+                token: &UserToken,
+                email: &OutboxEmail,
+                completes_job: Option<&str>,
+            ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 insert_user_token_tx(&mut tx, token).await?;
                 insert_outbox_tx(&mut tx, email).await?;
+                if let Some(job_id) = completes_job {
+                    job_done_in(&mut tx, job_id, token.created_at).await?;
+                }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn enqueue_job(&self, job: &Job) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO jobs (",
+                    job_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ))
+                .bind(&job.id)
+                .bind(&job.kind)
+                .bind(&job.payload)
+                .bind(&job.status)
+                .bind(job.attempts)
+                .bind(job.next_attempt_at)
+                .bind(job.locked_until)
+                .bind(&job.last_error)
+                .bind(job.created_at)
+                .bind(job.finished_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn claim_jobs(
+                &self,
+                now: UnixTime,
+                lease_secs: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<Job>> {
+                let rows = self.claim_rows(CLAIM_JOBS, now, lease_secs, limit).await?;
+                let mut claimed = rows
+                    .iter()
+                    .map(job_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                // RETURNING does not keep the subquery's order.
+                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+                Ok(claimed)
+            }
+
+            async fn job_done(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                job_done_in(&mut conn, id, now).await
+            }
+
+            async fn job_failed(
+                &self,
+                id: &str,
+                error: &str,
+                next_attempt_at: UnixTime,
+                give_up: bool,
+            ) -> StoreResult<()> {
+                // A job given up keeps no payload; its error stays for operators.
+                let result = sqlx::query(
+                    "UPDATE jobs SET attempts = attempts + 1, last_error = $2, \
+                     locked_until = NULL, next_attempt_at = $3, \
+                     status = CASE WHEN $4 THEN 'failed' ELSE status END, \
+                     finished_at = CASE WHEN $4 THEN $3 ELSE finished_at END, \
+                     payload = CASE WHEN $4 THEN $5 ELSE payload END \
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(truncate_error(error))
+                .bind(next_attempt_at)
+                .bind(give_up)
+                .bind(Vec::<u8>::new())
+                .execute(&self.pool)
+                .await?;
+                not_found_if_none_affected(result)
+            }
+
+            async fn job(&self, id: &str) -> StoreResult<Option<Job>> {
+                sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(job_from_row)
+                    .transpose()
+            }
+
+            async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    job_columns!(),
+                    " FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(job_from_row)
+                .collect()
             }
 
             async fn consume_user_token(

@@ -1261,7 +1261,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
         .unwrap();
     let reset = user_token("reset-hash", "u1", "reset", NOW + 1800);
     let mail = email("m-reset", NOW);
-    s.insert_user_token(&reset, &mail).await.unwrap();
+    s.insert_user_token(&reset, &mail, None).await.unwrap();
     assert_eq!(
         s.user_token("reset-hash").await.unwrap(),
         Some(reset.clone())
@@ -1285,7 +1285,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
 
     // Same hash twice is a conflict; an unknown user is NotFound. Neither leaves an email.
     let err = s
-        .insert_user_token(&reset, &email("m-dup-token", NOW))
+        .insert_user_token(&reset, &email("m-dup-token", NOW), None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -1293,6 +1293,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
         .insert_user_token(
             &user_token("orphan-hash", "nobody", "reset", NOW + 1800),
             &email("m-orphan", NOW),
+            None,
         )
         .await
         .unwrap_err();
@@ -1308,6 +1309,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
     s.insert_user_token(
         &user_token("u2-hash", "u2", "invite", NOW + 60),
         &email("m-u2", NOW),
+        None,
     )
     .await
     .unwrap();
@@ -1349,6 +1351,7 @@ async fn seed_password_change(s: &dyn Store) {
         s.insert_user_token(
             &user_token(hash, user_id, "reset", NOW + 3600),
             &email(&format!("m-{hash}"), NOW - 10),
+            None,
         )
         .await
         .unwrap();
@@ -1364,6 +1367,7 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
     s.insert_user_token(
         &user_token("t-reset", "u1", "reset", NOW + 3600),
         &email("m-reset", NOW),
+        None,
     )
     .await
     .unwrap();
@@ -1633,6 +1637,7 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
         .insert_user_token(
             &user_token("reset-hash", "u1", "reset", NOW + 3600),
             &email("m-dup", NOW),
+            None,
         )
         .await
         .unwrap_err();
@@ -1897,6 +1902,7 @@ async fn purge_expired_tokens_and_outbox(s: Arc<dyn Store>) {
         s.insert_user_token(
             &user_token(hash, "u1", "reset", expires_at),
             &email(&format!("m-{hash}"), NOW - 60 * DAY),
+            None,
         )
         .await
         .unwrap();

@@ -756,7 +756,7 @@ pub async fn resend_link(
     let throttled = match state
         .store
         .record_failure(
-            &format!("reset:ip:{ip}"),
+            &crate::login::throttle::ip_key("reset", ip),
             now,
             state.config.account.reset_window,
         )
