@@ -6,8 +6,8 @@
 //! Invariants of a parsed number: 12 ASCII digits; parsing it again (and its 10-digit form with
 //! the right separator) gives it back; the date is real (or a lenient coordination date), not
 //! before 1800 and not after today; the Luhn digit checks; the input's digits are kept;
-//! `masked()` is the date and `-****` (the last four digits never show), and `Debug` shows only
-//! the masked form.
+//! `masked()` never shows the last four digits (nor depends on them: compared with a number of
+//! the same date and another serial), and `Debug` shows only the masked form.
 #![no_main]
 
 use leasify_id::account::personnummer::Personnummer;
@@ -53,6 +53,15 @@ fn luhn_ok(twelve: &str) -> bool {
         })
         .sum();
     sum % 10 == 0
+}
+
+/// The same date with another serial number (and its check digit), if that is valid too.
+fn other_serial(s: &str, today: Date) -> Option<Personnummer> {
+    let serial: u32 = s[8..11].parse().unwrap();
+    let body = format!("{}{:03}", &s[..8], (serial + 1) % 1000);
+    (0..10)
+        .map(|check| format!("{body}{check}"))
+        .find_map(|candidate| Personnummer::parse(&candidate, today).ok())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -101,9 +110,19 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(Personnummer::parse(&short("+"), today).as_ref(), Ok(&pnr));
     }
 
-    // Masking: the date part and `-****`; the last four digits are never shown.
+    // Masking hides at least the last four digits, whatever the exact format (the date part
+    // shown or starred): `-****`-terminated, showing only digits of the number's first eight,
+    // in place, and the same for another number of that date.
     let masked = pnr.masked();
-    assert_eq!(masked, format!("{}-****", &s[..8]));
+    assert!(masked.ends_with("-****"), "{masked}");
+    let shown = &masked[..masked.len() - 5];
+    assert_eq!(shown.len(), 8, "{masked}");
+    for (m, d) in shown.bytes().zip(s.bytes()) {
+        assert!(m == b'*' || m == d, "{masked} for {s}");
+    }
+    if let Some(sibling) = other_serial(s, today) {
+        assert_eq!(sibling.masked(), masked, "masked() depends on the serial");
+    }
     let debug = format!("{pnr:?}");
     assert!(!debug.contains(s), "Debug leaks the number: {debug}");
     assert_eq!(debug, format!("Personnummer({masked:?})"));
