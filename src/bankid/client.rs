@@ -465,7 +465,7 @@ fn code_for_status(status: u16) -> &'static str {
 }
 
 /// Describes a JSON error without quoting values from the body (they may be personal data).
-fn describe_json_error(endpoint: Endpoint, error: &serde_json::Error) -> BankIdError {
+pub fn describe_json_error(endpoint: Endpoint, error: &serde_json::Error) -> BankIdError {
     let text = error.to_string();
     let safe = if text.starts_with("missing field") {
         text

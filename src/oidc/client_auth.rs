@@ -205,7 +205,7 @@ async fn authenticate_assertion(
     }
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let exp = number("exp").ok_or_else(|| failed("no exp"))?;
-    if exp + ASSERTION_SKEW_SECS <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
+    if exp.saturating_add(ASSERTION_SKEW_SECS) <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
         return Err(failed("exp"));
     }
     if number("nbf").is_some_and(|nbf| nbf > now + ASSERTION_SKEW_SECS)

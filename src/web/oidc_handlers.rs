@@ -130,7 +130,7 @@ pub fn outcome_response(state: &AppState, lang: &str, outcome: AuthorizeOutcome)
 }
 
 /// The form and client credentials of a token, revocation or introspection request.
-fn client_request(
+pub fn client_request(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(PresentedCredentials, HashMap<String, String>), crate::oidc::TokenError> {
