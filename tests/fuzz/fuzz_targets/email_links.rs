@@ -1,18 +1,19 @@
 //! Email link tokens (`account::links`): the `/password/set?token=…&req=…&lang=…` query as axum
 //! reads it (`web::account_handlers::SetPasswordQuery`) and the submitted form as the handler
-//! reads it (`parse_pairs`, first `token`), then `links::inspect`, `links::consume` and
-//! `links::resend`; and `links::Purpose::parse`.
+//! reads it (`parse_pairs`, first `token`), then `links::inspect`, `change_password::set_from_link`
+//! and `links::resend`; and `links::Purpose::parse`.
 //!
 //! Input: the query string or form body, e.g. `token=link-valid-invite-0123456789abcdef`. The
 //! harness stores six links (see `leasify_id_fuzz::LINK_*`): a valid invitation and reset, a used
 //! one, an expired one, one of a disabled user and one with an unknown purpose.
 //!
 //! Invariants: `inspect` says exactly what the stored link is (usable with its purpose and user,
-//! used, expired, or unknown) and says "unknown" for every other token; `consume` and `resend` of
-//! an unknown token change nothing and fail nothing; `Purpose::parse` accepts exactly the two
+//! used, expired, or unknown) and says "unknown" for every other token; `set_from_link` and `resend`
+//! of an unknown token change nothing and fail nothing; `Purpose::parse` accepts exactly the two
 //! purposes and round-trips them; no input is an internal error.
 #![no_main]
 
+use leasify_id::account::change_password::{LinkOutcome, set_from_link};
 use leasify_id::account::links::{self, LinkProblem, Purpose};
 use leasify_id::web::account_handlers::SetPasswordQuery;
 use leasify_id::web::oidc_handlers::parse_pairs;
@@ -81,10 +82,13 @@ fuzz_target!(|data: &[u8]| {
     // Using up or resending an unknown token must do nothing (the stored ones are left alone,
     // so that the table above stays true for the whole run).
     if expected(raw).is_none() {
-        let consumed = h
-            .block_on(links::consume(&h.state, raw))
+        let outcome = h
+            .block_on(set_from_link(&h.state, raw, "pw", "pw"))
             .unwrap_or_else(|e| panic!("internal error on link input: {e}"));
-        assert!(matches!(consumed, Err(LinkProblem::Unknown)), "{raw:?}");
+        assert!(
+            matches!(outcome, LinkOutcome::Problem(LinkProblem::Unknown)),
+            "{raw:?}"
+        );
         h.block_on(links::resend(&h.state, raw))
             .unwrap_or_else(|e| panic!("internal error on link input: {e}"));
     }

@@ -338,7 +338,7 @@ async fn insert_links(state: &AppState, anna: &User, disabled: &User) {
         };
         state
             .store
-            .insert_user_token(&token, &email)
+            .insert_user_token(&token, &email, None)
             .await
             .expect("link token");
     }
