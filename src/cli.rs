@@ -314,6 +314,10 @@ fn invite_rejection(key: &str) -> &'static str {
         "invalid-email" => "that is not a valid email address",
         "invalid-locale" => "the language must be sv or en",
         "invalid-name" => "the name must not be empty",
+        "name-too-long" => "the name must be at most 200 characters",
+        "name-control-characters" => {
+            "the name must not contain line breaks, tabs or other control characters"
+        }
         _ => "the invitation was refused",
     }
 }

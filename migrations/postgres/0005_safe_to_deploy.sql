@@ -34,3 +34,10 @@ CREATE TABLE instance_heartbeats (
     instance_id TEXT    NOT NULL PRIMARY KEY,
     checked_at  BIGINT  NOT NULL
 );
+
+-- Names are shown in pages and put in email headers; a line break or tab in one stopped the
+-- mail library. New names refuse control characters; old ones get spaces instead.
+UPDATE users SET name = translate(name, chr(13) || chr(10) || chr(9), '   ')
+    WHERE name <> translate(name, chr(13) || chr(10) || chr(9), '   ');
+UPDATE clients SET name = translate(name, chr(13) || chr(10) || chr(9), '   ')
+    WHERE name <> translate(name, chr(13) || chr(10) || chr(9), '   ');

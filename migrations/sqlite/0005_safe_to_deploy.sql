@@ -45,3 +45,10 @@ CREATE TABLE instance_heartbeats (
     instance_id TEXT    NOT NULL PRIMARY KEY,
     checked_at  INTEGER NOT NULL
 ) STRICT;
+
+-- Names are shown in pages and put in email headers; a line break or tab in one stopped the
+-- mail library. New names refuse control characters; old ones get spaces instead.
+UPDATE users SET name = replace(replace(replace(name, char(13), ' '), char(10), ' '), char(9), ' ')
+    WHERE name <> replace(replace(replace(name, char(13), ''), char(10), ''), char(9), '');
+UPDATE clients SET name = replace(replace(replace(name, char(13), ' '), char(10), ' '), char(9), ' ')
+    WHERE name <> replace(replace(replace(name, char(13), ''), char(10), ''), char(9), '');

@@ -39,10 +39,9 @@ pub async fn invite(
             outcome: "resent",
         });
     }
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AccountError::Rejected("invalid-name"));
-    }
+    let name = super::names::validate_name(name)
+        .map_err(|problem| AccountError::Rejected(problem.message_key()))?;
+    let name = name.as_str();
     let now = state.clock.now();
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),

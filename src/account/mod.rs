@@ -4,6 +4,7 @@ pub mod change_password;
 pub mod identity;
 pub mod invitations;
 pub mod links;
+pub mod names;
 pub mod password_policy;
 pub mod personnummer;
 pub mod reset;

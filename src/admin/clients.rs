@@ -112,12 +112,9 @@ fn validate_https_or_loopback(what: &str, raw: &str) -> Result<(), AdminError> {
 }
 
 pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, AdminError> {
-    let name = new.name.trim();
-    if name.is_empty() {
-        return Err(AdminError::Invalid(
-            "the client name must not be empty".into(),
-        ));
-    }
+    let name = crate::account::names::validate_name(&new.name)
+        .map_err(|problem| AdminError::Invalid(format!("client name: {problem}")))?;
+    let name = name.as_str();
     if new.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "at least one redirect URI is required".into(),

@@ -66,10 +66,8 @@ pub fn validate_email(email: &str) -> Result<String, AdminError> {
 
 pub async fn create(state: &AppState, new: NewUser) -> Result<UserView, AdminError> {
     let email = validate_email(&new.email)?;
-    let name = new.name.trim().to_string();
-    if name.is_empty() {
-        return Err(AdminError::Invalid("the name must not be empty".into()));
-    }
+    let name = crate::account::names::validate_name(&new.name)
+        .map_err(|problem| AdminError::Invalid(problem.to_string()))?;
     if !["sv", "en"].contains(&new.locale.as_str()) {
         return Err(AdminError::Invalid("the language must be sv or en".into()));
     }

@@ -405,7 +405,7 @@ pub async fn finish(
                 user_id: user_id.clone(),
                 blind_index: index,
                 verified_at: now,
-                name_if_empty: Some(completion.user.name.clone()),
+                name_if_empty: crate::account::names::validate_name(&completion.user.name).ok(),
                 notices,
             };
             match state.store.verify_personnummer(&verification).await? {

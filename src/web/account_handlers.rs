@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::account::change_password::{self, LinkOutcome};
 use crate::account::links::{self, LinkProblem, Purpose};
+use crate::account::names::validate_name;
 use crate::account::{AccountError, identity, reset};
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::device::DEVICE_COOKIE;
@@ -296,24 +297,26 @@ pub async fn update_profile(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let name = field(&form, "name").unwrap_or_default().trim();
     let locale = match field(&form, "locale") {
         Some("en") => "en",
         _ => "sv",
     };
-    if name.is_empty() || name.chars().count() > 200 {
-        let view = AccountView {
-            lang,
-            notice_key: None,
-            profile_error: Some("invalid-name"),
-            password_error: None,
-            pnr_error: None,
-        };
-        return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view).await;
-    }
+    let name = match validate_name(field(&form, "name").unwrap_or_default()) {
+        Ok(name) => name,
+        Err(problem) => {
+            let view = AccountView {
+                lang,
+                notice_key: None,
+                profile_error: Some(problem.message_key()),
+                password_error: None,
+                pnr_error: None,
+            };
+            return render_account(&state, &headers, StatusCode::BAD_REQUEST, &active, view).await;
+        }
+    };
     if let Err(e) = state
         .store
-        .update_user_profile(&active.user.id, name, locale, state.clock.now())
+        .update_user_profile(&active.user.id, &name, locale, state.clock.now())
         .await
     {
         return internal_page(&state, lang, &request_id, &e);
