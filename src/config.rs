@@ -15,6 +15,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "database_timeout_ms",
     "trusted_proxies",
     "default_locale",
     "templates_dir",
@@ -53,6 +54,9 @@ pub struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// How long a request waits for a database connection, and the readiness check for a write,
+    /// before answering 503 with `Retry-After`.
+    pub database_timeout_ms: u64,
     pub trusted_proxies: Vec<IpAddr>,
     pub default_locale: String,
     pub templates_dir: String,
@@ -346,6 +350,12 @@ impl Config {
         }
         self.validate_production()?;
         self.listen_addr()?;
+        if !(50..=60_000).contains(&self.database_timeout_ms) {
+            return Err(invalid(
+                "database_timeout_ms",
+                "must be between 50 and 60000 milliseconds",
+            ));
+        }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             return Err(invalid(
                 "tls",
@@ -573,6 +583,10 @@ impl Config {
                 "must be an address and port such as 127.0.0.1:8080",
             )
         })
+    }
+
+    pub fn database_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database_timeout_ms)
     }
 
     /// The database URL, with the embedded SQLite default filled in.

@@ -39,6 +39,10 @@ pub struct AppState {
     pub backchannel_wakeup: Arc<tokio::sync::Notify>,
     /// Wakes this instance's background job worker when a job was queued here.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// JWK Sets fetched from clients' `jwks_uri`.
+    pub client_keys: crate::oidc::client_keys::ClientKeyCache,
+    /// This process among the instances sharing the database (its heartbeat row).
+    pub instance_id: String,
 }
 
 /// The BankID RP API client, and the embedded simulator it talks to in simulator mode.
@@ -140,7 +144,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
         prepare_sqlite_file(config, &url)?;
     }
     let redacted = redact(&url);
-    let store = store::open(&url)
+    let store = store::open(&url, config.database_timeout())
         .await
         .map_err(|source| StartupError::Database {
             url: redacted.clone(),
@@ -263,6 +267,8 @@ pub async fn build_with_store(
         http: outbound_http_client()?,
         backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
         jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+        client_keys: Default::default(),
+        instance_id: uuid::Uuid::now_v7().to_string(),
     }))
 }
 

@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::crypto::CryptoError;
+use crate::crypto::client_jwks::verify_with_jwks;
 use crate::state::AppState;
+
+use super::client_keys::{Freshness, client_jwks};
 use crate::store::Client;
 
 use super::errors::TokenError;
@@ -176,11 +180,20 @@ async fn authenticate_assertion(
     if client.token_endpoint_auth_method != "private_key_jwt" {
         return Err(failed("client not registered for private_key_jwt"));
     }
-    let jwks = client_jwks(state, &client)
+    let jwks = client_jwks(state, &client, Freshness::Cached)
         .await
         .ok_or_else(|| failed("client keys unavailable"))?;
-    let (_, claims) = crate::crypto::client_jwks::verify_with_jwks(assertion, &jwks)
-        .map_err(|_| failed("signature"))?;
+    let verified = match verify_with_jwks(assertion, &jwks) {
+        // A key the cached set lacks: the client may have rotated its keys.
+        Err(CryptoError::UnknownKeyId(_)) if client.jwks.is_none() => {
+            let fresh = client_jwks(state, &client, Freshness::Refresh)
+                .await
+                .ok_or_else(|| failed("client keys unavailable"))?;
+            verify_with_jwks(assertion, &fresh)
+        }
+        other => other,
+    };
+    let (_, claims) = verified.map_err(|_| failed("signature"))?;
     let now = state.clock.now();
     let string = |name: &str| claims.get(name).and_then(Value::as_str);
     if string("iss") != Some(client_id.as_str()) || string("sub") != Some(client_id.as_str()) {
@@ -224,21 +237,6 @@ async fn authenticate_assertion(
         return Err(failed("jti replayed"));
     }
     Ok(client)
-}
-
-/// The registered JWK Set, or the one at the client's `jwks_uri`.
-async fn client_jwks(state: &AppState, client: &Client) -> Option<String> {
-    if let Some(jwks) = &client.jwks {
-        return Some(jwks.clone());
-    }
-    let uri = client.jwks_uri.as_ref()?;
-    let response = state.http.get(uri).send().await.ok()?;
-    if !response.status().is_success() {
-        tracing::warn!(client_id = %client.id, status = %response.status(), "client jwks_uri failed");
-        return None;
-    }
-    let body = response.text().await.ok()?;
-    crate::crypto::client_jwks::validate_jwks_text(&body).ok()
 }
 
 /// The payload of a compact JWS, unverified (only to learn which client claims to send it).

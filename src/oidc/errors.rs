@@ -107,6 +107,15 @@ impl TokenError {
 impl<E: Into<InternalError>> From<E> for TokenError {
     fn from(e: E) -> Self {
         let internal: InternalError = e.into();
+        if crate::store::unavailable_in_chain(&internal) {
+            // The database is out of reach: nothing the client did, and worth a retry.
+            return TokenError {
+                status: 503,
+                error: "temporarily_unavailable",
+                description: "The server is temporarily unavailable. Try again shortly.".into(),
+                internal: Some(internal.to_string()),
+            };
+        }
         TokenError {
             status: 500,
             error: "server_error",

@@ -49,16 +49,35 @@ pub enum ConfirmReason {
     InvalidHint,
     /// The post_logout_redirect_uri is not registered for the client.
     UnregisteredRedirect,
+    /// The id_token_hint names someone other than the user of this browser's session: a link
+    /// made with another person's ID token must not log this user out unasked.
+    AnotherUser,
 }
 
-/// Decides how to handle an end-session request (nothing is changed yet).
+/// Decides how to handle an end-session request (nothing is changed yet). `session_user` is the
+/// user of the browser's session, if it has one.
 pub async fn decide(
     state: &AppState,
     request: &EndSessionRequest,
+    session_user: Option<&str>,
 ) -> Result<EndSessionDecision, InternalError> {
     let hint_client = match &request.id_token_hint {
         Some(hint) => match hinted_client(state, hint).await? {
-            Some(client) => Some(client),
+            Some((client, subject)) => {
+                if session_user.is_some_and(|user| user != subject) {
+                    let registered = request
+                        .post_logout_redirect_uri
+                        .as_ref()
+                        .filter(|uri| client.post_logout_redirect_uris.iter().any(|u| u == *uri));
+                    return Ok(EndSessionDecision::Confirm {
+                        reason: ConfirmReason::AnotherUser,
+                        redirect_after: registered
+                            .map(|uri| redirect_with_state(uri, request.state.as_deref())),
+                        client_name: Some(client.name),
+                    });
+                }
+                Some(client)
+            }
             None => {
                 return Ok(EndSessionDecision::Confirm {
                     reason: ConfirmReason::InvalidHint,
@@ -120,10 +139,20 @@ pub async fn decide(
     }
 }
 
-/// The client an id_token_hint was issued to, if the hint is a genuine ID token of ours.
-/// Expired hints are fine: logging out is exactly when old ID tokens come back.
-async fn hinted_client(state: &AppState, hint: &str) -> Result<Option<Client>, InternalError> {
+/// The client an id_token_hint was issued to, and its subject, if the hint is a genuine ID token
+/// of ours. Expired hints are fine: logging out is exactly when old ID tokens come back.
+async fn hinted_client(
+    state: &AppState,
+    hint: &str,
+) -> Result<Option<(Client, String)>, InternalError> {
     let Some(claims) = super::tokens::verify_id_token_hint(state, hint).await else {
+        return Ok(None);
+    };
+    let Some(subject) = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
         return Ok(None);
     };
     let client_id = match claims.get("aud") {
@@ -138,7 +167,11 @@ async fn hinted_client(state: &AppState, hint: &str) -> Result<Option<Client>, I
         },
         _ => return Ok(None),
     };
-    Ok(state.store.client_by_id(&client_id).await?)
+    Ok(state
+        .store
+        .client_by_id(&client_id)
+        .await?
+        .map(|client| (client, subject)))
 }
 
 /// `uri` with `state` appended to its query (RP-Initiated Logout §3).

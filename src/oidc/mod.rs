@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
+pub mod client_keys;
 pub mod discovery;
 pub mod errors;
 pub mod logout;

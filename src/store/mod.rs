@@ -38,14 +38,70 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The database cannot be reached or cannot write right now (no connection within the
+    /// timeout, connection lost, disk full, file locked, server shutting down): worth a 503 and
+    /// a retry, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(e) if is_unavailable(e))
+    }
+}
+
+/// Whether an sqlx error means the database is out of reach rather than a bug of ours.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite primary result codes: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN
+            // (extended codes keep the primary code in their low byte).
+            let sqlite = code
+                .parse::<i64>()
+                .map(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+                .unwrap_or(false);
+            // PostgreSQL classes 08 (connection), 53 (resources, e.g. disk full), 57P0x (shutdown).
+            let postgres =
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0");
+            sqlite || postgres
+        }
+        _ => false,
+    }
+}
+
+/// Whether any error in `error`'s chain is the database being out of reach.
+pub fn unavailable_in_chain(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(sqlx) = e.downcast_ref::<sqlx::Error>()
+            && is_unavailable(sqlx)
+        {
+            return true;
+        }
+        if let Some(store) = e.downcast_ref::<StoreError>()
+            && store.is_unavailable()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> StoreResult<usize>;
-    /// A cheap round trip for `/health/ready`.
+    /// A cheap round trip.
     async fn ping(&self) -> StoreResult<()>;
+    /// Writes this instance's heartbeat row: `/health/ready` is ready only if this can write
+    /// (a full disk or a locked SQLite file fails it).
+    async fn heartbeat(&self, instance_id: &str, now: UnixTime) -> StoreResult<()>;
 
     // Users
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
@@ -365,11 +421,22 @@ pub trait Store: Send + Sync + 'static {
     async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
 }
 
-/// Opens the store for a `sqlite:` or `postgres:` URL.
-pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+/// How long a caller waits for a connection when none is free, unless configured.
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens the store for a `sqlite:` or `postgres:` URL. A request waits at most `acquire_timeout`
+/// for a connection: with the database out of reach it gets a quick "unavailable" instead.
+pub async fn open(
+    database_url: &str,
+    acquire_timeout: std::time::Duration,
+) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+        Ok(Arc::new(
+            PostgresStore::connect_with(database_url, acquire_timeout).await?,
+        ))
     } else {
-        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+        Ok(Arc::new(
+            SqliteStore::connect_with(database_url, acquire_timeout).await?,
+        ))
     }
 }

@@ -15,9 +15,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to a `postgres://` URL. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        Self::connect_with(url, super::DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`PostgresStore::connect`], waiting at most `acquire_timeout` for a connection.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(acquire_timeout)
             .connect(url)
             .await?;
         Ok(Self { pool })

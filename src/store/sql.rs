@@ -725,6 +725,18 @@ const CLAIM_JOBS: &str = concat!(
                 Ok(())
             }
 
+            async fn heartbeat(&self, instance_id: &str, now: UnixTime) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO instance_heartbeats (instance_id, checked_at) VALUES ($1, $2) \
+                     ON CONFLICT (instance_id) DO UPDATE SET checked_at = excluded.checked_at",
+                )
+                .bind(instance_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             // Users
 
             async fn insert_user(&self, user: &User) -> StoreResult<()> {

@@ -19,6 +19,13 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://path`, `sqlite:path` or
     /// `sqlite::memory:`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        Self::connect_with(url, super::DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`SqliteStore::connect`], waiting at most `acquire_timeout` for a connection of a file
+    /// database (an in-memory one has a single connection that long transactions hold, so it
+    /// keeps a long wait).
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, sqlx::Error> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -33,6 +40,7 @@ impl SqliteStore {
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(30))
         } else {
             options = options.journal_mode(SqliteJournalMode::Wal);
             if let Some(parent) = options.get_filename().parent()
@@ -40,12 +48,11 @@ impl SqliteStore {
             {
                 tokio::fs::create_dir_all(parent).await?;
             }
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(acquire_timeout)
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await?;
+        let pool = pool_options.connect_with(options).await?;
         Ok(Self { pool })
     }
 

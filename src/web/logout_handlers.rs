@@ -69,7 +69,11 @@ async fn end_session(
         None,
         headers,
     );
-    let decision = match logout::decide(state, &request).await {
+    let session_user = match session_user(state, headers).await {
+        Ok(user) => user,
+        Err(e) => return internal_page(state, lang, request_id, &e),
+    };
+    let decision = match logout::decide(state, &request, session_user.as_deref()).await {
         Ok(decision) => decision,
         Err(e) => return internal_page(state, lang, request_id, &e),
     };
@@ -92,6 +96,7 @@ async fn end_session(
                 ConfirmReason::Unverified => "logout-confirm-unverified",
                 ConfirmReason::InvalidHint => "logout-confirm-invalid-hint",
                 ConfirmReason::UnregisteredRedirect => "logout-confirm-unregistered",
+                ConfirmReason::AnotherUser => "logout-confirm-another-user",
             };
             let context = context! {
                 lang => lang,
@@ -131,7 +136,11 @@ pub async fn confirm(
         return page_error(&state, lang, PageError::InvalidCsrf);
     }
     // Decide again from the submitted parameters, so the form cannot widen where we redirect.
-    let redirect = match logout::decide(&state, &request).await {
+    let session_user = match session_user(&state, &headers).await {
+        Ok(user) => user,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
+    let redirect = match logout::decide(&state, &request, session_user.as_deref()).await {
         Ok(EndSessionDecision::LogoutAndRedirect { redirect }) => Some(redirect),
         Ok(EndSessionDecision::Confirm { redirect_after, .. }) => redirect_after,
         Ok(EndSessionDecision::LogoutAndShowPage) => None,
@@ -144,6 +153,16 @@ pub async fn confirm(
         Some(uri) => redirect_clearing_session(&uri),
         None => logged_out_page(&state, lang),
     }
+}
+
+/// The user of this browser's session, if it has a live one.
+async fn session_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<String>, crate::store::StoreError> {
+    Ok(sessions::current(state, cookie(headers, SESSION_COOKIE))
+        .await?
+        .map(|active| active.user.id))
 }
 
 async fn log_out(

@@ -253,16 +253,33 @@ pub async fn health_live() -> Response {
     (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response()
 }
 
+/// Ready means this instance can write to its database within `database_timeout_ms`: a load
+/// balancer takes it out when its disk is full, its SQLite file is locked or the database is
+/// gone, since every login would fail there.
 pub async fn health_ready(State(state): AppStateRef) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "database unavailable"})),
-            )
-                .into_response()
+    let write = state.store.heartbeat(&state.instance_id, state.clock.now());
+    let problem = match tokio::time::timeout(state.config.database_timeout(), write).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: the database cannot write");
+            Some("database cannot write")
         }
-    }
+        Err(_) => {
+            tracing::warn!("readiness check: no write within the database timeout");
+            Some("database did not answer in time")
+        }
+    };
+    let (status, body) = match problem {
+        None => (StatusCode::OK, serde_json::json!({"status": "ok"})),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "unavailable", "reason": why}),
+        ),
+    };
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }

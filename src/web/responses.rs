@@ -102,13 +102,32 @@ pub fn page_error(state: &AppState, lang: &str, error: PageError) -> Response {
     )
 }
 
-/// Our own failure: logged with the request id, shown as a reference only.
+/// Seconds a client is asked to wait while the database is out of reach.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+/// Our own failure: logged with the request id, shown as a reference only. The database being
+/// out of reach is a 503 with `Retry-After`, not a 500: nothing is wrong with the request.
 pub fn internal_page(
     state: &AppState,
     lang: &str,
     request_id: &RequestId,
-    error: &dyn std::fmt::Display,
+    error: &(dyn std::error::Error + 'static),
 ) -> Response {
+    if crate::store::unavailable_in_chain(error) {
+        tracing::warn!(request_id = %request_id.0, error = %error, "database unavailable");
+        let mut response = error_page(
+            state,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-unavailable",
+            Some(request_id),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+        return response;
+    }
     tracing::error!(request_id = %request_id.0, error = %error, "internal error");
     error_page(
         state,
@@ -196,6 +215,7 @@ pub fn token_error(request_id: &RequestId, error: TokenError) -> Response {
         tracing::error!(request_id = %request_id.0, error = %internal, "token endpoint failed");
     }
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let retry_after = status == StatusCode::SERVICE_UNAVAILABLE;
     let mut response = no_store_json(
         status,
         &OAuthErrorBody {
@@ -207,6 +227,12 @@ pub fn token_error(request_id: &RequestId, error: TokenError) -> Response {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"leasify-id\""),
+        );
+    }
+    if retry_after {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
         );
     }
     response
@@ -222,6 +248,17 @@ pub fn bearer_error(request_id: &RequestId, error: BearerError) -> Response {
         ),
         BearerError::InvalidRequest(_) => {
             (StatusCode::BAD_REQUEST, "Bearer realm=\"leasify-id\", error=\"invalid_request\"".to_string())
+        }
+        BearerError::Internal(e) if crate::store::unavailable_in_chain(e) => {
+            tracing::warn!(request_id = %request_id.0, error = %e, "database unavailable");
+            let mut response = no_store_json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &OAuthErrorBody { error: "temporarily_unavailable", error_description: "" },
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            return response;
         }
         BearerError::Internal(e) => {
             tracing::error!(request_id = %request_id.0, error = %e, "userinfo failed");

@@ -25,6 +25,7 @@ error-invalid-csrf = The form had expired. Reload the page and try again.
 error-bad-request = The request could not be understood.
 error-not-found = The page does not exist.
 error-internal = A technical error occurred. Please try again in a while.
+error-unavailable = The service is temporarily unavailable. Please try again in a moment.
 
 # Email
 email-invite-subject = Welcome to Leasify – choose your password
@@ -171,6 +172,7 @@ logout-confirm-message = Do you want to log out of Leasify ID?
 logout-confirm-unverified = The logout request came from an app that could not be identified.
 logout-confirm-invalid-hint = The logout request could not be verified.
 logout-confirm-unregistered = The app asked to send you to an address that is not registered, so you will stay here after logging out.
+logout-confirm-another-user = The logout request was for another user than the one logged in here.
 logout-confirm-button = Log out
 logout-stay = Stay logged in
 login-bankid-required = The app requires logging in with BankID.

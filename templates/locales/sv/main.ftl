@@ -25,6 +25,7 @@ error-invalid-csrf = Formuläret hade gått ut. Ladda om sidan och försök igen
 error-bad-request = Förfrågan kunde inte tolkas.
 error-not-found = Sidan finns inte.
 error-internal = Ett tekniskt fel uppstod. Försök igen om en stund.
+error-unavailable = Tjänsten är tillfälligt otillgänglig. Försök igen om en liten stund.
 
 # E-post
 email-invite-subject = Välkommen till Leasify – välj ditt lösenord
@@ -171,6 +172,7 @@ logout-confirm-message = Vill du logga ut från Leasify ID?
 logout-confirm-unverified = Begäran om utloggning kom från en app som inte kunde identifieras.
 logout-confirm-invalid-hint = Begäran om utloggning kunde inte verifieras.
 logout-confirm-unregistered = Appen bad om att få skicka dig till en adress som inte är registrerad, så du stannar här efter utloggningen.
+logout-confirm-another-user = Begäran om utloggning gällde en annan användare än den som är inloggad här.
 logout-confirm-button = Logga ut
 logout-stay = Stanna inloggad
 login-bankid-required = Appen kräver inloggning med BankID.
