@@ -57,16 +57,27 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // SQLite primary result codes: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN
-            // (extended codes keep the primary code in their low byte).
-            let sqlite = code
-                .parse::<i64>()
-                .map(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
-                .unwrap_or(false);
-            // PostgreSQL classes 08 (connection), 53 (resources, e.g. disk full), 57P0x (shutdown).
-            let postgres =
-                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0");
-            sqlite || postgres
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite primary result codes: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN
+                // (extended codes keep the primary code in their low byte).
+                return code
+                    .parse::<i64>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14));
+            }
+            // PostgreSQL classes 08 (connection), 53 (resources, e.g. disk full), 57P0x
+            // (shutdown), and any FATAL error: the server ended the connection (a database not
+            // accepting connections, a backend terminated by an administrator).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P0")
+                || db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| {
+                        matches!(
+                            pg.severity(),
+                            sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                        )
+                    })
         }
         _ => false,
     }
@@ -438,5 +449,82 @@ pub async fn open(
         Ok(Arc::new(
             SqliteStore::connect_with(database_url, acquire_timeout).await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    async fn admin(sql: String) {
+        let mut admin = sqlx::PgConnection::connect(&test_support::postgres_base_url())
+            .await
+            .expect("the test PostgreSQL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .expect("admin SQL");
+    }
+
+    #[tokio::test]
+    async fn a_database_not_accepting_connections_is_unavailable() {
+        if std::env::var("LEASIFY_TEST_BACKEND").as_deref() != Ok("postgres") {
+            return;
+        }
+        let base = test_support::postgres_base_url();
+        let name = format!("leasify_unavail_{}", uuid::Uuid::new_v4().simple());
+        admin(format!("CREATE DATABASE {name}")).await;
+        admin(format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+        ))
+        .await;
+        let url = format!("{}/{name}", base.rsplit_once('/').expect("a path").0);
+        let error = sqlx::PgConnection::connect(&url)
+            .await
+            .expect_err("refused");
+        admin(format!("DROP DATABASE {name}")).await;
+        assert!(is_unavailable(&error), "{error:?}");
+        // Through the layers that wrap it.
+        let internal = crate::oidc::errors::InternalError::from(StoreError::Database(error));
+        assert!(unavailable_in_chain(&internal));
+    }
+
+    #[tokio::test]
+    async fn a_locked_sqlite_file_is_unavailable_and_a_constraint_is_not() {
+        let dir = std::env::temp_dir().join(format!("leasify-unavail-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let url = format!("sqlite://{}", dir.join("db").display());
+        let store = SqliteStore::connect_with(&url, std::time::Duration::from_millis(100))
+            .await
+            .expect("store");
+        store.migrate().await.expect("migrate");
+        let mut locker = sqlx::SqliteConnection::connect(&url).await.expect("second");
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut locker)
+            .await
+            .expect("lock");
+        let busy = store
+            .heartbeat("i", 1)
+            .await
+            .expect_err("the file is locked");
+        assert!(busy.is_unavailable(), "{busy:?}");
+        drop(locker);
+        let user = User {
+            id: "u".into(),
+            email: "a@example.se".into(),
+            email_verified: true,
+            name: "A".into(),
+            locale: "sv".into(),
+            password_hash: None,
+            disabled: false,
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_user(&user).await.expect("user");
+        let duplicate = store.insert_user(&user).await.expect_err("duplicate");
+        assert!(!duplicate.is_unavailable(), "{duplicate:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

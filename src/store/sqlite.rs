@@ -30,7 +30,8 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
+            // A write waits this long for another writer's lock, then fails as "unavailable".
+            .busy_timeout(acquire_timeout.max(Duration::from_secs(1)))
             .synchronous(SqliteSynchronous::Normal);
         let pool_options = if in_memory {
             // An in-memory database lives as long as its connection: keep exactly one forever

@@ -436,6 +436,11 @@ impl Browser {
         self.cookies.clear();
     }
 
+    /// Sets a cookie as if the server had (a browser that kept only this one, say).
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_string(), value.to_string());
+    }
+
     fn cookie_header(&self) -> Option<String> {
         (!self.cookies.is_empty()).then(|| {
             self.cookies
