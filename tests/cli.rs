@@ -678,3 +678,269 @@ impl SpawnGuarded for Command {
         ChildGuard(self.spawn().expect("serve starts"))
     }
 }
+
+/// The one line a refused start or `config check` prints, which must name `key`.
+fn assert_refused(install: &Install, args: &[&str], env: &[(&str, &str)], key: &str) -> String {
+    let output = install.run_with(args, env, None);
+    assert_failure(&output, args);
+    let lines = error_lines(&output);
+    assert_eq!(lines.len(), 1, "one line: {lines:?}");
+    assert!(
+        lines[0].contains(&format!("`{key}`")),
+        "{args:?} names {key}: {}",
+        lines[0]
+    );
+    lines[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_production_issuer_refuses_every_development_shortcut() {
+    let install = Install::new().await;
+    let production = ("LEASIFY_ISSUER", "https://id.example.com");
+    let smtp = [
+        ("LEASIFY_MAIL__TRANSPORT", "smtp"),
+        ("LEASIFY_MAIL__SMTP_HOST", "smtp.example.com"),
+    ];
+    for args in [&["config", "check"][..], &["serve"][..]] {
+        // The defaults (file outbox) on a production issuer.
+        let line = assert_refused(&install, args, &[production], "mail.transport");
+        assert!(
+            line.contains("allow_file_outbox"),
+            "says how to fix: {line}"
+        );
+        // The simulator, asked for by name.
+        let mut env = vec![production, ("LEASIFY_BANKID__MODE", "simulator")];
+        env.extend(smtp);
+        let line = assert_refused(&install, args, &env, "bankid.mode");
+        assert!(line.contains("production"), "says how to fix: {line}");
+        // BankID's test service without the staging opt-in.
+        let mut env = vec![
+            production,
+            ("LEASIFY_BANKID__MODE", "test"),
+            ("LEASIFY_BANKID__CLIENT_CERT", "/etc/leasify/rp.p12"),
+        ];
+        env.extend(smtp);
+        let line = assert_refused(&install, args, &env, "bankid.mode");
+        assert!(
+            line.contains("allow_test_service"),
+            "says how to fix: {line}"
+        );
+        // A plain http issuer that is not this machine.
+        let mut env = vec![("LEASIFY_ISSUER", "http://id.example.com")];
+        env.extend(smtp);
+        assert_refused(&install, args, &env, "issuer");
+    }
+
+    // With the opt-ins a staging deployment passes the check, and BankID defaults to disabled.
+    let mut env = vec![
+        production,
+        ("LEASIFY_BANKID__MODE", "test"),
+        ("LEASIFY_BANKID__CLIENT_CERT", "/etc/leasify/rp.p12"),
+        ("LEASIFY_BANKID__ALLOW_TEST_SERVICE", "true"),
+        ("LEASIFY_MAIL__ALLOW_FILE_OUTBOX", "true"),
+    ];
+    let output = install.run_with(&["config", "check"], &env, None);
+    assert_success(&output, &["config", "check", "(staging)"]);
+    env.truncate(1);
+    env.extend(smtp);
+    let output = install.run_with(&["config", "check"], &env, None);
+    assert_success(&output, &["config", "check", "(production)"]);
+    assert!(
+        text(&output.stdout).contains("mode = \"disabled\""),
+        "BankID is off unless configured: {}",
+        text(&output.stdout)
+    );
+    // Development needs nothing.
+    let output = install.run(&["config", "check"]);
+    assert_success(&output, &["config", "check", "(development)"]);
+    assert!(text(&output.stdout).contains("mode = \"simulator\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_that_fails_says_why_once() {
+    if backend() != Backend::Sqlite {
+        return;
+    }
+    let install = Install::new().await;
+    // The database file is not a database.
+    std::fs::write(
+        install.dir.path().join("leasify-id.db"),
+        "this is not a database, it is a text file that is long enough to have a header".repeat(20),
+    )
+    .expect("write");
+    let output = install.run(&["serve"]);
+    assert_failure(&output, &["serve"]);
+    let lines = error_lines(&output)
+        .into_iter()
+        .filter(|l| l.starts_with("error:"))
+        .collect::<Vec<_>>();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    let reason = "file is not a database";
+    assert_eq!(line.matches(reason).count(), 1, "said once: {line}");
+    assert!(line.contains("leasify-id.db"), "{line}");
+}
+
+/// Starts `serve` on `port` and waits until it answers.
+async fn serve_on(install: &Install, port: u16) -> ChildGuard {
+    let base = format!("http://127.0.0.1:{port}");
+    let child = install
+        .command(&["serve"])
+        .env("LEASIFY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LEASIFY_ISSUER", &base)
+        .env("LEASIFY_BANKID__MODE", "disabled")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop_guard();
+    let http = reqwest::Client::new();
+    // A separate process: poll until it listens (it takes milliseconds; give up after 30 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(response) = http.get(format!("{base}/health/ready")).send().await
+            && response.status() == StatusCode::OK
+        {
+            return child;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not answer");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Refreshes until `stop`, as a client does: the new token after a 200; the same token again
+/// after no answer (the server is gone) or a 503. Panics if the chain is lost.
+async fn refresh_through_restarts(
+    base: String,
+    client: (String, String),
+    mut token: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (String, usize, usize) {
+    let http = plain_client();
+    let (mut rotated, mut unanswered) = (0, 0);
+    while !*stop.borrow() {
+        let sent = http
+            .post(format!("{base}/token"))
+            .basic_auth(&client.0, Some(&client.1))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)])
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == StatusCode::OK => {
+                let body: Value = response.json().await.expect("json");
+                token = body["refresh_token"].as_str().expect("rt").to_string();
+                rotated += 1;
+            }
+            Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                unanswered += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok(response) => {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                panic!("the chain was lost: {status} {body}");
+            }
+            Err(_) => {
+                unanswered += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+    (token, rotated, unanswered)
+}
+
+/// `kill -9` in the middle of refreshes: after the restart every chain goes on (a refresh
+/// either committed with its successor or not at all, and the client retrying with the old
+/// token within the grace window gets a successor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_chains_survive_kill_9() {
+    let install = Install::new().await;
+    let client = install.json(&[
+        "client",
+        "create",
+        "--name",
+        "Portal",
+        "--redirect-uri",
+        REDIRECT_URI,
+    ]);
+    let client = (
+        client["client_id"].as_str().expect("id").to_string(),
+        client["client_secret"]
+            .as_str()
+            .expect("secret")
+            .to_string(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_on(&install, port).await;
+    let mut tokens = Vec::new();
+    for n in 0..4 {
+        let email = format!("kund{n}@example.se");
+        let args = [
+            "user",
+            "create",
+            "--email",
+            &email,
+            "--name",
+            "Kund",
+            "--password-stdin",
+        ];
+        install.json_with(&args, Some(&format!("{PASSWORD}\n")));
+        let mut browser = Browser::new(&base);
+        let (code, verifier) = browser.code_for(&client.0, &email, PASSWORD).await;
+        let tokens_json = token_request(
+            &base,
+            Some((&client.0, &client.1)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await
+        .json();
+        tokens.push(
+            tokens_json["refresh_token"]
+                .as_str()
+                .expect("rt")
+                .to_string(),
+        );
+    }
+    let (stop, signal) = tokio::sync::watch::channel(false);
+    let chains: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            tokio::spawn(refresh_through_restarts(
+                base.clone(),
+                client.clone(),
+                token,
+                signal.clone(),
+            ))
+        })
+        .collect();
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        server.stop(); // SIGKILL: no shutdown, no flush beyond what committed.
+        server = serve_on(&install, port).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.send(true).expect("stop");
+    let http = plain_client();
+    let mut rotated_total = 0;
+    for chain in chains {
+        let (token, rotated, _) = chain.await.expect("the chain survived");
+        rotated_total += rotated;
+        let next = http
+            .post(format!("{base}/token"))
+            .basic_auth(&client.0, Some(&client.1))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)])
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(next.status(), StatusCode::OK);
+    }
+    assert!(rotated_total > 8, "refreshes went on: {rotated_total}");
+    server.stop();
+}

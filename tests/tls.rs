@@ -100,6 +100,11 @@ async fn discovery_is_served_over_https_and_plain_http_gets_nothing() {
     )
     .await;
     assert_eq!(discovery.status, StatusCode::OK, "{}", discovery.describe());
+    // Browsers are told to use nothing but https for this host from now on.
+    assert_eq!(
+        discovery.header("strict-transport-security"),
+        Some("max-age=63072000; includeSubDomains")
+    );
     let doc = discovery.json();
     assert_eq!(doc["issuer"], issuer.as_str());
     assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
