@@ -863,3 +863,120 @@ async fn bankid_qr_login() {
     ui.shot("simulerad-bankid-app").await;
     ui.finish("the end").await;
 }
+
+/// The seed's way to BankID: log in with a password, add the personnummer under Mina uppgifter,
+/// press "Visa QR-kod" and scan. First someone else scans: the page says at once that the number
+/// does not match; then "Försök igen", and the right person links BankID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bankid_linking_journey() {
+    let test = "bankid_linking_journey";
+    let Some(chromium) = chromium_or_skip(test) else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server.create_user(EMAIL, NAME, FIRST_PASSWORD).await;
+    let ui = Ui::launch(&chromium, test, "sv-SE", Viewport::Phone).await;
+
+    ui.goto("Mina uppgifter", &server.url("/account")).await;
+    ui.expect_path("login", "/login").await;
+    log_in(&ui, "login", EMAIL, FIRST_PASSWORD, 200).await;
+    ui.expect_text("Mina uppgifter", "h1", "Mina uppgifter")
+        .await;
+
+    // The personnummer, confirmed with the password; shown with the birth year only.
+    ui.fill(
+        "personnummer",
+        "#personnummer",
+        bankid_support::PERSON_TYPED,
+    )
+    .await;
+    ui.fill("personnummer", "#pnr_password", FIRST_PASSWORD)
+        .await;
+    ui.click_expect(
+        "personnummer",
+        "form[action=\"/account/personnummer\"] button[value=save]",
+        200,
+    )
+    .await;
+    ui.expect_text(
+        "personnummer",
+        "#pnr-heading + p + p strong",
+        "1999****-****",
+    )
+    .await;
+    ui.shot("personnummer-sparat").await;
+
+    // "Visa QR-kod", the seed's words.
+    let link_button = "form[action=\"/account/bankid\"] button";
+    ui.expect_text("Visa QR-kod", link_button, "Visa QR-kod")
+        .await;
+    ui.click("Visa QR-kod", link_button).await;
+    let url = ui.expect_path("QR code", "/bankid/order").await;
+    let order = common::query_params(&url)["order"].clone();
+    ui.expect_text("QR code", "h1", "Koppla BankID").await;
+    let shown = read_qr(&ui, "QR code").await;
+    ui.shot("koppla-bankid-qr").await;
+
+    // Someone else scans the code on the screen and approves.
+    bankid_app(
+        &server,
+        "scan",
+        serde_json::json!({ "qr_payload": shown.payload, "personal_number": bankid_support::STRANGER }),
+    )
+    .await;
+    bankid_app(
+        &server,
+        "approve",
+        serde_json::json!({ "order_ref": order }),
+    )
+    .await;
+    let told = "document.getElementById('bankid-message').innerText \
+                .includes('Personnumret stämmer inte med det du angett')";
+    if let Err(e) = ui.page.wait_until(told, Duration::from_secs(5)).await {
+        ui.fail(
+            "wrong person",
+            format!("the page did not say the number does not match: {e:#}"),
+        )
+        .await;
+    }
+    assert_eq!(
+        ui.eval(
+            "wrong person",
+            "document.getElementById('bankid-retry').hidden"
+        )
+        .await,
+        serde_json::Value::Bool(false),
+        "Försök igen is offered"
+    );
+    ui.assert_fits_width("wrong person").await;
+    ui.shot("koppla-bankid-fel-person").await;
+    desktop_shot(&ui, "koppla-bankid-fel-person").await;
+
+    // "Försök igen": a new order, and this time the right person.
+    ui.click("Försök igen", "#bankid-retry button").await;
+    let url = ui.expect_path("QR code again", "/bankid/order").await;
+    let second = common::query_params(&url)["order"].clone();
+    assert_ne!(second, order);
+    let shown = read_qr(&ui, "QR code again").await;
+    bankid_app(
+        &server,
+        "scan",
+        serde_json::json!({ "qr_payload": shown.payload, "personal_number": bankid_support::PERSON }),
+    )
+    .await;
+    bankid_app(
+        &server,
+        "approve",
+        serde_json::json!({ "order_ref": second }),
+    )
+    .await;
+    let linked = "location.pathname === '/account' && document.readyState === 'complete'";
+    if let Err(e) = ui.page.wait_until(linked, Duration::from_secs(10)).await {
+        ui.fail("linked", format!("did not return to Mina uppgifter: {e:#}"))
+            .await;
+    }
+    ui.expect_text("linked", "#pnr-heading + p + p", "BankID är kopplat")
+        .await;
+    ui.shot("bankid-kopplat").await;
+    ui.finish("the end").await;
+}
