@@ -492,7 +492,7 @@ mod unavailable_tests {
     }
 
     #[tokio::test]
-    async fn a_locked_sqlite_file_is_unavailable_and_a_constraint_is_not() {
+    async fn a_locked_or_full_sqlite_file_is_unavailable_and_a_constraint_is_not() {
         let dir = std::env::temp_dir().join(format!("leasify-unavail-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
         let url = format!("sqlite://{}", dir.join("db").display());
@@ -525,6 +525,35 @@ mod unavailable_tests {
         store.insert_user(&user).await.expect("user");
         let duplicate = store.insert_user(&user).await.expect_err("duplicate");
         assert!(!duplicate.is_unavailable(), "{duplicate:?}");
+
+        // A full database (the file may not grow): SQLITE_FULL.
+        let mut full = sqlx::SqliteConnection::connect(&url).await.expect("third");
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut full)
+            .await
+            .expect("page count");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&mut full)
+        .await
+        .expect("cap");
+        let mut error = None;
+        for n in 0..10_000 {
+            let written = sqlx::query(
+                "INSERT INTO instance_heartbeats (instance_id, checked_at) VALUES ($1, $2)",
+            )
+            .bind(format!("{n:0>200}"))
+            .bind(n)
+            .execute(&mut full)
+            .await;
+            if let Err(e) = written {
+                error = Some(e);
+                break;
+            }
+        }
+        let error = StoreError::Database(error.expect("the database filled up"));
+        assert!(error.is_unavailable(), "{error:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
