@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::store::UnixTime;
+/// Seconds since the Unix epoch: how every time is kept, in memory and in both databases.
+pub type UnixTime = i64;
 
 pub trait Clock: Send + Sync + 'static {
     /// Seconds since the Unix epoch.

@@ -12,7 +12,7 @@ use axum::serve::IncomingStream;
 use tower::Layer;
 
 use crate::state::AppState;
-use crate::tls_listener::TlsListener;
+use crate::tls::TlsListener;
 
 /// A server running in this process (the binary's `serve`, and every integration test).
 pub struct RunningServer {
@@ -28,7 +28,7 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let tls = &state.config.tls;
         let acceptor = if tls.enabled() {
-            Some(crate::tls_listener::acceptor_from_files(
+            Some(crate::tls::acceptor_from_files(
                 &tls.cert_file,
                 &tls.key_file,
             )?)

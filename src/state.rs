@@ -10,8 +10,8 @@ use crate::clock::{Clock, Entropy, OsEntropy, SystemClock};
 use crate::config::{Config, SecretsConfig};
 use crate::crypto::{KeyRing, KeyedHash, PasswordHasher, SecretBox, parse_key};
 use crate::mail::Mailer;
+use crate::render::templates::Templates;
 use crate::store::{self, Store};
-use crate::web::templates::Templates;
 
 pub struct AppState {
     pub config: Config,

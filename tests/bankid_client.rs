@@ -16,8 +16,8 @@ use leasify_id::bankid::simulator::control::qr_payload;
 use leasify_id::bankid::simulator::{
     self, ControlError, SimulatorCerts, SimulatorConfig, SimulatorHandle, SimulatorState,
 };
-use leasify_id::bankid::tls;
 use leasify_id::clock::{Clock, ManualClock};
+use leasify_id::tls;
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 

@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn every_message_key_is_translated() {
-        let mut catalogs = crate::web::i18n::Catalogs::default();
+        let mut catalogs = crate::render::i18n::Catalogs::default();
         catalogs
             .add_ftl("sv", include_str!("../../templates/locales/sv/main.ftl"))
             .unwrap();

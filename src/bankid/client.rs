@@ -14,7 +14,7 @@ use super::api::{
     self, CollectResponse, Endpoint, ErrorBody, OrderKind, OrderRefRequest, OrderRequest,
     OrderResponse, PhoneOrderRequest, PhoneOrderResponse, error_codes,
 };
-pub use super::tls::ClientIdentity;
+pub use crate::tls::ClientIdentity;
 
 /// How to reach BankID. The lead wires this from `[bankid]` in the configuration; see
 /// [`BankIdSettings::test_environment`], [`BankIdSettings::production`] and the simulator's
@@ -255,7 +255,7 @@ impl BankIdClient {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
-        let tls = super::tls::client_config(&settings.ca_pem, &settings.client_identity)
+        let tls = crate::tls::client_config(&settings.ca_pem, &settings.client_identity)
             .map_err(|e| BankIdError::Config(e.to_string()))?;
         let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls(tls)

@@ -214,7 +214,7 @@ pub fn client_error_message(error: &BankIdError) -> Rfa {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::i18n::Catalogs;
+    use crate::render::i18n::Catalogs;
     use std::collections::HashSet;
 
     use FlowKind::{AutoStart, Qr};

@@ -12,4 +12,3 @@ pub mod flow;
 pub mod messages;
 pub mod qr;
 pub mod simulator;
-pub mod tls;

@@ -69,7 +69,7 @@ pub async fn current(state: &AppState, cookie: Option<&str>) -> StoreResult<Opti
 
 /// Ends the session behind a cookie value (idempotent), with back-channel logout for the
 /// clients that used it.
-pub async fn end(state: &AppState, cookie: &str) -> Result<(), crate::oidc::errors::InternalError> {
+pub async fn end(state: &AppState, cookie: &str) -> Result<(), crate::error::InternalError> {
     let Some(session) = state
         .store
         .session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now())

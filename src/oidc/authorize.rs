@@ -15,22 +15,8 @@ use crate::store::{AuthCode, Client, Grant, PendingAuthorization};
 use super::claims::RequestedClaims;
 use super::errors::{AuthorizeError, PageError};
 use super::pkce;
+use super::response::{AuthorizationResponse, RedirectTarget, ResponseMode, error_response};
 use super::scopes::{is_supported_scope, parse_scope};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    Query,
-    FormPost,
-}
-
-/// Where and how an authorization response goes: known only once the redirect URI is verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedirectTarget {
-    pub redirect_uri: String,
-    pub response_mode: ResponseMode,
-    pub state: Option<String>,
-}
 
 /// A validated authorization request, kept while the user logs in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,30 +88,6 @@ impl AuthorizationRequest {
     }
 }
 
-/// A response to send to the client: success (`code`) or error parameters, always with `iss`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationResponse {
-    pub target: RedirectTarget,
-    pub params: Vec<(String, String)>,
-}
-
-impl AuthorizationResponse {
-    /// The redirect URI with the parameters added to its query (keeping the registered query).
-    pub fn redirect_url(&self) -> String {
-        let mut url = match url::Url::parse(&self.target.redirect_uri) {
-            Ok(url) => url,
-            Err(_) => return self.target.redirect_uri.clone(),
-        };
-        {
-            let mut query = url.query_pairs_mut();
-            for (k, v) in &self.params {
-                query.append_pair(k, v);
-            }
-        }
-        url.to_string()
-    }
-}
-
 /// What the authorization endpoint decided.
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
@@ -138,27 +100,6 @@ pub enum AuthorizeOutcome {
     },
     /// The user is logged in but must allow the (third-party) client first.
     Consent { pending_id: String },
-}
-
-/// Builds an error response for a verified target (state and iss included).
-pub fn error_response(
-    issuer: &str,
-    target: &RedirectTarget,
-    error: &str,
-    description: &str,
-) -> AuthorizationResponse {
-    let mut params = vec![("error".to_string(), error.to_string())];
-    if !description.is_empty() {
-        params.push(("error_description".into(), description.into()));
-    }
-    if let Some(state) = &target.state {
-        params.push(("state".into(), state.clone()));
-    }
-    params.push(("iss".into(), issuer.to_string()));
-    AuthorizationResponse {
-        target: target.clone(),
-        params,
-    }
 }
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
@@ -480,9 +421,8 @@ async fn keep_pending(
     let pending_id = random_token(state.entropy.as_ref());
     let pending = PendingAuthorization {
         id: pending_id.clone(),
-        request_json: serde_json::to_string(request).map_err(|e| {
-            AuthorizeError::Internal(super::errors::InternalError::Other(e.to_string()))
-        })?,
+        request_json: serde_json::to_string(request)
+            .map_err(|e| AuthorizeError::Internal(crate::error::InternalError::other(e)))?,
         created_at: now,
         expires_at: now + state.config.session.pending_authorization_ttl,
     };

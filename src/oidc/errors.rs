@@ -1,6 +1,7 @@
 //! Protocol errors, each shaped the way its RFC says it must reach the client.
 
 use crate::crypto::CryptoError;
+use crate::error::InternalError;
 use crate::store::StoreError;
 
 /// Errors shown to the person as a page and never sent to a redirect URI, because the
@@ -41,7 +42,7 @@ pub enum AuthorizeError {
     /// Sent back to the verified redirect URI as `error`, `error_description`, `state`, `iss`.
     #[error("{error}: {description}")]
     Redirect {
-        target: super::authorize::RedirectTarget,
+        target: super::response::RedirectTarget,
         error: &'static str,
         description: String,
     },
@@ -59,17 +60,6 @@ impl From<CryptoError> for AuthorizeError {
     fn from(e: CryptoError) -> Self {
         AuthorizeError::Internal(e.into())
     }
-}
-
-/// Something went wrong on our side: logged with the request id, never shown.
-#[derive(Debug, thiserror::Error)]
-pub enum InternalError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A token-endpoint (and revocation/introspection) error: JSON per RFC 6749 §5.2.

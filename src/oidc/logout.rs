@@ -7,7 +7,7 @@ use crate::crypto::{Alg, random_id};
 use crate::state::AppState;
 use crate::store::{BackchannelDelivery, Client, Session};
 
-use super::errors::InternalError;
+use crate::error::InternalError;
 
 /// The event a logout token carries (Back-Channel Logout 1.0 §2.4).
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

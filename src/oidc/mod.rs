@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod errors;
 pub mod logout;
 pub mod pkce;
+pub mod response;
 pub mod revocation;
 pub mod scopes;
 pub mod token;

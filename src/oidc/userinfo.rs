@@ -61,9 +61,7 @@ pub async fn userinfo(
     {
         let personnummer = crate::account::identity::verified_personnummer_of(state, &user.id)
             .await
-            .map_err(|e| {
-                BearerError::Internal(super::errors::InternalError::Other(e.to_string()))
-            })?;
+            .map_err(|e| BearerError::Internal(crate::error::InternalError::other(e)))?;
         if let Some(personnummer) = personnummer {
             claims.insert(
                 super::scopes::PERSONNUMMER_CLAIM.into(),

@@ -487,7 +487,7 @@ mod unavailable_tests {
         admin(format!("DROP DATABASE {name}")).await;
         assert!(is_unavailable(&error), "{error:?}");
         // Through the layers that wrap it.
-        let internal = crate::oidc::errors::InternalError::from(StoreError::Database(error));
+        let internal = crate::error::InternalError::from(StoreError::Database(error));
         assert!(unavailable_in_chain(&internal));
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub type UnixTime = i64;
+pub use crate::clock::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -20,11 +20,11 @@ use crate::oidc::discovery::ACR_PASSWORD;
 use crate::state::AppState;
 
 use super::http::{RequestId, cookie, host_cookie};
-use super::i18n::negotiate;
 use super::oidc_handlers::{accept_language, parse_pairs};
 use super::responses::{
     allow_form_redirect_to, authorize_error, internal_page, language_links, page, page_error,
 };
+use crate::render::i18n::negotiate;
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {

@@ -165,10 +165,7 @@ async fn session_user(
         .map(|active| active.user.id))
 }
 
-async fn log_out(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(), crate::oidc::errors::InternalError> {
+async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), crate::error::InternalError> {
     match cookie(headers, SESSION_COOKIE) {
         Some(value) => sessions::end(state, value).await,
         None => Ok(()),

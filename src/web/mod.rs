@@ -5,12 +5,10 @@ pub mod bankid_handlers;
 pub mod consent_handlers;
 pub mod dev_bankid_handlers;
 pub mod http;
-pub mod i18n;
 pub mod login_handlers;
 pub mod logout_handlers;
 pub mod oidc_handlers;
 pub mod responses;
-pub mod templates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,7 +134,7 @@ async fn not_found(
     Extension(request_id): Extension<http::RequestId>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = i18n::negotiate(
+    let lang = crate::render::i18n::negotiate(
         None,
         None,
         oidc_handlers::accept_language(&headers),

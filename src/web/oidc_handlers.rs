@@ -17,11 +17,11 @@ use crate::oidc::{discovery, revocation, token, userinfo};
 use crate::state::AppState;
 
 use super::http::{RequestId, cookie};
-use super::i18n::negotiate;
 use super::responses::{
     authorization_response, authorize_error, bearer_error, internal_page, no_store_json,
     token_error,
 };
+use crate::render::i18n::negotiate;
 
 type AppStateRef = State<Arc<AppState>>;
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::oidc::authorize::{AuthorizationResponse, ResponseMode, error_response};
+use crate::oidc::response::{AuthorizationResponse, ResponseMode, error_response};
 use crate::oidc::{AuthorizeError, BearerError, PageError, TokenError};
 use crate::state::AppState;
 

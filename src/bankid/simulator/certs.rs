@@ -18,7 +18,7 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{ServerName, UnixTime};
 
 use crate::bankid::client::BankIdSettings;
-use crate::bankid::tls::{self, ClientIdentity, TlsError};
+use crate::tls::{self, ClientIdentity, TlsError};
 
 pub const CA_CERT_FILE: &str = "ca.pem";
 pub const SERVER_CERT_FILE: &str = "server.pem";

@@ -12,7 +12,7 @@ use super::{SimulatorState, TestIdentity};
 use crate::bankid::api::{
     Endpoint, HintCode, error_codes, is_personal_number_format, masked_personal_number,
 };
-use crate::store::UnixTime;
+use crate::clock::UnixTime;
 
 pub use super::orders::AppError as ControlError;
 

@@ -33,8 +33,8 @@ pub use self::certs::SimulatorCerts;
 pub use self::control::{ControlError, OrderView};
 pub use self::server::{SimulatorHandle, start};
 use crate::bankid::api::{HintCode, Risk};
-use crate::bankid::tls::TlsError;
 use crate::clock::Clock;
+use crate::tls::TlsError;
 
 /// Why the embedded simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +210,7 @@ impl SimulatorState {
         clock: Arc<dyn Clock>,
         config: SimulatorConfig,
     ) -> Result<Self, TlsError> {
-        let server_tls = Arc::new(crate::bankid::tls::server_config(
+        let server_tls = Arc::new(crate::tls::server_config(
             &certs.server_cert_pem,
             &certs.server_key_pem,
             &certs.ca_cert_pem,
@@ -233,7 +233,7 @@ impl SimulatorState {
         self.inner.server_tls.clone()
     }
 
-    pub(crate) fn now(&self) -> crate::store::UnixTime {
+    pub(crate) fn now(&self) -> crate::clock::UnixTime {
         self.inner.clock.now()
     }
 

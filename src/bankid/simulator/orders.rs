@@ -24,7 +24,7 @@ use crate::bankid::api::{
     CollectResponse, CollectStatus, CompletionData, Device, Endpoint, HintCode, OrderRequest,
     OrderResponse, PhoneOrderRequest, Requirement, StepUp, User, error_codes,
 };
-use crate::store::UnixTime;
+use crate::clock::UnixTime;
 
 /// Which RP API call created the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

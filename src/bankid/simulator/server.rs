@@ -24,7 +24,7 @@ use crate::bankid::api::{
     PhoneOrderResponse, error_codes,
 };
 use crate::bankid::client::BankIdSettings;
-use crate::tls_listener::TlsListener;
+use crate::tls::TlsListener;
 
 /// Where the RP API lives on the simulator.
 pub const API_PREFIX: &str = "/rp/v6.0/";

@@ -1,4 +1,4 @@
-//! Page language: `web::i18n::negotiate` and the `Accept-Language` header it is fed from
+//! Page language: `render::i18n::negotiate` and the `Accept-Language` header it is fed from
 //! (`web::oidc_handlers::accept_language`).
 //!
 //! Input: four lines, `explicit` (`?lang=`), `ui_locales`, the `Accept-Language` header bytes and
@@ -11,7 +11,7 @@
 #![no_main]
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use leasify_id::web::i18n::{LOCALES, negotiate};
+use leasify_id::render::i18n::{LOCALES, negotiate};
 use leasify_id::web::oidc_handlers::accept_language;
 use leasify_id_fuzz::{fields, text};
 use libfuzzer_sys::fuzz_target;

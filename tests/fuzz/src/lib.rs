@@ -117,9 +117,8 @@ impl Harness {
     /// A fresh authorization code for `client_id` (redirect URI [`REDIRECT_URI`], scope
     /// `openid offline_access`, nonce `n-0S6_WzA2Mj`, PKCE with [`PKCE_VERIFIER`] if `pkce`).
     pub fn issue_code(&self, client_id: &str, pkce: bool) -> String {
-        use leasify_id::oidc::authorize::{
-            AuthorizationRequest, RedirectTarget, ResponseMode, issue_code,
-        };
+        use leasify_id::oidc::authorize::{AuthorizationRequest, issue_code};
+        use leasify_id::oidc::response::{RedirectTarget, ResponseMode};
         let request = AuthorizationRequest {
             client_id: client_id.into(),
             target: RedirectTarget {

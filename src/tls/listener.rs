@@ -104,11 +104,11 @@ pub fn acceptor_from_files(cert_file: &str, key_file: &str) -> std::io::Result<T
         std::fs::read_to_string(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read TLS file {path}: {e}")))
     };
-    let invalid = |e: crate::bankid::tls::TlsError| {
+    let invalid = |e: crate::tls::TlsError| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("TLS: {e}"))
     };
-    let chain = crate::bankid::tls::parse_certificates(&read(cert_file)?).map_err(invalid)?;
-    let key = crate::bankid::tls::parse_private_key(&read(key_file)?).map_err(invalid)?;
+    let chain = crate::tls::parse_certificates(&read(cert_file)?).map_err(invalid)?;
+    let key = crate::tls::parse_private_key(&read(key_file)?).map_err(invalid)?;
     let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -8,7 +8,7 @@ use minijinja::{Environment, State, Value};
 
 use crate::config::Config;
 
-use super::i18n::{Catalogs, LOCALES};
+use crate::render::i18n::{Catalogs, LOCALES};
 
 /// Built-in files, by path relative to `templates/`.
 const BUILT_IN: &[(&str, &str)] = &[
