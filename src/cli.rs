@@ -274,7 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                             other => other.into(),
                         })?;
                     // Deliver now rather than waiting for a running server's sender.
-                    crate::mail::sender::deliver_due(&state).await;
+                    crate::workers::email::deliver_due(&state).await;
                     print_json(&outcome)
                 }
                 UserCommand::List => print_json(&users::list(&state).await?),
@@ -288,7 +288,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Secrets(SecretsCommand::Reencrypt) => {
             let state = state::build(config, admin_overrides()).await?;
-            let moved = crate::account::identity::reencrypt_all(&state).await?;
+            let moved = crate::identity::sealed::reencrypt_all(&state).await?;
             print_json(&serde_json::json!({
                 "resealed": moved,
                 "active_key": state.secret_box.active_key_id(),

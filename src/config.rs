@@ -558,7 +558,7 @@ impl Config {
                 "collect_interval and order_retention_days must be at least 1",
             ));
         }
-        if !crate::oidc::scopes::is_scope_token(&self.bankid.personnummer_scope) {
+        if !is_scope_token(&self.bankid.personnummer_scope) {
             return Err(invalid(
                 "bankid.personnummer_scope",
                 "must be a single scope token",
@@ -625,6 +625,14 @@ impl Config {
         }
         toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# could not render: {e}"))
     }
+}
+
+/// A scope-token per RFC 6749 §3.3: printable ASCII except space, `"` and `\`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 pub fn is_loopback_host(host: &str) -> bool {

@@ -12,6 +12,8 @@ pub enum InternalError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
     /// Any other error of ours, cause kept.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),

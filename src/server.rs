@@ -38,15 +38,7 @@ impl RunningServer {
         let (shutdown, mut signal) = watch::channel(false);
         let router = crate::web::router(state.clone());
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
-        let mail_sender = tokio::spawn(crate::mail::sender::run_sender(
-            state.clone(),
-            signal.clone(),
-        ));
-        let backchannel_sender = tokio::spawn(crate::oidc::backchannel::run_sender(
-            state.clone(),
-            signal.clone(),
-        ));
-        let job_worker = tokio::spawn(crate::jobs::background::run(state.clone(), signal.clone()));
+        let workers = crate::workers::spawn_all(&state, &signal);
         let mut plain = None;
         let tls_listener = match acceptor {
             Some(acceptor) => Some(TlsListener::spawn(
@@ -83,9 +75,9 @@ impl RunningServer {
                 (None, None) => Ok(()),
             };
             maintenance.abort();
-            mail_sender.abort();
-            backchannel_sender.abort();
-            job_worker.abort();
+            for worker in workers {
+                worker.abort();
+            }
             result
         });
         Ok(RunningServer {
@@ -137,7 +129,7 @@ async fn maintenance_loop(state: Arc<AppState>, mut stop: watch::Receiver<bool>)
     }
 }
 
-async fn rotate_if_due(state: &AppState) -> Result<(), crate::crypto::CryptoError> {
+async fn rotate_if_due(state: &AppState) -> Result<(), crate::keys::KeyError> {
     let days = state.config.keys.rotate_after_days;
     if days == 0 {
         return Ok(());

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, Entropy, OsEntropy, SystemClock};
 use crate::config::{Config, SecretsConfig};
-use crate::crypto::{KeyRing, KeyedHash, PasswordHasher, SecretBox, parse_key};
+use crate::crypto::{KeyedHash, PasswordHasher, SecretBox, parse_key};
+use crate::keys::KeyRing;
 use crate::mail::Mailer;
 use crate::render::templates::Templates;
 use crate::store::{self, Store};
@@ -40,7 +41,7 @@ pub struct AppState {
     /// Wakes this instance's background job worker when a job was queued here.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
     /// JWK Sets fetched from clients' `jwks_uri`.
-    pub client_keys: crate::oidc::client_keys::ClientKeyCache,
+    pub client_keys: crate::crypto::client_jwks::ClientKeyCache,
     /// This process among the instances sharing the database (its heartbeat row).
     pub instance_id: String,
 }
@@ -105,7 +106,7 @@ pub enum StartupError {
     #[error("data directory: {0}")]
     DataDir(String),
     #[error("signing keys: {0}")]
-    Keys(#[from] crate::crypto::CryptoError),
+    Keys(#[from] crate::keys::KeyError),
     #[error("templates: {0}")]
     Templates(String),
     #[error("mail: {0}")]

@@ -12,7 +12,7 @@ use bankid_support::{
 };
 use common::{Browser, Form, TestServer};
 use leasify_id::bankid::api::Endpoint;
-use leasify_id::bankid::flow::{self, Start};
+use leasify_id::login::bankid::{self as flow, Start};
 use reqwest::StatusCode;
 
 const ACR_LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";

@@ -351,7 +351,7 @@ async fn everything_in_the_data_dir_is_private() {
     leasify_id::account::invitations::invite(&server.state, "bo@example.se", "Bo", "sv")
         .await
         .expect("invited");
-    leasify_id::mail::sender::deliver_due(&server.state).await;
+    leasify_id::workers::email::deliver_due(&server.state).await;
     let data_dir = server.state.config.data_dir.clone();
     let mode = |path: &std::path::Path| {
         std::fs::metadata(path)
@@ -500,7 +500,7 @@ async fn a_poison_message_fails_alone_and_the_next_one_is_delivered_over_smtp() 
     .await;
     // A message queued before names were checked: a line break in the display name makes the
     // mail library panic while it builds the message.
-    let poison = leasify_id::mail::outbox::prepare(
+    let poison = leasify_id::account::emails::prepare_outbox(
         &server.state,
         "invite",
         &EmailMessage {

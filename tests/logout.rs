@@ -14,7 +14,7 @@ use josekit::jws::{self, JwsHeader};
 use leasify_id::admin::clients::{self, NewClient};
 use leasify_id::clock::Clock;
 use leasify_id::jobs::Report;
-use leasify_id::oidc::backchannel::deliver_due;
+use leasify_id::workers::backchannel::deliver_due;
 use openidconnect::core::{CoreAuthPrompt, CoreTokenResponse};
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use reqwest::StatusCode;

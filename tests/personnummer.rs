@@ -195,12 +195,12 @@ async fn reencrypt_moves_personnummer_to_the_new_active_key() {
         leasify_id::state::build_with_store(config, server.state.store.clone(), overrides)
             .await
             .expect("state with the new key");
-    let moved = leasify_id::account::identity::reencrypt_all(&rotated)
+    let moved = leasify_id::identity::sealed::reencrypt_all(&rotated)
         .await
         .expect("reencrypt");
     assert_eq!(moved, 1);
     assert_eq!(
-        leasify_id::account::identity::reencrypt_all(&rotated)
+        leasify_id::identity::sealed::reencrypt_all(&rotated)
             .await
             .expect("again"),
         0
@@ -219,7 +219,7 @@ async fn reencrypt_moves_personnummer_to_the_new_active_key() {
         leasify_id::crypto::SecretBox::key_id_of(&stored.sealed),
         Some("k2")
     );
-    let opened = leasify_id::account::identity::personnummer_of(&rotated, &user.id)
+    let opened = leasify_id::identity::sealed::personnummer_of(&rotated, &user.id)
         .await
         .expect("opens");
     assert_eq!(
@@ -352,7 +352,9 @@ async fn emails_to(server: &TestServer, email: &str) -> Vec<leasify_id::mail::Em
     let mut found = Vec::new();
     for row in server.state.store.list_outbox(100).await.expect("outbox") {
         if row.recipient == email {
-            found.push(leasify_id::mail::outbox::open(&server.state, &row).expect("opens"));
+            found.push(
+                leasify_id::account::emails::open_outbox(&server.state, &row).expect("opens"),
+            );
         }
     }
     found

@@ -3,8 +3,6 @@
 
 use crate::login::password::{AttemptSource, verify_password_login};
 use crate::login::sessions::ActiveSession;
-use crate::mail::compose::{EmailKind, compose};
-use crate::mail::outbox;
 use crate::state::AppState;
 use crate::store::{Consumed, PasswordChange, User};
 
@@ -74,8 +72,13 @@ pub async fn set_from_link(
 
 fn notice(state: &AppState, user: &User) -> Result<crate::store::OutboxEmail, AccountError> {
     let message =
-        compose(state, EmailKind::PasswordChanged, user, None).map_err(AccountError::Mail)?;
-    Ok(outbox::prepare(state, "password_changed", &message))
+        super::emails::compose(state, super::emails::EmailKind::PasswordChanged, user, None)
+            .map_err(AccountError::Mail)?;
+    Ok(super::emails::prepare_outbox(
+        state,
+        "password_changed",
+        &message,
+    ))
 }
 
 /// "Byt lösenord": needs the current password; keeps this session, ends all others.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::admin::users::{UserView, validate_email};
+use super::users::{UserView, valid_email};
 use crate::state::AppState;
 use crate::store::{StoreError, User};
 
@@ -22,7 +22,7 @@ pub async fn invite(
     name: &str,
     locale: &str,
 ) -> Result<InviteOutcome, AccountError> {
-    let email = validate_email(email).map_err(|_| AccountError::Rejected("invalid-email"))?;
+    let email = valid_email(email).ok_or(AccountError::Rejected("invalid-email"))?;
     if !["sv", "en"].contains(&locale) {
         return Err(AccountError::Rejected("invalid-locale"));
     }

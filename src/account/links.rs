@@ -1,9 +1,8 @@
 //! Single-use email links (invitation and password reset): a random 256-bit token in the URL,
 //! only its SHA-256 in the database.
 
+use super::emails::{EmailKind, compose, prepare_outbox};
 use crate::crypto::{random_token, sha256_hex};
-use crate::mail::compose::{EmailKind, compose};
-use crate::mail::outbox;
 use crate::state::AppState;
 use crate::store::{OutboxEmail, User, UserToken};
 
@@ -70,7 +69,7 @@ pub fn prepare_link(
     }
     let message =
         compose(state, purpose.email_kind(), user, Some(&link)).map_err(AccountError::Mail)?;
-    Ok((token, outbox::prepare(state, purpose.as_str(), &message)))
+    Ok((token, prepare_outbox(state, purpose.as_str(), &message)))
 }
 
 /// Stores a new link for an existing user and queues its email.

@@ -1,13 +1,15 @@
 //! Mina uppgifter and the account lifecycle: invitations, password resets and changes.
 
+pub mod bankid_link;
 pub mod change_password;
-pub mod identity;
+pub mod emails;
 pub mod invitations;
 pub mod links;
 pub mod names;
 pub mod password_policy;
 pub mod personnummer;
 pub mod reset;
+pub mod users;
 
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
@@ -25,4 +27,6 @@ pub enum AccountError {
     Crypto(#[from] CryptoError),
     #[error("email: {0}")]
     Mail(String),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::sealed::IdentityError),
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::crypto::sha256_hex;
 use crate::jobs::Failure;
-use crate::jobs::background::{self, Task};
+use crate::jobs::tasks::{self, Task};
 use crate::login::password::normalize_email;
 use crate::login::throttle::ip_key;
 use crate::state::AppState;
@@ -45,7 +45,7 @@ pub async fn request_reset(
         email,
         continue_request: continue_request.map(str::to_string),
     };
-    background::enqueue(state, &task).await?;
+    tasks::enqueue(state, &task).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Signing-key administration.
 
-use crate::crypto::KeyInfo;
+use crate::keys::KeyInfo;
 use crate::state::AppState;
 
 use super::AdminError;

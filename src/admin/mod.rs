@@ -21,6 +21,15 @@ pub enum AdminError {
     Crypto(#[from] CryptoError),
 }
 
+impl From<crate::keys::KeyError> for AdminError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::Store(e) => e.into(),
+            crate::keys::KeyError::Crypto(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {

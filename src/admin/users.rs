@@ -1,12 +1,12 @@
 //! Creating and managing user accounts.
 
-use serde::Serialize;
-
 use crate::login::password::normalize_email;
 use crate::state::AppState;
 use crate::store::User;
 
 use super::AdminError;
+pub use crate::account::users::UserView;
+use crate::account::users::valid_email;
 
 pub struct NewUser {
     pub email: String,
@@ -15,57 +15,12 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct UserView {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub locale: String,
-    pub disabled: bool,
-    pub has_password: bool,
-    pub created_at: i64,
-}
-
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
-        UserView {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            locale: u.locale.clone(),
-            disabled: u.disabled,
-            has_password: u.password_hash.is_some(),
-            created_at: u.created_at,
-        }
-    }
-}
-
 pub const MIN_PASSWORD_LENGTH: usize = 10;
 
-pub fn validate_email(email: &str) -> Result<String, AdminError> {
-    let email = normalize_email(email);
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-                && email.len() <= 254
-        }
-        None => false,
-    };
-    if valid {
-        Ok(email)
-    } else {
-        Err(AdminError::Invalid(format!(
-            "{email:?} is not a valid email address"
-        )))
-    }
-}
-
 pub async fn create(state: &AppState, new: NewUser) -> Result<UserView, AdminError> {
-    let email = validate_email(&new.email)?;
+    let email = valid_email(&new.email).ok_or_else(|| {
+        AdminError::Invalid(format!("{:?} is not a valid email address", new.email))
+    })?;
     let name = crate::account::names::validate_name(&new.name)
         .map_err(|problem| AdminError::Invalid(problem.to_string()))?;
     if !["sv", "en"].contains(&new.locale.as_str()) {

@@ -8,7 +8,6 @@
 
 pub mod api;
 pub mod client;
-pub mod flow;
 pub mod messages;
 pub mod qr;
 pub mod simulator;

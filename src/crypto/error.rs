@@ -3,12 +3,8 @@
 //! Messages name key ids, algorithms and what went wrong, never key material, plaintexts,
 //! passwords or tokens.
 
-use crate::store::StoreError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
     /// JOSE library failure (key generation, parsing, signing).
     #[error("JOSE error: {0}")]
     Jose(String),

@@ -13,7 +13,27 @@ use zeroize::Zeroizing;
 
 use super::{CryptoError, SecretBox};
 use crate::clock::Entropy;
-use crate::store::{SigningKey, UnixTime};
+use crate::clock::UnixTime;
+
+/// A signing key as every instance shares it through the database: the private part sealed
+/// with the secret box, the public JWK, and its lifecycle times.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigningKey {
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// Private key (PKCS#8 DER) sealed with the secret box.
+    pub private_sealed: Vec<u8>,
+    /// Public JWK as JSON text (kid, alg, use included).
+    pub public_jwk: String,
+    pub created_at: UnixTime,
+    /// Published from creation; signs only from this time on, so verifiers have fetched it first.
+    pub active_from: UnixTime,
+    /// Stops signing at this time (set when a newer key takes over).
+    pub retired_at: Option<UnixTime>,
+    /// Removed from the JWKS after this time (tokens it signed have expired).
+    pub unpublish_at: Option<UnixTime>,
+}
 
 /// The JWS algorithms we sign with.
 #[allow(clippy::upper_case_acronyms)]

@@ -1,5 +1,5 @@
 //! One leased, retrying worker for every background queue: the email outbox, back-channel logout
-//! deliveries and the `jobs` table (password reset requests, …).
+//! deliveries and the `jobs` table (password reset requests, …); the queues are in `workers`.
 //!
 //! A queue says how to claim its due items (a claim is a lease, so two instances never work on
 //! the same item at once), how to perform one, and how to record the outcome. The worker does the
@@ -7,7 +7,7 @@
 //! an item that fails, hangs or panics is that item's problem: it is recorded as failed with the
 //! reason, counted against its attempts, and the worker goes on with the next.
 
-pub mod background;
+pub mod tasks;
 mod worker;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Login sessions: a random cookie value, stored only as its SHA-256.
 
 use crate::crypto::{random_id, random_token, sha256_hex};
+use crate::login::methods::Method;
 use crate::state::AppState;
 use crate::store::{Session, StoreResult, User};
 
@@ -18,22 +19,16 @@ pub struct ActiveSession {
 pub async fn start(
     state: &AppState,
     user: User,
-    amr: Vec<String>,
-    acr: &str,
+    method: Method,
 ) -> StoreResult<(String, ActiveSession)> {
-    let (cookie, active) = prepare(state, user, amr, acr);
+    let (cookie, active) = prepare(state, user, method);
     state.store.insert_session(&active.session).await?;
     Ok((cookie, active))
 }
 
 /// A new session and its cookie value, not yet stored (for a caller that stores it together
 /// with the change that authenticated the user).
-pub fn prepare(
-    state: &AppState,
-    user: User,
-    amr: Vec<String>,
-    acr: &str,
-) -> (String, ActiveSession) {
+pub fn prepare(state: &AppState, user: User, method: Method) -> (String, ActiveSession) {
     let now = state.clock.now();
     let cookie = random_token(state.entropy.as_ref());
     let session = Session {
@@ -41,8 +36,8 @@ pub fn prepare(
         sid: random_id(state.entropy.as_ref()),
         user_id: user.id.clone(),
         auth_time: now,
-        amr,
-        acr: acr.to_string(),
+        amr: method.amr(),
+        acr: method.acr().to_string(),
         created_at: now,
         expires_at: now + state.config.session.ttl,
     };
@@ -65,18 +60,4 @@ pub async fn current(state: &AppState, cookie: Option<&str>) -> StoreResult<Opti
         Some(user) if !user.disabled => Ok(Some(ActiveSession { session, user })),
         _ => Ok(None),
     }
-}
-
-/// Ends the session behind a cookie value (idempotent), with back-channel logout for the
-/// clients that used it.
-pub async fn end(state: &AppState, cookie: &str) -> Result<(), crate::error::InternalError> {
-    let Some(session) = state
-        .store
-        .session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now())
-        .await?
-    else {
-        return Ok(());
-    };
-    crate::oidc::logout::end_session(state, &session).await?;
-    Ok(())
 }

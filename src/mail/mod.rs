@@ -1,9 +1,7 @@
-//! Email: composing messages from templates, the outbox every message goes through, and the
-//! transports that deliver them (SMTP, a file outbox for development, in-memory for tests).
+//! Email delivery: the message as it is handed over, and the transports that deliver it (SMTP,
+//! a file outbox for development, in-memory for tests). What the emails say is the account's
+//! business (`account::emails`); the outbox worker is in `workers`.
 
-pub mod compose;
-pub mod outbox;
-pub mod sender;
 pub mod test_smtp;
 pub mod transport;
 

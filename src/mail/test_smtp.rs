@@ -394,11 +394,11 @@ mod tests {
     use crate::clock::{ManualClock, OsEntropy};
     use crate::config::Config;
     use crate::jobs::Report;
-    use crate::mail::sender::deliver_due;
     use crate::mail::transport::SmtpMailer;
-    use crate::mail::{EmailMessage, MailError, Mailer, outbox};
+    use crate::mail::{EmailMessage, MailError, Mailer};
     use crate::state::{Overrides, build_with_store};
     use crate::store::{SqliteStore, Store};
+    use crate::workers::email::deliver_due;
 
     fn mailer(port: u16) -> SmtpMailer {
         let mut config = Config::defaults().mail;
@@ -541,7 +541,7 @@ mod tests {
         let state = build_with_store(config, store, overrides)
             .await
             .expect("state");
-        let email = outbox::prepare(&state, "invite", &message());
+        let email = crate::account::emails::prepare_outbox(&state, "invite", &message());
         state.store.enqueue_email(&email).await.expect("enqueue");
 
         let base = state.config.mail.retry_base;

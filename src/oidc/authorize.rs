@@ -78,13 +78,12 @@ impl AuthorizationRequest {
     }
 
     /// Whether a session at level `acr` satisfies the request.
-    /// BankID (LoA 3) is stronger than a password, so it also satisfies a password request.
     pub fn accepts_acr(&self, config: &crate::config::Config, acr: &str) -> bool {
         let acceptable = self.acceptable_acrs(config);
         acceptable.is_empty()
-            || acceptable.contains(&acr)
-            || (acr == crate::bankid::flow::ACR_BANKID
-                && acceptable.contains(&super::discovery::ACR_PASSWORD))
+            || acceptable
+                .iter()
+                .any(|wanted| crate::login::methods::satisfies(acr, wanted))
     }
 }
 

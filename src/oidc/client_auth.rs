@@ -11,7 +11,8 @@ use crate::crypto::CryptoError;
 use crate::crypto::client_jwks::verify_with_jwks;
 use crate::state::AppState;
 
-use super::client_keys::{Freshness, client_jwks};
+use super::client_keys::client_jwks;
+use crate::crypto::client_jwks::Freshness;
 use crate::store::Client;
 
 use super::errors::TokenError;

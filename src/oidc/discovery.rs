@@ -6,10 +6,6 @@ use crate::config::Config;
 
 use super::scopes::{PERSONNUMMER_CLAIM, SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
 
-/// The `acr` value of a password login: a level of our own, below the Swedish eID LoA 3 that
-/// BankID meets.
-pub const ACR_PASSWORD: &str = "urn:leasify:acr:password";
-
 fn scopes_supported(config: &Config) -> Vec<String> {
     let mut scopes: Vec<String> = SUPPORTED_SCOPES.iter().map(|s| s.to_string()).collect();
     if config.bankid.enabled() {
@@ -26,13 +22,9 @@ fn claims_supported(config: &Config) -> Vec<&'static str> {
     claims
 }
 
-/// The `acr` values we can satisfy: a password always, BankID (Swedish eID LoA 3) when enabled.
+/// The `acr` values we can satisfy (see `login::methods`).
 pub fn acr_values_supported(config: &Config) -> Vec<&'static str> {
-    let mut acrs = vec![ACR_PASSWORD];
-    if config.bankid.enabled() {
-        acrs.push(crate::bankid::flow::ACR_BANKID);
-    }
-    acrs
+    crate::login::methods::acr_values_supported(config.bankid.enabled())
 }
 
 pub fn endpoint(config: &Config, path: &str) -> String {

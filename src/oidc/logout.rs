@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::crypto::{Alg, random_id};
+use crate::crypto::{Alg, random_id, sha256_hex};
 use crate::state::AppState;
 use crate::store::{BackchannelDelivery, Client, Session};
 
@@ -183,6 +183,20 @@ fn redirect_with_state(uri: &str, state: Option<&str>) -> String {
         }
         _ => uri.to_string(),
     }
+}
+
+/// Ends the session behind a cookie value (idempotent): a new login in the same browser, "Logga
+/// ut", or a confirmed `/session/end`.
+pub async fn end_session_of_cookie(state: &AppState, cookie: &str) -> Result<(), InternalError> {
+    let Some(session) = state
+        .store
+        .session_by_hash(&sha256_hex(cookie.as_bytes()), state.clock.now())
+        .await?
+    else {
+        return Ok(());
+    };
+    end_session(state, &session).await?;
+    Ok(())
 }
 
 /// Ends a session: deletes it, revokes its online grants and queues a logout token for every

@@ -3,7 +3,6 @@
 //! return, so the protocol is tested directly.
 
 pub mod authorize;
-pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod client_keys;

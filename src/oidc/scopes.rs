@@ -48,14 +48,6 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "email_verified",
 ];
 
-/// A scope-token per RFC 6749 §3.3: printable ASCII except space, `"` and `\`.
-pub fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
-
 /// Splits a `scope` parameter into its distinct tokens, keeping the first occurrence's order.
 pub fn parse_scope(raw: &str) -> Vec<String> {
     let mut scopes: Vec<String> = Vec::new();

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::crypto::{Alg, CryptoError, left_half_hash_b64url, random_id};
+use crate::crypto::{Alg, left_half_hash_b64url, random_id};
+use crate::keys::KeyError;
 use crate::state::AppState;
 use crate::store::{Grant, StoreError};
 
@@ -19,10 +20,7 @@ fn alg(raw: &str) -> Alg {
     raw.parse().unwrap_or(Alg::RS256)
 }
 
-pub async fn mint_id_token(
-    state: &AppState,
-    input: IdTokenInput<'_>,
-) -> Result<String, CryptoError> {
+pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<String, KeyError> {
     let now = state.clock.now();
     let grant = input.grant;
     let signing_alg = alg(&state.config.tokens.id_token_signing_alg);
@@ -59,7 +57,7 @@ pub async fn mint_access_token(
     state: &AppState,
     grant: &Grant,
     scope: &str,
-) -> Result<String, CryptoError> {
+) -> Result<String, KeyError> {
     let now = state.clock.now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(state.config.issuer));

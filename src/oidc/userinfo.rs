@@ -59,7 +59,7 @@ pub async fn userinfo(
     if state.config.bankid.enabled()
         && scopes.contains(&state.config.bankid.personnummer_scope.as_str())
     {
-        let personnummer = crate::account::identity::verified_personnummer_of(state, &user.id)
+        let personnummer = crate::identity::sealed::verified_personnummer_of(state, &user.id)
             .await
             .map_err(|e| BearerError::Internal(crate::error::InternalError::other(e)))?;
         if let Some(personnummer) = personnummer {

@@ -52,23 +52,7 @@ impl Client {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SigningKey {
-    pub kid: String,
-    /// `RS256` or `ES256`.
-    pub alg: String,
-    /// Private key (PKCS#8 DER) sealed with the secret box.
-    pub private_sealed: Vec<u8>,
-    /// Public JWK as JSON text (kid, alg, use included).
-    pub public_jwk: String,
-    pub created_at: UnixTime,
-    /// Published from creation; signs only from this time on, so verifiers have fetched it first.
-    pub active_from: UnixTime,
-    /// Stops signing at this time (set when a newer key takes over).
-    pub retired_at: Option<UnixTime>,
-    /// Removed from the JWKS after this time (tokens it signed have expired).
-    pub unpublish_at: Option<UnixTime>,
-}
+pub use crate::crypto::signing::SigningKey;
 
 /// An authorization request waiting for the user to log in (or consent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

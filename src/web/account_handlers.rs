@@ -13,7 +13,8 @@ use serde::Deserialize;
 use crate::account::change_password::{self, LinkOutcome};
 use crate::account::links::{self, LinkProblem, Purpose};
 use crate::account::names::validate_name;
-use crate::account::{AccountError, identity, reset};
+use crate::account::{AccountError, personnummer, reset};
+use crate::identity::sealed as identity;
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::device::DEVICE_COOKIE;
 use crate::login::password::AttemptSource;
@@ -383,13 +384,13 @@ pub async fn personnummer(
     let password = field(&form, "password").unwrap_or_default();
     let (outcome, notice) = match field(&form, "action") {
         Some("remove") => (
-            identity::remove(&state, &active, password, source).await,
+            personnummer::remove(&state, &active, password, source).await,
             "pnr-removed",
         ),
         _ => {
             let input = field(&form, "personnummer").unwrap_or_default();
             (
-                identity::set(&state, &active, input, password, source).await,
+                personnummer::set(&state, &active, input, password, source).await,
                 "pnr-saved",
             )
         }
@@ -439,7 +440,7 @@ pub async fn logout(
         return page_error(&state, lang, PageError::InvalidCsrf);
     }
     if let Some(value) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = sessions::end(&state, value).await
+        && let Err(e) = crate::oidc::logout::end_session_of_cookie(&state, value).await
     {
         return internal_page(&state, lang, &request_id, &e);
     }
@@ -709,17 +710,11 @@ pub async fn set_password_submit(
             Err(e) => return internal_page(&state, lang, &request_id, &e),
         };
     // The link proved control of the mailbox: log the user in (a new session; all old ones ended).
-    let (session_cookie, active) = match sessions::start(
-        &state,
-        user,
-        vec!["pwd".into()],
-        crate::oidc::discovery::ACR_PASSWORD,
-    )
-    .await
-    {
-        Ok(started) => started,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
+    let (session_cookie, active) =
+        match sessions::start(&state, user, crate::login::methods::Method::Password).await {
+            Ok(started) => started,
+            Err(e) => return internal_page(&state, lang, &request_id, &e),
+        };
     let pending = match req {
         Some(req) if authorize::pending_request(&state, req).await.is_ok() => Some(req),
         _ => None,

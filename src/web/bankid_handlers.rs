@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use crate::bankid::flow::{self, BINDING_COOKIE, Finished, FlowError, Start};
+use crate::account::bankid_link::{self, LinkError, LinkFinished};
 use crate::bankid::qr::qr_svg_with_label;
+use crate::login::bankid::{self as flow, BINDING_COOKIE, FlowError, LoginFinished, Start};
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::oidc::PageError;
 use crate::state::AppState;
@@ -332,9 +333,38 @@ pub async fn finish(
     Query(query): Query<OrderQuery>,
 ) -> Response {
     let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+    let not_complete =
+        || redirect_see_other(&format!("/bankid/order?order={}&lang={lang}", query.order));
+    let (order, completion) =
+        match flow::completed(&state, &query.order, cookie(&headers, BINDING_COOKIE)).await {
+            Ok(Some(done)) => done,
+            Ok(None) => return not_complete(),
+            Err(e) => return flow_failure(&state, lang, &request_id, e),
+        };
+    if order.purpose == "link" {
+        let (heading, message) = match bankid_link::finish_link(&state, order, &completion).await {
+            Ok(LinkFinished::Linked) => {
+                return redirect_see_other(&format!("/account?notice=bankid-linked&lang={lang}"));
+            }
+            Ok(LinkFinished::NotComplete) => return not_complete(),
+            Ok(LinkFinished::WrongPerson) => ("bankid-link-title", "bankid-wrong-person"),
+            Ok(LinkFinished::VerifiedElsewhere) => {
+                ("bankid-link-title", "bankid-verified-elsewhere")
+            }
+            Err(LinkError::Flow(e)) => return flow_failure(&state, lang, &request_id, e),
+            Err(e) => return internal_page(&state, lang, &request_id, &e),
+        };
+        return message_page(
+            &state,
+            lang,
+            heading,
+            message,
+            Some(("/account", "account-title")),
+        );
+    }
     let login_again = format!("/login?next=%2Faccount&lang={lang}");
-    match flow::finish(&state, &query.order, cookie(&headers, BINDING_COOKIE)).await {
-        Ok(Finished::LoggedIn {
+    match flow::finish_login(&state, order, &completion).await {
+        Ok(LoginFinished::LoggedIn {
             cookie: session_cookie,
             active,
             order,
@@ -356,40 +386,21 @@ pub async fn finish(
             )
             .await
         }
-        Ok(Finished::Linked) => {
-            redirect_see_other(&format!("/account?notice=bankid-linked&lang={lang}"))
-        }
-        Ok(Finished::NoLinkedAccount) => message_page(
+        Ok(LoginFinished::NoLinkedAccount) => message_page(
             &state,
             lang,
             "bankid-title",
             "bankid-no-linked-account",
             Some((&login_again, "login-again")),
         ),
-        Ok(Finished::Disabled) => message_page(
+        Ok(LoginFinished::Disabled) => message_page(
             &state,
             lang,
             "bankid-title",
             "bankid-account-disabled",
             None,
         ),
-        Ok(Finished::WrongPerson) => message_page(
-            &state,
-            lang,
-            "bankid-link-title",
-            "bankid-wrong-person",
-            Some(("/account", "account-title")),
-        ),
-        Ok(Finished::VerifiedElsewhere) => message_page(
-            &state,
-            lang,
-            "bankid-link-title",
-            "bankid-verified-elsewhere",
-            Some(("/account", "account-title")),
-        ),
-        Ok(Finished::NotComplete) => {
-            redirect_see_other(&format!("/bankid/order?order={}&lang={lang}", query.order))
-        }
+        Ok(LoginFinished::NotComplete) => not_complete(),
         Err(e) => flow_failure(&state, lang, &request_id, e),
     }
 }

@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::device::{DEVICE_COOKIE, DEVICE_COOKIE_TTL};
+use crate::login::methods::{ACR_PASSWORD, Method};
 use crate::login::password::{LoginError, verify_password_login};
 use crate::login::sessions::{self, SESSION_COOKIE};
 use crate::oidc::PageError;
 use crate::oidc::authorize::{self, AuthorizationRequest};
-use crate::oidc::discovery::ACR_PASSWORD;
 use crate::state::AppState;
 
 use super::http::{RequestId, cookie, host_cookie};
@@ -245,15 +245,14 @@ pub async fn login_submit(
     };
     // A fresh session id on every login defeats session fixation.
     if let Some(old) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = sessions::end(&state, old).await
+        && let Err(e) = crate::oidc::logout::end_session_of_cookie(&state, old).await
     {
         return internal_page(&state, lang, &request_id, &e);
     }
-    let (session_cookie, active) =
-        match sessions::start(&state, user, vec!["pwd".into()], ACR_PASSWORD).await {
-            Ok(started) => started,
-            Err(e) => return internal_page(&state, lang, &request_id, &e),
-        };
+    let (session_cookie, active) = match sessions::start(&state, user, Method::Password).await {
+        Ok(started) => started,
+        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    };
     tracing::info!(user_id = %active.user.id, "password login succeeded");
     let mut response = continue_after_login(
         &state,

@@ -167,7 +167,7 @@ async fn session_user(
 
 async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), crate::error::InternalError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(value) => sessions::end(state, value).await,
+        Some(value) => crate::oidc::logout::end_session_of_cookie(state, value).await,
         None => Ok(()),
     }
 }

@@ -167,7 +167,7 @@ impl SimulatorCerts {
             uuid::Uuid::new_v4().simple()
         ));
         if let Some(parent) = dir.parent() {
-            crate::private_files::create_dir(parent)?;
+            std::fs::create_dir_all(parent)?;
         }
         self.write(&staging)?;
         if Self::load(dir).is_ok() {

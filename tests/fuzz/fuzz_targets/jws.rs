@@ -1,5 +1,5 @@
 //! Compact JWS from outside: `id_token_hint` (`oidc::tokens::verify_id_token_hint`,
-//! `subject_of_id_token_hint`, `crypto::KeyRing::verify`) and `private_key_jwt` client assertions
+//! `subject_of_id_token_hint`, `keys::KeyRing::verify`) and `private_key_jwt` client assertions
 //! (`oidc::client_auth::authenticate`, `crypto::client_jwks::verify_with_jwks`).
 //!
 //! Input: a mode character, then:

@@ -10,7 +10,7 @@
 //! the same date and another serial), and `Debug` shows only the masked form.
 #![no_main]
 
-use leasify_id::account::personnummer::Personnummer;
+use leasify_id::identity::personnummer::Personnummer;
 use leasify_id_fuzz::{fields, text};
 use libfuzzer_sys::fuzz_target;
 use time::{Date, Month};

@@ -15,9 +15,9 @@ use josekit::jwk::alg::ec::EcKeyPair;
 use josekit::jws::{self, JwsSigner};
 use leasify_id::clock::{Clock, OsEntropy};
 use leasify_id::config::{Config, SecretsConfig};
+use leasify_id::login::methods::{ACR_PASSWORD, Method};
 use leasify_id::login::sessions::{self, ActiveSession};
 use leasify_id::mail::transport::MemoryMailer;
-use leasify_id::oidc::discovery::ACR_PASSWORD;
 use leasify_id::oidc::tokens::{IdTokenInput, mint_access_token, mint_id_token};
 use leasify_id::state::{AppState, Overrides, build_with_store};
 use leasify_id::store::{Client, Grant, SqliteStore, Store, User, UserToken};
@@ -264,7 +264,7 @@ fn build() -> Harness {
         let disabled = user(DISABLED_USER, "off@example.se", true);
         state.store.insert_user(&disabled).await.expect("user");
         insert_links(&state, &anna, &disabled).await;
-        let (_, session) = sessions::start(&state, anna, vec!["pwd".into()], ACR_PASSWORD)
+        let (_, session) = sessions::start(&state, anna, Method::Password)
             .await
             .expect("session");
         let grant = |client_id: &str| Grant {

@@ -1,12 +1,14 @@
-//! Composing emails from templates (`templates/emails/<kind>.html` and `.txt`) in the recipient's
-//! language, with the branding from config.
+//! The emails of an account's life (welcome, reset link, password changed, personnummer removed):
+//! composed from templates (`templates/emails/<kind>.html` and `.txt`) in the recipient's
+//! language, and sealed into the outbox (a message may carry a link token, which must not sit
+//! readable in the database), to be written in the transaction of the change that causes it.
 
 use minijinja::context;
 
+use crate::crypto::CryptoError;
+use crate::mail::EmailMessage;
 use crate::state::AppState;
-use crate::store::User;
-
-use super::EmailMessage;
+use crate::store::{OutboxEmail, User};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
@@ -75,4 +77,35 @@ pub fn compose(
         locale: lang.to_string(),
         action_link: link.map(str::to_string),
     })
+}
+
+/// The outbox row for a message, ready to be written in the caller's transaction.
+pub fn prepare_outbox(state: &AppState, kind: &str, message: &EmailMessage) -> OutboxEmail {
+    let id = uuid::Uuid::now_v7().to_string();
+    let json = serde_json::to_vec(message).unwrap_or_default();
+    let now = state.clock.now();
+    OutboxEmail {
+        sealed_message: state
+            .secret_box
+            .seal(state.entropy.as_ref(), &json, id.as_bytes()),
+        id,
+        recipient: message.to.clone(),
+        kind: kind.to_string(),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    }
+}
+
+/// The message inside an outbox row.
+pub fn open_outbox(state: &AppState, email: &OutboxEmail) -> Result<EmailMessage, CryptoError> {
+    let json = state
+        .secret_box
+        .open(&email.sealed_message, email.id.as_bytes())?;
+    serde_json::from_slice(&json)
+        .map_err(|e| CryptoError::Internal(format!("outbox message {}: {e}", email.id)))
 }

@@ -1,26 +1,24 @@
-//! Our side of a BankID order: start it, follow it (the browser polls us, we collect from BankID
-//! at most every `bankid.collect_interval` seconds), and finish it as a login or as linking BankID
-//! to the account. Orders live in the database, bound to the browser that started them by a
-//! cookie, so any instance can serve any poll and no other browser can take the result.
+//! Logging in with BankID, and the BankID orders behind it: start an order, follow it (the browser
+//! polls us, we collect from BankID at most every `bankid.collect_interval` seconds), and finish
+//! it as a login. Linking BankID to an account (`account::bankid_link`) uses the same orders.
+//! Orders live in the database, bound to the browser that started them by a cookie, so any
+//! instance can serve any poll and no other browser can take the result.
 
 use std::net::IpAddr;
 
-use crate::account::identity;
+use crate::bankid::api::{
+    CollectStatus, CompletionData, OrderRequest, Requirement, Risk, error_codes,
+};
+use crate::bankid::client::BankIdError;
+use crate::bankid::messages::{FlowKind, client_error_message, failed_message, pending_message};
+use crate::bankid::qr::qr_payload;
 use crate::crypto::{random_token, sha256_hex};
-use crate::login::sessions::{self, ActiveSession};
-use crate::mail::compose::{EmailKind, compose};
-use crate::mail::outbox;
+use crate::identity::sealed::{self as identity, IdentityError};
 use crate::state::AppState;
-use crate::store::{BankIdOrder, PersonnummerVerification, StoreError, VerificationOutcome};
+use crate::store::{BankIdOrder, StoreError};
 
-use super::api::{CollectStatus, CompletionData, OrderRequest, Requirement, Risk, error_codes};
-use super::client::BankIdError;
-use super::messages::{FlowKind, client_error_message, failed_message, pending_message};
-use super::qr::qr_payload;
-
-/// The `acr` of a BankID login: the Swedish eID level of assurance 3, which BankID meets.
-pub const ACR_BANKID: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
-pub const AMR_BANKID: &str = "bankid";
+use super::methods::Method;
+use super::sessions::{self, ActiveSession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -37,11 +35,9 @@ pub enum FlowError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Account(#[from] crate::account::AccountError),
+    Identity(#[from] IdentityError),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
-    #[error("email: {0}")]
-    Mail(String),
 }
 
 /// What an order is for.
@@ -343,36 +339,16 @@ pub async fn progress(
     })
 }
 
-/// How a completed order ended.
-pub enum Finished {
-    /// A session for the linked account; continue the login.
-    LoggedIn {
-        cookie: String,
-        active: Box<ActiveSession>,
-        order: Box<BankIdOrder>,
-    },
-    /// BankID is now linked to the account.
-    Linked,
-    /// No account has linked BankID for this person.
-    NoLinkedAccount,
-    Disabled,
-    /// During linking, the BankID belonged to someone else.
-    WrongPerson,
-    /// During linking, the person proved the number, but another account of theirs already
-    /// has it verified.
-    VerifiedElsewhere,
-    /// Not complete (yet), or already used.
-    NotComplete,
-}
-
-pub async fn finish(
+/// A completed order of this browser, with what BankID said; `None` while it is not complete
+/// (or already used).
+pub async fn completed(
     state: &AppState,
     order_ref: &str,
     binding: Option<&str>,
-) -> Result<Finished, FlowError> {
+) -> Result<Option<(BankIdOrder, CompletionData)>, FlowError> {
     let order = bound_order(state, order_ref, binding).await?;
     if order.status != "complete" {
-        return Ok(Finished::NotComplete);
+        return Ok(None);
     }
     let sealed = order
         .completion_sealed
@@ -381,78 +357,57 @@ pub async fn finish(
     let completion: CompletionData =
         serde_json::from_slice(&state.secret_box.open(sealed, order_ref.as_bytes())?)
             .map_err(|_| FlowError::UnknownOrder)?;
-    let returned = &completion.user.personal_number;
-    let index = state.blind_index.hash_hex(returned.as_bytes());
-    let now = state.clock.now();
-    match order.purpose.as_str() {
-        "link" => {
-            let user_id = order.user_id.clone().ok_or(FlowError::UnknownOrder)?;
-            let stored = identity::personnummer_of(state, &user_id).await?;
-            // Defence in depth: the poll compared already; compare again before linking.
-            if stored.as_ref().map(|p| p.as_str()) != Some(returned.as_str()) {
-                tracing::warn!(user_id = %user_id, "BankID linking: the BankID belongs to another person");
-                return Ok(Finished::WrongPerson);
-            }
-            let mut notices = Vec::new();
-            for holder in state.store.unverified_holders(&index, &user_id).await? {
-                let message = compose(state, EmailKind::PersonnummerRemoved, &holder, None)
-                    .map_err(FlowError::Mail)?;
-                let kind = EmailKind::PersonnummerRemoved.template();
-                notices.push((holder.id.clone(), outbox::prepare(state, kind, &message)));
-            }
-            let verification = PersonnummerVerification {
-                order_ref: order_ref.to_string(),
-                user_id: user_id.clone(),
-                blind_index: index,
-                verified_at: now,
-                name_if_empty: crate::account::names::validate_name(&completion.user.name).ok(),
-                notices,
-            };
-            match state.store.verify_personnummer(&verification).await? {
-                VerificationOutcome::Verified { removed_from } => {
-                    if !removed_from.is_empty() {
-                        state.mail_wakeup.notify_one();
-                        tracing::info!(user_id = %user_id, accounts = removed_from.len(), "unverified copies of the number removed from other accounts");
-                    }
-                    tracing::info!(user_id = %user_id, "BankID linked");
-                    Ok(Finished::Linked)
-                }
-                VerificationOutcome::OrderNotComplete => Ok(Finished::NotComplete),
-                VerificationOutcome::NumberChanged => Ok(Finished::WrongPerson),
-                VerificationOutcome::VerifiedElsewhere => {
-                    tracing::info!(user_id = %user_id, "BankID linking: the number is verified on another account");
-                    Ok(Finished::VerifiedElsewhere)
-                }
-            }
-        }
-        _ => {
-            let Some(stored) = state.store.verified_personnummer_by_index(&index).await? else {
-                return Ok(Finished::NoLinkedAccount);
-            };
-            let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
-                return Ok(Finished::NoLinkedAccount);
-            };
-            if user.disabled {
-                return Ok(Finished::Disabled);
-            }
-            let (cookie, active) =
-                sessions::prepare(state, user, vec![AMR_BANKID.into()], ACR_BANKID);
-            // The order is used up only together with storing the session it makes.
-            if !state
-                .store
-                .finish_bankid_login(order_ref, &active.session)
-                .await?
-            {
-                return Ok(Finished::NotComplete);
-            }
-            tracing::info!(user_id = %active.user.id, "BankID login succeeded");
-            Ok(Finished::LoggedIn {
-                cookie,
-                active: Box::new(active),
-                order: Box::new(order),
-            })
-        }
+    Ok(Some((order, completion)))
+}
+
+/// How a completed login order ended.
+pub enum LoginFinished {
+    /// A session for the linked account; continue the login.
+    LoggedIn {
+        cookie: String,
+        active: Box<ActiveSession>,
+        order: Box<BankIdOrder>,
+    },
+    /// No account has BankID linked (verified) for this person.
+    NoLinkedAccount,
+    Disabled,
+    /// Not complete (yet), or already used.
+    NotComplete,
+}
+
+/// Finishes a login order: the account whose verified personnummer BankID returned gets a
+/// session, stored in the transaction that uses the order up.
+pub async fn finish_login(
+    state: &AppState,
+    order: BankIdOrder,
+    completion: &CompletionData,
+) -> Result<LoginFinished, FlowError> {
+    let index = state
+        .blind_index
+        .hash_hex(completion.user.personal_number.as_bytes());
+    let Some(stored) = state.store.verified_personnummer_by_index(&index).await? else {
+        return Ok(LoginFinished::NoLinkedAccount);
+    };
+    let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
+        return Ok(LoginFinished::NoLinkedAccount);
+    };
+    if user.disabled {
+        return Ok(LoginFinished::Disabled);
     }
+    let (cookie, active) = sessions::prepare(state, user, Method::BankId);
+    if !state
+        .store
+        .finish_bankid_login(&order.order_ref, &active.session)
+        .await?
+    {
+        return Ok(LoginFinished::NotComplete);
+    }
+    tracing::info!(user_id = %active.user.id, "BankID login succeeded");
+    Ok(LoginFinished::LoggedIn {
+        cookie,
+        active: Box::new(active),
+        order: Box::new(order),
+    })
 }
 
 /// "Avbryt": cancels the order at BankID and here.

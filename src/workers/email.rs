@@ -13,7 +13,7 @@ use crate::jobs::{self, Claim, Failure, Policy, Queue, Report};
 use crate::state::AppState;
 use crate::store::{OutboxEmail, StoreResult, UnixTime};
 
-use super::{MailError, outbox};
+use crate::mail::MailError;
 
 /// The `outbox` table.
 pub struct EmailOutbox;
@@ -76,7 +76,7 @@ impl Queue for EmailOutbox {
     }
 
     async fn perform(state: Arc<AppState>, email: OutboxEmail) -> Result<(), Failure> {
-        let message = outbox::open(&state, &email)
+        let message = crate::account::emails::open_outbox(&state, &email)
             .map_err(|e| Failure::Permanent(format!("cannot open the sealed message: {e}")))?;
         state
             .mailer
@@ -197,7 +197,7 @@ mod tests {
             locale: "sv".into(),
             action_link: None,
         };
-        let email = outbox::prepare(state, "test", &message);
+        let email = crate::account::emails::prepare_outbox(state, "test", &message);
         state.store.enqueue_email(&email).await.expect("enqueue");
         email.id
     }
