@@ -6,7 +6,9 @@
 //!
 //! The capture is the process's global subscriber, so this test binary holds this test only.
 
+#[path = "it/bankid_support/mod.rs"]
 mod bankid_support;
+#[path = "it/common/mod.rs"]
 mod common;
 
 use bankid_support::{

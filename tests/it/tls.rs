@@ -3,7 +3,7 @@
 //! and a client not trusting the certificate refuses it. `config check` reads the `[tls]` keys
 //! from the environment and refuses half a configuration.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Command;

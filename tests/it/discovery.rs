@@ -1,7 +1,7 @@
 //! The discovery document and the JWKS, checked against the OpenID Foundation conformance notes
 //! (sections 1.5 and 2.4 of `oidf-conformance-checks.md`), except the https-only checks.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

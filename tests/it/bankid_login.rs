@@ -3,8 +3,8 @@
 //! get an ID token with BankID's `acr` and `amr`; a person without a linked account is refused;
 //! `alreadyInProgress` cancels the stale order; `prompt=login` and `max_age` ask for BankID again.
 
-mod bankid_support;
-mod common;
+use crate::bankid_support;
+use crate::common;
 
 use bankid_support::{
     EMAIL, PERSON, RFA4_SV, STRANGER, account_with_personnummer, approve_and_poll, authorization,

@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009), introspection (RFC 7662) and `private_key_jwt` client
 //! authentication (RFC 7523, OpenID Connect Core §9), against a real server.
 
-mod common;
+use crate::common;
 
 use common::*;
 use josekit::jwk::alg::ec::EcKeyPair;

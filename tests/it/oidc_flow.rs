@@ -1,7 +1,7 @@
 //! The authorization-code flow as a relying party sees it, driven by the `openidconnect` crate and
 //! a browser that fills in the login form.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Failures, with the exact status codes, error codes and headers the specifications (and the
 //! OpenID Foundation conformance suite) require.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -4,7 +4,7 @@
 //! someone else out, private files, HSTS, one live refresh chain, a sender that survives a poison
 //! message over real SMTP, and a quick 503 (not a hang, not a 500) while the database is away.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,8 +2,8 @@
 //! or an autostart token, pick a test person, approve or cancel; CSRF like every form) and its
 //! JSON control API under `/dev/bankid/api/`.
 
-mod bankid_support;
-mod common;
+use crate::bankid_support;
+use crate::common;
 
 use bankid_support::{PERSON, STRANGER, poll_until_complete, simulator, start_order};
 use common::{Browser, Form, TestServer};

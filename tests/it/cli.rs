@@ -1,7 +1,7 @@
 //! The `leasify-id` binary's administration commands, run as a separate process against a data dir
 //! (and, with `LEASIFY_TEST_BACKEND=postgres`, a fresh PostgreSQL schema).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! Two instances on one PostgreSQL database behave as one: a login at instance A gives a code that
 //! instance B redeems, and refresh and UserInfo work at either. Only meaningful on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::*;

@@ -1,8 +1,8 @@
 //! The personnummer in Mina uppgifter: validated with a clear message, saved only after the
 //! password is confirmed, shown masked, and never stored readable.
 
-mod bankid_support;
-mod common;
+use crate::bankid_support;
+use crate::common;
 
 use common::{Browser, Form, TestServer};
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! RP-Initiated Logout 1.0 (every case of the OpenID conformance plan) and Back-Channel Logout
 //! 1.0, against a real server; the back-channel receiver is a small HTTP server in the test.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

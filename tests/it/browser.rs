@@ -16,9 +16,9 @@
 //! Without `/usr/bin/chromium` the tests print SKIPPED and pass, unless `LEASIFY_REQUIRE_BROWSER`
 //! is set (CI), where they fail.
 
-mod bankid_support;
-mod browser_support;
-mod common;
+use crate::bankid_support;
+use crate::browser_support;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `prompt=none` gets `consent_required`, and Mina uppgifter lists the apps with access and
 //! withdraws it (the app's refresh and access tokens stop working).
 
-mod common;
+use crate::common;
 
 use common::*;
 use leasify_id::admin::clients::{self, NewClient};

@@ -2,8 +2,8 @@
 //! refresh; malformed JSON is `invalid_request`), `acr_values` (BankID's LoA 3 cannot be met by a
 //! password; the password level or unknown values can) and `prompt=select_account`.
 
-mod bankid_support;
-mod common;
+use crate::bankid_support;
+use crate::common;
 
 use common::*;
 use leasify_id::admin::clients::{self, NewClient};

@@ -8,7 +8,7 @@
 //! the server's mail relay. Emails are awaited with timeouts; the only fixed waits are the ones
 //! that assert that nothing arrives.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

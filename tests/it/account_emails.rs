@@ -2,7 +2,7 @@
 //! expire, the neutral answer for unknown addresses, resets that end every other session and
 //! refresh token, and an SMTP server that refuses mail at first.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

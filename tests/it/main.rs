@@ -1,0 +1,27 @@
+//! The integration tests: the real server on port 0, driven over HTTP as a relying party and a
+//! browser would (and by a real Chromium, and over real SMTP), on the backend
+//! `LEASIFY_TEST_BACKEND` selects. One test binary, so the suite links once; each module is one
+//! area. `tests/bankid_logs.rs` stays a binary of its own: it captures the process's log output.
+
+mod bankid_support;
+mod browser_support;
+mod common;
+
+mod account_emails;
+mod accounts;
+mod bankid_client;
+mod bankid_dev_app;
+mod bankid_login;
+mod browser;
+mod claims_and_acr;
+mod cli;
+mod consent;
+mod deploy_safety;
+mod discovery;
+mod logout;
+mod oidc_errors;
+mod oidc_flow;
+mod personnummer;
+mod tls;
+mod token_management;
+mod two_instances;
