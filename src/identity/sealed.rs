@@ -55,7 +55,8 @@ pub async fn verified_personnummer_of(
     }
 }
 
-fn open(state: &AppState, stored: &StoredPersonnummer) -> Result<Personnummer, IdentityError> {
+/// Opens a stored number (the row is already at hand).
+pub fn open(state: &AppState, stored: &StoredPersonnummer) -> Result<Personnummer, IdentityError> {
     let user_id = &stored.user_id;
     let plain = state.secret_box.open(&stored.sealed, user_id.as_bytes())?;
     let text = String::from_utf8(plain)

@@ -2,13 +2,11 @@
 //! poll the page makes every second, finishing and cancelling. The simulated BankID app is in
 //! `dev_bankid_handlers.rs`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
@@ -16,38 +14,36 @@ use serde::Deserialize;
 use crate::account::bankid_link::{self, LinkError, LinkFinished};
 use crate::bankid::qr::qr_svg_with_label;
 use crate::login::bankid::{self as flow, BINDING_COOKIE, FlowError, LoginFinished, Start};
-use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::oidc::PageError;
 use crate::state::AppState;
 use crate::store::BankIdOrder;
 
-use super::account_handlers::{Form, csrf_token, field, message_page, session_form, with_cookie};
-use super::http::{RequestId, client_ip, cookie, host_cookie};
-use super::login_handlers::{
-    AfterLogin, continue_after_login, page_lang, redirect_see_other, safe_next,
-};
-use super::oidc_handlers::parse_pairs;
-use super::responses::{internal_page, page, page_error};
+use super::errors::{WebError, internal};
+use super::extract::{Client, CsrfForm, Lang, Session};
+use super::http::{cookie, host_cookie};
+use super::login_handlers::{AfterLogin, continue_after_login, safe_next};
+use super::pages::{CsrfToken, message_page, page, redirect_see_other};
 
+/// How a failed BankID step reaches the person: BankID's message, an expired-request page, or
+/// our own failure.
 fn flow_failure(
     state: &AppState,
-    lang: &str,
-    request_id: &RequestId,
+    lang: &'static str,
     error: FlowError,
-) -> Response {
+) -> Result<Response, WebError> {
     match error {
-        FlowError::Refused(key) => message_page(
+        FlowError::Refused(key) => Ok(message_page(
             state,
             lang,
             "bankid-title",
             key,
             Some(("/", "back-to-login")),
-        ),
+        )),
         FlowError::UnknownOrder | FlowError::NoPersonnummer => {
-            page_error(state, lang, PageError::RequestExpired)
+            Err(WebError::page(PageError::RequestExpired).in_lang(lang))
         }
-        FlowError::Disabled => page_error(state, lang, PageError::BadRequest),
-        other => internal_page(state, lang, request_id, &other),
+        FlowError::Disabled => Err(WebError::page(PageError::BadRequest).in_lang(lang)),
+        other => Err(internal(other).in_lang(lang)),
     }
 }
 
@@ -117,36 +113,32 @@ fn refused_page(
     message_key: &str,
     retry: Retry,
 ) -> Response {
-    let (csrf, set_cookie) = csrf_token(state, headers);
+    let csrf = CsrfToken::for_browser(state, headers);
     let context = context! {
         lang => lang,
         languages => Vec::<minijinja::Value>::new(),
         heading_key => retry.heading_key,
         message_key => message_key,
-        csrf => csrf,
+        csrf => csrf.token.clone(),
         retry_action => retry.action,
         retry_fields => retry.fields,
         back_href => retry.back_href,
         back_key => retry.back_key,
     };
-    with_cookie(
-        page(state, StatusCode::OK, "pages/bankid.html", context),
-        set_cookie,
-    )
+    csrf.set_on(page(state, StatusCode::OK, "pages/bankid.html", context))
 }
 
 /// The answer to a start that failed.
 fn start_failure(
     state: &AppState,
     headers: &HeaderMap,
-    lang: &str,
-    request_id: &RequestId,
+    lang: &'static str,
     error: FlowError,
     retry: Retry,
-) -> Response {
+) -> Result<Response, WebError> {
     match error {
-        FlowError::Refused(key) => refused_page(state, headers, lang, key, retry),
-        other => flow_failure(state, lang, request_id, other),
+        FlowError::Refused(key) => Ok(refused_page(state, headers, lang, key, retry)),
+        other => flow_failure(state, lang, other),
     }
 }
 
@@ -162,84 +154,63 @@ fn order_page_redirect(started: &flow::Started, lang: &str) -> Response {
     response
 }
 
-/// The form, once its CSRF token checks out, and the page language.
-pub(super) fn verified_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Form, &'static str), Box<Response>> {
-    let form = parse_pairs(body);
-    let lang = page_lang(state, field(&form, "lang"), None, headers);
-    if !csrf::verify(state, cookie(headers, CSRF_COOKIE), field(&form, "csrf")) {
-        return Err(Box::new(page_error(state, lang, PageError::InvalidCsrf)));
-    }
-    Ok((form, lang))
-}
-
 /// "Logga in med BankID" (from the login page, for an app or for our own pages).
 pub async fn start_login(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lang: Lang,
+    client: Client,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (form, lang) = match verified_form(&state, &headers, &body) {
-        Ok(parts) => parts,
-        Err(response) => return *response,
-    };
-    let pending = field(&form, "req").filter(|r| !r.is_empty());
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let lang = lang.pick(form.lang(), None);
+    let pending = form.get("req").filter(|r| !r.is_empty());
     let next = pending
         .is_none()
-        .then(|| safe_next(&state, field(&form, "next")));
-    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
+        .then(|| safe_next(&state, form.get("next")));
     let what = Start::Login {
         pending_authorization: pending,
         next_path: next.as_deref(),
     };
     let previous = cookie(&headers, BINDING_COOKIE);
-    match flow::start(&state, what, ip, lang, previous).await {
-        Ok(started) => order_page_redirect(&started, lang),
+    match flow::start(&state, what, client.ip, lang, previous).await {
+        Ok(started) => Ok(order_page_redirect(&started, lang)),
         Err(e) => {
             let retry = Retry::login(pending, next.as_deref(), lang);
-            start_failure(&state, &headers, lang, &request_id, e, retry)
+            start_failure(&state, &headers, lang, e, retry)
         }
     }
 }
 
-/// Mina uppgifter → "Koppla BankID": an order only the stored personnummer can complete.
+/// Mina uppgifter → "Visa QR-kod": an order whose BankID must be the stored personnummer's.
 pub async fn start_link(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lang: Lang,
+    client: Client,
+    Session(active): Session,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (active, _form, lang) = match session_form(&state, &headers, &request_id, &body).await {
-        Ok(parts) => parts,
-        Err(response) => return response,
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let lang = lang.for_user(form.lang(), &active);
+    let what = Start::Link {
+        user_id: &active.user.id,
     };
-    let ip = client_ip(&state.config, Some(&ConnectInfo(peer)), &headers);
     match flow::start(
         &state,
-        Start::Link {
-            user_id: &active.user.id,
-        },
-        ip,
+        what,
+        client.ip,
         lang,
         cookie(&headers, BINDING_COOKIE),
     )
     .await
     {
-        Ok(started) => order_page_redirect(&started, lang),
-        Err(e) => start_failure(&state, &headers, lang, &request_id, e, Retry::link(lang)),
+        Ok(started) => Ok(order_page_redirect(&started, lang)),
+        Err(e) => start_failure(&state, &headers, lang, e, Retry::link(lang)),
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct OrderQuery {
     order: String,
-    lang: Option<String>,
 }
 
 fn qr_svg(state: &AppState, lang: &str, payload: Option<&str>) -> String {
@@ -250,21 +221,22 @@ fn qr_svg(state: &AppState, lang: &str, payload: Option<&str>) -> String {
 
 pub async fn order_page(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
     headers: HeaderMap,
     Query(query): Query<OrderQuery>,
-) -> Response {
-    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+) -> Result<Response, WebError> {
+    let lang = lang.page();
     let binding = cookie(&headers, BINDING_COOKIE);
-    let order = match flow::bound_order(&state, &query.order, binding).await {
-        Ok(order) => order,
-        Err(e) => return flow_failure(&state, lang, &request_id, e),
+    let step = async {
+        let order = flow::bound_order(&state, &query.order, binding).await?;
+        let progress = flow::progress(&state, &query.order, binding).await?;
+        Ok::<_, FlowError>((order, progress))
     };
-    let progress = match flow::progress(&state, &query.order, binding).await {
-        Ok(progress) => progress,
-        Err(e) => return flow_failure(&state, lang, &request_id, e),
+    let (order, progress) = match step.await {
+        Ok(done) => done,
+        Err(e) => return flow_failure(&state, lang, e),
     };
-    let (csrf, set_cookie) = csrf_token(&state, &headers);
+    let csrf = CsrfToken::for_browser(&state, &headers);
     let retry = Retry::of(&order, lang);
     let context = context! {
         lang => lang,
@@ -275,24 +247,23 @@ pub async fn order_page(
         qr_svg => qr_svg(&state, lang, progress.qr_payload.as_deref()),
         message_key => progress.message_key,
         autostart_url => format!("bankid:///?autostarttoken={}&redirect=null", progress.auto_start_token),
-        csrf => csrf,
+        csrf => csrf.token.clone(),
         retry_action => retry.action,
         retry_fields => retry.fields,
         back_href => retry.back_href,
         back_key => retry.back_key,
     };
-    with_cookie(
-        page(&state, StatusCode::OK, "pages/bankid.html", context),
-        set_cookie,
-    )
+    Ok(csrf.set_on(page(&state, StatusCode::OK, "pages/bankid.html", context)))
 }
 
+/// What the order page asks every second: the status, BankID's message and this second's QR.
 pub async fn poll(
     State(state): State<Arc<AppState>>,
+    lang: Lang,
     headers: HeaderMap,
     Query(query): Query<OrderQuery>,
 ) -> Response {
-    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+    let lang = lang.page();
     match flow::progress(&state, &query.order, cookie(&headers, BINDING_COOKIE)).await {
         Ok(progress) => {
             let next = (progress.status == "complete")
@@ -304,10 +275,9 @@ pub async fn poll(
                 "next": next,
             });
             let mut response = Json(body).into_response();
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(FlowError::UnknownOrder) => (
@@ -328,41 +298,41 @@ pub async fn poll(
 
 pub async fn finish(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
     headers: HeaderMap,
     Query(query): Query<OrderQuery>,
-) -> Response {
-    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
+) -> Result<Response, WebError> {
+    let lang = lang.page();
     let not_complete =
         || redirect_see_other(&format!("/bankid/order?order={}&lang={lang}", query.order));
     let (order, completion) =
         match flow::completed(&state, &query.order, cookie(&headers, BINDING_COOKIE)).await {
             Ok(Some(done)) => done,
-            Ok(None) => return not_complete(),
-            Err(e) => return flow_failure(&state, lang, &request_id, e),
+            Ok(None) => return Ok(not_complete()),
+            Err(e) => return flow_failure(&state, lang, e),
         };
     if order.purpose == "link" {
-        let (heading, message) = match bankid_link::finish_link(&state, order, &completion).await {
+        let message = match bankid_link::finish_link(&state, order, &completion).await {
             Ok(LinkFinished::Linked) => {
-                return redirect_see_other(&format!("/account?notice=bankid-linked&lang={lang}"));
+                return Ok(redirect_see_other(&format!(
+                    "/account?notice=bankid-linked&lang={lang}"
+                )));
             }
-            Ok(LinkFinished::NotComplete) => return not_complete(),
-            Ok(LinkFinished::WrongPerson) => ("bankid-link-title", "bankid-wrong-person"),
-            Ok(LinkFinished::VerifiedElsewhere) => {
-                ("bankid-link-title", "bankid-verified-elsewhere")
-            }
-            Err(LinkError::Flow(e)) => return flow_failure(&state, lang, &request_id, e),
-            Err(e) => return internal_page(&state, lang, &request_id, &e),
+            Ok(LinkFinished::NotComplete) => return Ok(not_complete()),
+            Ok(LinkFinished::WrongPerson) => "bankid-wrong-person",
+            Ok(LinkFinished::VerifiedElsewhere) => "bankid-verified-elsewhere",
+            Err(LinkError::Flow(e)) => return flow_failure(&state, lang, e),
+            Err(e) => return Err(internal(e).in_lang(lang)),
         };
-        return message_page(
+        let back = Some(("/account", "account-title"));
+        return Ok(message_page(
             &state,
             lang,
-            heading,
+            "bankid-link-title",
             message,
-            Some(("/account", "account-title")),
-        );
+            back,
+        ));
     }
-    let login_again = format!("/login?next=%2Faccount&lang={lang}");
     match flow::finish_login(&state, order, &completion).await {
         Ok(LoginFinished::LoggedIn {
             cookie: session_cookie,
@@ -371,58 +341,41 @@ pub async fn finish(
         }) => {
             // Checked when the order started; checked again, as every return-to value is.
             let next = safe_next(&state, order.next_path.as_deref());
-            let after = match &order.pending_authorization {
-                Some(req) => AfterLogin::Authorization(req),
-                None => AfterLogin::Local(&next),
-            };
-            continue_after_login(
+            let after = AfterLogin::pending_or(order.pending_authorization.as_deref(), &next);
+            continue_after_login(&state, lang, after, &active, &session_cookie).await
+        }
+        Ok(LoginFinished::NoLinkedAccount) => {
+            let login_again = format!("/login?next=%2Faccount&lang={lang}");
+            Ok(message_page(
                 &state,
                 lang,
-                &request_id,
-                &headers,
-                after,
-                &active,
-                &session_cookie,
-            )
-            .await
+                "bankid-title",
+                "bankid-no-linked-account",
+                Some((&login_again, "login-again")),
+            ))
         }
-        Ok(LoginFinished::NoLinkedAccount) => message_page(
-            &state,
-            lang,
-            "bankid-title",
-            "bankid-no-linked-account",
-            Some((&login_again, "login-again")),
-        ),
-        Ok(LoginFinished::Disabled) => message_page(
+        Ok(LoginFinished::Disabled) => Ok(message_page(
             &state,
             lang,
             "bankid-title",
             "bankid-account-disabled",
             None,
-        ),
-        Ok(LoginFinished::NotComplete) => not_complete(),
-        Err(e) => flow_failure(&state, lang, &request_id, e),
+        )),
+        Ok(LoginFinished::NotComplete) => Ok(not_complete()),
+        Err(e) => flow_failure(&state, lang, e),
     }
 }
 
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (form, lang) = match verified_form(&state, &headers, &body) {
-        Ok(parts) => parts,
-        Err(response) => return *response,
-    };
-    match flow::cancel(
-        &state,
-        field(&form, "order").unwrap_or_default(),
-        cookie(&headers, BINDING_COOKIE),
-    )
-    .await
-    {
-        Ok(order) => redirect_see_other(&Retry::of(&order, lang).back_href),
-        Err(e) => flow_failure(&state, lang, &request_id, e),
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let lang = lang.pick(form.lang(), None);
+    let order = form.get("order").unwrap_or_default();
+    match flow::cancel(&state, order, cookie(&headers, BINDING_COOKIE)).await {
+        Ok(order) => Ok(redirect_see_other(&Retry::of(&order, lang).back_href)),
+        Err(e) => flow_failure(&state, lang, e),
     }
 }

@@ -20,10 +20,8 @@ use crate::bankid::simulator::control::ControlError;
 use crate::bankid::simulator::dev_app::{AppAction, error_code};
 use crate::state::AppState;
 
-use super::account_handlers::{Form, csrf_token, field, with_cookie};
-use super::bankid_handlers::verified_form;
-use super::login_handlers::redirect_see_other;
-use super::responses::page;
+use super::extract::CsrfForm;
+use super::pages::{CsrfToken, page, redirect_see_other};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -65,11 +63,11 @@ fn render(
     status: StatusCode,
     view: PageView<'_>,
 ) -> Response {
-    let (csrf, set_cookie) = csrf_token(state, headers);
+    let csrf = CsrfToken::for_browser(state, headers);
     let context = context! {
         lang => "en",
         languages => Vec::<minijinja::Value>::new(),
-        csrf => csrf,
+        csrf => csrf.token.clone(),
         notice => view.notice,
         problem => view.problem,
         qr_payload => view.qr_payload,
@@ -78,10 +76,7 @@ fn render(
         orders => minijinja::Value::from_serialize(simulator.orders()),
         identities => minijinja::Value::from_serialize(simulator.identities()),
     };
-    with_cookie(
-        page(state, status, "pages/dev_bankid.html", context),
-        set_cookie,
-    )
+    csrf.set_on(page(state, status, "pages/dev_bankid.html", context))
 }
 
 pub async fn app_page(
@@ -119,8 +114,8 @@ pub async fn app_page(
     render(&state, simulator, &headers, StatusCode::OK, view)
 }
 
-fn form_value<'a>(form: &'a Form, name: &str) -> &'a str {
-    field(form, name).unwrap_or_default()
+fn form_value<'a>(form: &'a CsrfForm, name: &str) -> &'a str {
+    form.get(name).unwrap_or_default()
 }
 
 /// The page's forms: after an action, back to the page (so a reload does not repeat it); a
@@ -128,14 +123,10 @@ fn form_value<'a>(form: &'a Form, name: &str) -> &'a str {
 pub async fn app_form(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    form: CsrfForm,
 ) -> Response {
     let Some(simulator) = simulator(&state) else {
         return StatusCode::NOT_FOUND.into_response();
-    };
-    let (form, _lang) = match verified_form(&state, &headers, &body) {
-        Ok(parts) => parts,
-        Err(response) => return *response,
     };
     let refused = |status: StatusCode, problem: String| {
         let view = PageView {
@@ -147,7 +138,7 @@ pub async fn app_form(
         };
         render(&state, simulator, &headers, status, view)
     };
-    let action = match AppAction::from_form(&form) {
+    let action = match AppAction::from_form(&form.0) {
         Ok(action) => action,
         Err(e) => return refused(StatusCode::BAD_REQUEST, e.to_string()),
     };

@@ -1,36 +1,30 @@
-//! The hosted login page and the home page.
+//! The hosted login page, the home page, and where a login goes on from.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
-use crate::login::csrf::{self, CSRF_COOKIE};
 use crate::login::device::{DEVICE_COOKIE, DEVICE_COOKIE_TTL};
 use crate::login::methods::{ACR_PASSWORD, Method};
 use crate::login::password::{LoginError, verify_password_login};
-use crate::login::sessions::{self, SESSION_COOKIE};
-use crate::oidc::PageError;
+use crate::login::sessions::{self, ActiveSession, SESSION_COOKIE};
 use crate::oidc::authorize::{self, AuthorizationRequest};
 use crate::state::AppState;
 
-use super::http::{RequestId, cookie, host_cookie};
-use super::oidc_handlers::{accept_language, parse_pairs};
-use super::responses::{
-    allow_form_redirect_to, authorize_error, internal_page, language_links, page, page_error,
-};
-use crate::render::i18n::negotiate;
+use super::errors::WebError;
+use super::extract::{Client, CsrfForm, Lang, MaybeSession};
+use super::http::{cookie, host_cookie};
+use super::oidc_handlers::outcome_response;
+use super::pages::{CsrfToken, allow_form_redirect_to, language_links, page, redirect_see_other};
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     req: Option<String>,
     next: Option<String>,
-    lang: Option<String>,
 }
 
 /// Where a login leads: back into an app's authorization request, or to one of our own pages.
@@ -42,6 +36,42 @@ enum LoginTarget {
     Local {
         next: String,
     },
+}
+
+impl LoginTarget {
+    /// The app's waiting request (`req`), or `next` resolved against the issuer.
+    async fn of(
+        state: &AppState,
+        req: Option<&str>,
+        next: Option<&str>,
+    ) -> Result<LoginTarget, WebError> {
+        Ok(match req {
+            Some(pending_id) => LoginTarget::Authorization {
+                pending_id: pending_id.to_string(),
+                request: Box::new(authorize::pending_request(state, pending_id).await?),
+            },
+            None => LoginTarget::Local {
+                next: safe_next(state, next),
+            },
+        })
+    }
+
+    fn request(&self) -> Option<&AuthorizationRequest> {
+        match self {
+            LoginTarget::Authorization { request, .. } => Some(request),
+            LoginTarget::Local { .. } => None,
+        }
+    }
+
+    fn after(&self) -> AfterLogin<'_> {
+        match self {
+            LoginTarget::Authorization {
+                pending_id,
+                request,
+            } => AfterLogin::LoadedAuthorization(pending_id, request),
+            LoginTarget::Local { next } => AfterLogin::Local(next),
+        }
+    }
 }
 
 /// `next` resolved against the issuer: one of our own pages, or the account page.
@@ -61,7 +91,7 @@ async fn render_login(
     headers: &HeaderMap,
     status: StatusCode,
     view: LoginView<'_>,
-) -> Result<Response, crate::store::StoreError> {
+) -> Result<Response, WebError> {
     let (client_name, req, next, self_path, forgot_href) = match view.target {
         LoginTarget::Authorization {
             pending_id,
@@ -89,20 +119,18 @@ async fn render_login(
         }
     };
     // An app demanding BankID (acr_values) gets only the BankID button.
-    let password_allowed = match view.target {
-        LoginTarget::Authorization { request, .. } => {
-            request.accepts_acr(&state.config, ACR_PASSWORD) || state.bankid.is_none()
-        }
-        LoginTarget::Local { .. } => true,
-    };
-    let (csrf_cookie, is_new) = csrf::cookie_or_new(state, cookie(headers, CSRF_COOKIE));
+    let password_allowed = view
+        .target
+        .request()
+        .is_none_or(|r| r.accepts_acr(&state.config, ACR_PASSWORD) || state.bankid.is_none());
+    let csrf = CsrfToken::for_browser(state, headers);
     let context = context! {
         lang => view.lang,
         languages => language_links(&self_path, view.lang),
         req => req,
         next => next,
         forgot_href => forgot_href,
-        csrf => csrf::token_for(state, &csrf_cookie),
+        csrf => csrf.token.clone(),
         email => view.email,
         error_key => view.error_key,
         client_name => client_name,
@@ -110,62 +138,21 @@ async fn render_login(
         password_allowed => password_allowed,
     };
     let mut response = page(state, status, "pages/login.html", context);
-    if let LoginTarget::Authorization { request, .. } = view.target {
+    if let Some(request) = view.target.request() {
         allow_form_redirect_to(&mut response, &request.target.redirect_uri);
     }
-    if is_new {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            host_cookie(CSRF_COOKIE, &csrf_cookie, None),
-        );
-    }
-    Ok(response)
-}
-
-pub fn page_lang(
-    state: &AppState,
-    explicit: Option<&str>,
-    request: Option<&AuthorizationRequest>,
-    headers: &HeaderMap,
-) -> &'static str {
-    negotiate(
-        explicit,
-        request.and_then(|r| r.ui_locales.as_deref()),
-        accept_language(headers),
-        &state.config.default_locale,
-    )
+    Ok(csrf.set_on(response))
 }
 
 pub async fn login_page(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
-) -> Response {
-    let target = match query.req.as_deref() {
-        Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
-            Ok(request) => LoginTarget::Authorization {
-                pending_id: pending_id.to_string(),
-                request: Box::new(request),
-            },
-            Err(e) => {
-                return authorize_error(
-                    &state,
-                    page_lang(&state, query.lang.as_deref(), None, &headers),
-                    &request_id,
-                    e,
-                );
-            }
-        },
-        None => LoginTarget::Local {
-            next: safe_next(&state, query.next.as_deref()),
-        },
-    };
-    let request = match &target {
-        LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
-        LoginTarget::Local { .. } => None,
-    };
-    let lang = page_lang(&state, query.lang.as_deref(), request, &headers);
+) -> Result<Response, WebError> {
+    let target = LoginTarget::of(&state, query.req.as_deref(), query.next.as_deref()).await?;
+    let request = target.request();
+    let lang = lang.pick(None, request.and_then(|r| r.ui_locales.as_deref()));
     let email = request
         .and_then(|r| r.login_hint.clone())
         .unwrap_or_default();
@@ -175,57 +162,29 @@ pub async fn login_page(
         email: &email,
         error_key: None,
     };
-    render_login(&state, &headers, StatusCode::OK, view)
-        .await
-        .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e))
+    render_login(&state, &headers, StatusCode::OK, view).await
 }
 
 pub async fn login_submit(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lang: Lang,
+    client: Client,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form = parse_pairs(&body);
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let explicit_lang = field("lang");
-    let target = match field("req") {
-        Some(pending_id) => match authorize::pending_request(&state, pending_id).await {
-            Ok(request) => LoginTarget::Authorization {
-                pending_id: pending_id.to_string(),
-                request: Box::new(request),
-            },
-            Err(e) => {
-                return authorize_error(
-                    &state,
-                    page_lang(&state, explicit_lang, None, &headers),
-                    &request_id,
-                    e,
-                );
-            }
-        },
-        None => LoginTarget::Local {
-            next: safe_next(&state, field("next")),
-        },
-    };
-    let request = match &target {
-        LoginTarget::Authorization { request, .. } => Some(request.as_ref()),
-        LoginTarget::Local { .. } => None,
-    };
-    let lang = page_lang(&state, explicit_lang, request, &headers);
-    if !csrf::verify(&state, cookie(&headers, CSRF_COOKIE), field("csrf")) {
-        return page_error(&state, lang, PageError::InvalidCsrf);
-    }
-    let email = field("email").unwrap_or_default();
-    let password = field("password").unwrap_or_default();
-    let source = super::account_handlers::attempt_source(&state, peer, &headers);
-    let (user, device_cookie) = match verify_password_login(&state, email, password, source).await {
-        Ok(login) => (login.user, login.device_cookie),
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let fallback = lang.pick(form.lang(), None);
+    let target = LoginTarget::of(&state, form.get("req"), form.get("next"))
+        .await
+        .map_err(|e| e.in_lang(fallback))?;
+    let lang = lang.pick(
+        form.lang(),
+        target.request().and_then(|r| r.ui_locales.as_deref()),
+    );
+    let email = form.get("email").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    let login = match verify_password_login(&state, email, password, client.attempt_source()).await
+    {
+        Ok(login) => login,
         Err(e @ (LoginError::InvalidCredentials | LoginError::Throttled)) => {
             let (status, key) = match e {
                 LoginError::Throttled => (StatusCode::TOO_MANY_REQUESTS, "login-throttled"),
@@ -237,48 +196,23 @@ pub async fn login_submit(
                 email,
                 error_key: Some(key),
             };
-            return render_login(&state, &headers, status, view)
-                .await
-                .unwrap_or_else(|e| internal_page(&state, lang, &request_id, &e));
+            return render_login(&state, &headers, status, view).await;
         }
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
+        Err(e) => return Err(super::errors::internal(e).in_lang(lang)),
     };
     // A fresh session id on every login defeats session fixation.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = crate::oidc::logout::end_session_of_cookie(&state, old).await
-    {
-        return internal_page(&state, lang, &request_id, &e);
+    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+        crate::oidc::logout::end_session_of_cookie(&state, old).await?;
     }
-    let (session_cookie, active) = match sessions::start(&state, user, Method::Password).await {
-        Ok(started) => started,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
+    let (session_cookie, active) = sessions::start(&state, login.user, Method::Password).await?;
     tracing::info!(user_id = %active.user.id, "password login succeeded");
-    let mut response = continue_after_login(
-        &state,
-        lang,
-        &request_id,
-        &headers,
-        target_of(&target),
-        &active,
-        &session_cookie,
-    )
-    .await;
+    let mut response =
+        continue_after_login(&state, lang, target.after(), &active, &session_cookie).await?;
     response.headers_mut().append(
         header::SET_COOKIE,
-        host_cookie(DEVICE_COOKIE, &device_cookie, Some(DEVICE_COOKIE_TTL)),
+        host_cookie(DEVICE_COOKIE, &login.device_cookie, Some(DEVICE_COOKIE_TTL)),
     );
-    response
-}
-
-fn target_of(target: &LoginTarget) -> AfterLogin<'_> {
-    match target {
-        LoginTarget::Authorization {
-            pending_id,
-            request,
-        } => AfterLogin::LoadedAuthorization(pending_id, request),
-        LoginTarget::Local { next } => AfterLogin::Local(next),
-    }
+    Ok(response)
 }
 
 /// Where to go once a session exists.
@@ -289,30 +223,39 @@ pub enum AfterLogin<'a> {
     Local(&'a str),
 }
 
+impl<'a> AfterLogin<'a> {
+    /// The app's waiting request if there is one, else our own page `next`.
+    pub fn pending_or(pending: Option<&'a str>, next: &'a str) -> AfterLogin<'a> {
+        match pending {
+            Some(pending_id) => AfterLogin::Authorization(pending_id),
+            None => AfterLogin::Local(next),
+        }
+    }
+}
+
 /// Finishes a login (password, link, BankID): answers the waiting app or goes to `next`, and
 /// sets the new session cookie.
 pub async fn continue_after_login(
     state: &AppState,
-    lang: &str,
-    request_id: &RequestId,
-    _headers: &HeaderMap,
+    lang: &'static str,
     after: AfterLogin<'_>,
-    active: &crate::login::sessions::ActiveSession,
+    active: &ActiveSession,
     session_cookie: &str,
-) -> Response {
+) -> Result<Response, WebError> {
+    let resume =
+        |pending_id, loaded| authorize::resume_after_login(state, pending_id, loaded, active);
     let mut response = match after {
         AfterLogin::Authorization(pending_id) => {
-            match authorize::resume_after_login(state, pending_id, None, active).await {
-                Ok(outcome) => super::oidc_handlers::outcome_response(state, lang, outcome),
-                Err(e) => authorize_error(state, lang, request_id, e),
-            }
+            let outcome = resume(pending_id, None)
+                .await
+                .map_err(|e| WebError::from(e).in_lang(lang))?;
+            outcome_response(state, lang, outcome)
         }
         AfterLogin::LoadedAuthorization(pending_id, request) => {
-            let loaded = Some(request.clone());
-            match authorize::resume_after_login(state, pending_id, loaded, active).await {
-                Ok(outcome) => super::oidc_handlers::outcome_response(state, lang, outcome),
-                Err(e) => authorize_error(state, lang, request_id, e),
-            }
+            let outcome = resume(pending_id, Some(request.clone()))
+                .await
+                .map_err(|e| WebError::from(e).in_lang(lang))?;
+            outcome_response(state, lang, outcome)
         }
         AfterLogin::Local(next) => redirect_see_other(next),
     };
@@ -324,33 +267,15 @@ pub async fn continue_after_login(
             Some(state.config.session.ttl),
         ),
     );
-    response
-}
-
-pub fn redirect_see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = axum::http::HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
-#[derive(Debug, Deserialize)]
-pub struct HomeQuery {
-    lang: Option<String>,
+    Ok(response)
 }
 
 pub async fn home(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
-    Query(query): Query<HomeQuery>,
+    lang: Lang,
+    MaybeSession(active): MaybeSession,
 ) -> Response {
-    let lang = page_lang(&state, query.lang.as_deref(), None, &headers);
-    let active = match sessions::current(&state, cookie(&headers, SESSION_COOKIE)).await {
-        Ok(active) => active,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
+    let lang = lang.page();
     let context = context! {
         lang => lang,
         languages => language_links("/", lang),

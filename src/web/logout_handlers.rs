@@ -1,25 +1,25 @@
-//! RP-Initiated Logout 1.0: `GET|POST /session/end` and the confirmation form.
+//! Logging out: RP-Initiated Logout 1.0 (`GET|POST /session/end` and its confirmation form) and
+//! "Logga ut" in Mina uppgifter.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
-use crate::login::csrf::{self, CSRF_COOKIE};
-use crate::login::sessions::{self, SESSION_COOKIE};
-use crate::oidc::PageError;
-use crate::oidc::logout::{self, ConfirmReason, EndSessionDecision, EndSessionRequest};
+use crate::login::sessions::{ActiveSession, SESSION_COOKIE};
+use crate::oidc::logout::{
+    self, ConfirmReason, EndSessionDecision, EndSessionRequest, end_session_of_cookie,
+};
 use crate::state::AppState;
 
-use super::account_handlers::{csrf_token, message_page, with_cookie};
-use super::http::{RequestId, clear_cookie, cookie};
-use super::login_handlers::page_lang;
-use super::oidc_handlers::parse_pairs;
-use super::responses::{allow_form_redirect_to, internal_page, language_links, page, page_error};
+use super::errors::WebError;
+use super::extract::{CsrfForm, Lang, MaybeSession, parse_pairs};
+use super::http::{clear_cookie, cookie};
+use super::pages::{CsrfToken, allow_form_redirect_to, language_links, message_page, page};
 
 fn request_from(pairs: Vec<(String, String)>) -> (EndSessionRequest, HashMap<String, String>) {
     let mut all: HashMap<String, String> = HashMap::new();
@@ -39,59 +39,60 @@ fn request_from(pairs: Vec<(String, String)>) -> (EndSessionRequest, HashMap<Str
 
 pub async fn end_session_get(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
+    session: MaybeSession,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, WebError> {
     let pairs = parse_pairs(query.unwrap_or_default().as_bytes());
-    end_session(&state, &request_id, &headers, pairs).await
+    end_session(&state, &lang, session.0.as_ref(), &headers, pairs).await
 }
 
 pub async fn end_session_post(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
+    session: MaybeSession,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    end_session(&state, &request_id, &headers, parse_pairs(&body)).await
+) -> Result<Response, WebError> {
+    end_session(
+        &state,
+        &lang,
+        session.0.as_ref(),
+        &headers,
+        parse_pairs(&body),
+    )
+    .await
 }
 
 async fn end_session(
     state: &AppState,
-    request_id: &RequestId,
+    lang: &Lang,
+    session: Option<&ActiveSession>,
     headers: &HeaderMap,
     pairs: Vec<(String, String)>,
-) -> Response {
+) -> Result<Response, WebError> {
     let (request, all) = request_from(pairs);
-    let lang = page_lang(
-        state,
-        all.get("ui_locales").map(String::as_str),
-        None,
-        headers,
-    );
-    let session_user = match session_user(state, headers).await {
-        Ok(user) => user,
-        Err(e) => return internal_page(state, lang, request_id, &e),
-    };
-    let decision = match logout::decide(state, &request, session_user.as_deref()).await {
-        Ok(decision) => decision,
-        Err(e) => return internal_page(state, lang, request_id, &e),
-    };
+    let lang = lang.pick(None, all.get("ui_locales").map(String::as_str));
+    let session_user = session.map(|active| active.user.id.as_str());
+    let decision = logout::decide(state, &request, session_user)
+        .await
+        .map_err(|e| WebError::from(e).in_lang(lang))?;
     match decision {
-        EndSessionDecision::LogoutAndRedirect { redirect } => match log_out(state, headers).await {
-            Ok(()) => redirect_clearing_session(&redirect),
-            Err(e) => internal_page(state, lang, request_id, &e),
-        },
-        EndSessionDecision::LogoutAndShowPage => match log_out(state, headers).await {
-            Ok(()) => logged_out_page(state, lang),
-            Err(e) => internal_page(state, lang, request_id, &e),
-        },
+        EndSessionDecision::LogoutAndRedirect { redirect } => {
+            log_out(state, headers, lang).await?;
+            Ok(redirect_clearing_session(&redirect))
+        }
+        EndSessionDecision::LogoutAndShowPage => {
+            log_out(state, headers, lang).await?;
+            Ok(logged_out_page(state, lang))
+        }
         EndSessionDecision::Confirm {
             reason,
             client_name,
             redirect_after,
         } => {
-            let (csrf, set_cookie) = csrf_token(state, headers);
+            let csrf = CsrfToken::for_browser(state, headers);
             let reason_key = match reason {
                 ConfirmReason::Unverified => "logout-confirm-unverified",
                 ConfirmReason::InvalidHint => "logout-confirm-invalid-hint",
@@ -101,7 +102,7 @@ async fn end_session(
             let context = context! {
                 lang => lang,
                 languages => language_links("/session/end", lang),
-                csrf => csrf,
+                csrf => csrf.token.clone(),
                 reason_key => reason_key,
                 client_name => client_name,
                 id_token_hint => request.id_token_hint,
@@ -114,7 +115,7 @@ async fn end_session(
             if let Some(uri) = &redirect_after {
                 allow_form_redirect_to(&mut response, uri);
             }
-            with_cookie(response, set_cookie)
+            Ok(csrf.set_on(response))
         }
     }
 }
@@ -122,54 +123,53 @@ async fn end_session(
 /// The user confirmed: log out, then go where the (re-checked) request may go.
 pub async fn confirm(
     State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<RequestId>,
+    lang: Lang,
+    MaybeSession(session): MaybeSession,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (request, all) = request_from(parse_pairs(&body));
-    let lang = page_lang(&state, all.get("lang").map(String::as_str), None, &headers);
-    if !csrf::verify(
-        &state,
-        cookie(&headers, CSRF_COOKIE),
-        all.get("csrf").map(String::as_str),
-    ) {
-        return page_error(&state, lang, PageError::InvalidCsrf);
-    }
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let (request, _) = request_from(form.0.clone());
+    let lang = lang.pick(form.lang(), None);
     // Decide again from the submitted parameters, so the form cannot widen where we redirect.
-    let session_user = match session_user(&state, &headers).await {
-        Ok(user) => user,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
+    let session_user = session.as_ref().map(|active| active.user.id.as_str());
+    let redirect = match logout::decide(&state, &request, session_user)
+        .await
+        .map_err(|e| WebError::from(e).in_lang(lang))?
+    {
+        EndSessionDecision::LogoutAndRedirect { redirect } => Some(redirect),
+        EndSessionDecision::Confirm { redirect_after, .. } => redirect_after,
+        EndSessionDecision::LogoutAndShowPage => None,
     };
-    let redirect = match logout::decide(&state, &request, session_user.as_deref()).await {
-        Ok(EndSessionDecision::LogoutAndRedirect { redirect }) => Some(redirect),
-        Ok(EndSessionDecision::Confirm { redirect_after, .. }) => redirect_after,
-        Ok(EndSessionDecision::LogoutAndShowPage) => None,
-        Err(e) => return internal_page(&state, lang, &request_id, &e),
-    };
-    if let Err(e) = log_out(&state, &headers).await {
-        return internal_page(&state, lang, &request_id, &e);
-    }
-    match redirect {
+    log_out(&state, &headers, lang).await?;
+    Ok(match redirect {
         Some(uri) => redirect_clearing_session(&uri),
         None => logged_out_page(&state, lang),
-    }
+    })
 }
 
-/// The user of this browser's session, if it has a live one.
-async fn session_user(
+/// "Logga ut" in Mina uppgifter.
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: CsrfForm,
+) -> Result<Response, WebError> {
+    let lang = lang.pick(form.lang(), None);
+    log_out(&state, &headers, lang).await?;
+    Ok(logged_out_page(&state, lang))
+}
+
+async fn log_out(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<String>, crate::store::StoreError> {
-    Ok(sessions::current(state, cookie(headers, SESSION_COOKIE))
-        .await?
-        .map(|active| active.user.id))
-}
-
-async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), crate::error::InternalError> {
-    match cookie(headers, SESSION_COOKIE) {
-        Some(value) => crate::oidc::logout::end_session_of_cookie(state, value).await,
-        None => Ok(()),
+    lang: &'static str,
+) -> Result<(), WebError> {
+    if let Some(value) = cookie(headers, SESSION_COOKIE) {
+        end_session_of_cookie(state, value)
+            .await
+            .map_err(|e| WebError::from(e).in_lang(lang))?;
     }
+    Ok(())
 }
 
 fn redirect_clearing_session(uri: &str) -> Response {
@@ -178,10 +178,9 @@ fn redirect_clearing_session(uri: &str) -> Response {
     response
         .headers_mut()
         .append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

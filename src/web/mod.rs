@@ -1,21 +1,25 @@
 //! The HTTP surface: routes, handlers, templates, translations and security headers.
 
-pub mod account_handlers;
+pub mod account_page;
 pub mod bankid_handlers;
 pub mod consent_handlers;
 pub mod dev_bankid_handlers;
+pub mod errors;
+pub mod extract;
 pub mod http;
 pub mod login_handlers;
 pub mod logout_handlers;
 pub mod oidc_handlers;
+pub mod pages;
+pub mod password_links;
 pub mod responses;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -45,17 +49,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login",
             get(login_handlers::login_page).post(login_handlers::login_submit),
         )
-        .route("/account", get(account_handlers::account_page))
-        .route("/account/profile", post(account_handlers::update_profile))
-        .route("/account/password", post(account_handlers::change_password))
-        .route(
-            "/account/personnummer",
-            post(account_handlers::personnummer),
-        )
+        .route("/account", get(account_page::account_page))
+        .route("/account/profile", post(account_page::update_profile))
+        .route("/account/password", post(account_page::change_password))
+        .route("/account/personnummer", post(account_page::personnummer))
         .route("/account/bankid", post(bankid_handlers::start_link))
         .route(
             "/account/consents/revoke",
-            post(account_handlers::revoke_consent),
+            post(account_page::revoke_consent),
         )
         .route(
             "/consent",
@@ -66,16 +67,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/bankid/poll", get(bankid_handlers::poll))
         .route("/bankid/finish", get(bankid_handlers::finish))
         .route("/bankid/cancel", post(bankid_handlers::cancel))
-        .route("/logout", post(account_handlers::logout))
+        .route("/logout", post(logout_handlers::logout))
         .route(
             "/password/forgot",
-            get(account_handlers::forgot_page).post(account_handlers::forgot_submit),
+            get(password_links::forgot_page).post(password_links::forgot_submit),
         )
         .route(
             "/password/set",
-            get(account_handlers::set_password_page).post(account_handlers::set_password_submit),
+            get(password_links::set_password_page).post(password_links::set_password_submit),
         )
-        .route("/password/resend", post(account_handlers::resend_link))
+        .route("/password/resend", post(password_links::resend_link))
         .route("/token", post(oidc_handlers::token_endpoint))
         .route("/revoke", post(oidc_handlers::revocation_endpoint))
         .route(
@@ -98,6 +99,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     router
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            errors::render_errors,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -129,22 +134,12 @@ async fn static_file(State(state): State<Arc<AppState>>, Path(file): Path<String
     }
 }
 
-async fn not_found(
-    State(state): State<Arc<AppState>>,
-    Extension(request_id): Extension<http::RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = crate::render::i18n::negotiate(
-        None,
-        None,
-        oidc_handlers::accept_language(&headers),
-        &state.config.default_locale,
-    );
-    responses::error_page(
+async fn not_found(State(state): State<Arc<AppState>>, lang: extract::Lang) -> Response {
+    pages::error_page(
         &state,
-        lang,
+        lang.page(),
         StatusCode::NOT_FOUND,
         "error-not-found",
-        Some(&request_id),
+        None,
     )
 }

@@ -19,7 +19,7 @@ use leasify_id::oidc::authorize::{AuthorizationRequest, validate};
 use leasify_id::oidc::errors::AuthorizeError;
 use leasify_id::oidc::pkce::is_valid_s256_challenge;
 use leasify_id::oidc::response::{AuthorizationResponse, ResponseMode, error_response};
-use leasify_id::web::oidc_handlers::parse_pairs;
+use leasify_id::web::extract::parse_pairs;
 use leasify_id_fuzz::{
     CONFIDENTIAL, ISSUER, JWT, NATIVE_REDIRECT_URI, POST, PUBLIC, REDIRECT_URI,
     REDIRECT_URI_WITH_QUERY, USER, debug, harness,

@@ -15,8 +15,8 @@
 
 use leasify_id::account::change_password::{LinkOutcome, set_from_link};
 use leasify_id::account::links::{self, LinkProblem, Purpose};
-use leasify_id::web::account_handlers::SetPasswordQuery;
-use leasify_id::web::oidc_handlers::parse_pairs;
+use leasify_id::web::extract::parse_pairs;
+use leasify_id::web::password_links::SetPasswordQuery;
 use leasify_id_fuzz::{
     LINK_BOGUS_PURPOSE, LINK_DISABLED_USER, LINK_EXPIRED, LINK_USED, LINK_VALID_INVITE,
     LINK_VALID_RESET, USER, debug, harness,

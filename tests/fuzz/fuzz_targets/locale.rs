@@ -12,7 +12,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use leasify_id::render::i18n::{LOCALES, negotiate};
-use leasify_id::web::oidc_handlers::accept_language;
+use leasify_id::web::extract::accept_language;
 use leasify_id_fuzz::{fields, text};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 //! The token endpoint: `Content-Type`, `Authorization` and the form body through
-//! `web::oidc_handlers::client_request` (`parse_pairs`, duplicate check,
+//! `web::extract::ClientRequest::parse` (`parse_pairs`, duplicate check,
 //! `PresentedCredentials::from_request` / `parse_basic`), then `oidc::token::token` with its client
 //! authentication (`oidc::client_auth::authenticate`), against the harness clients.
 //!
@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,7 +26,7 @@ use leasify_id::oidc::client_auth::PresentedCredentials;
 use leasify_id::oidc::token::token;
 use leasify_id::oidc::tokens::{verify_access_token, verify_id_token_hint};
 use leasify_id::oidc::userinfo::PresentedToken;
-use leasify_id::web::oidc_handlers::{client_request, parse_pairs};
+use leasify_id::web::extract::{ClientRequest, parse_pairs};
 use leasify_id_fuzz::{
     CONFIDENTIAL, CONFIDENTIAL_SECRET, Harness, PKCE_VERIFIER, POST, POST_SECRET, PUBLIC,
     REDIRECT_URI, USER, debug, fields, harness, replace, text,
@@ -173,14 +172,15 @@ fuzz_target!(|data: &[u8]| {
     {
         headers.insert(header::AUTHORIZATION, value);
     }
-    let (presented, form) = match client_request(&headers, &Bytes::from(body.clone())) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            debug(|| format!("client_request: {e:?}"));
-            assert!([400, 401].contains(&e.status), "{e:?}");
-            return;
-        }
-    };
+    let (presented, form) =
+        match ClientRequest::parse(&headers, &body).map(|r| (r.credentials, r.form)) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                debug(|| format!("client_request: {e:?}"));
+                assert!([400, 401].contains(&e.status), "{e:?}");
+                return;
+            }
+        };
     let pairs = parse_pairs(&body);
     assert_eq!(pairs.len(), form.len(), "duplicates must be refused");
     for (k, v) in &pairs {
