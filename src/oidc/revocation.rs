@@ -8,7 +8,6 @@ use crate::crypto::sha256_hex;
 use crate::state::AppState;
 use crate::store::{Client, Grant};
 
-use super::client_auth::{PresentedCredentials, authenticate};
 use super::errors::TokenError;
 use super::tokens::{AccessTokenError, verify_access_token};
 
@@ -101,18 +100,13 @@ async fn recognise_refresh(
     }))
 }
 
-fn endpoint(state: &AppState, path: &str) -> String {
-    format!("{}{path}", state.config.issuer)
-}
-
 /// RFC 7009. Unknown, invalid or already revoked tokens are not an error (§2.2). Revoking a
 /// refresh token revokes its whole grant, and with it every access token of that grant.
 pub async fn revoke(
     state: &AppState,
-    presented: &PresentedCredentials,
+    client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<(), TokenError> {
-    let client = authenticate(state, presented, &endpoint(state, "/revoke")).await?;
     let token = token_param(form)?;
     let hint = form.get("token_type_hint").map(String::as_str);
     let Some(found) = recognise(state, token, hint).await? else {
@@ -148,10 +142,9 @@ pub async fn revoke(
 /// client only its own. Anything not live is just `{"active": false}`.
 pub async fn introspect(
     state: &AppState,
-    presented: &PresentedCredentials,
+    client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<Map<String, Value>, TokenError> {
-    let client = authenticate(state, presented, &endpoint(state, "/introspect")).await?;
     let token = token_param(form)?;
     let hint = form.get("token_type_hint").map(String::as_str);
     let inactive = || {
@@ -162,7 +155,7 @@ pub async fn introspect(
     let Some(found) = recognise(state, token, hint).await? else {
         return Ok(inactive());
     };
-    if !visible_to(&client, found.grant()) {
+    if !visible_to(client, found.grant()) {
         return Ok(inactive());
     }
     let mut out = Map::new();

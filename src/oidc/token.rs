@@ -9,7 +9,6 @@ use crate::state::AppState;
 use crate::store::{AuthCode, Client, Consumed, Grant, RefreshToken, Rotation};
 
 use super::claims::{RequestedClaims, id_token_claims};
-use super::client_auth::{PresentedCredentials, authenticate};
 use super::errors::TokenError;
 use super::pkce;
 use super::scopes::parse_scope;
@@ -27,16 +26,15 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// The token endpoint for an authenticated client (see `client_auth::authenticate`).
 pub async fn token(
     state: &AppState,
-    presented: &PresentedCredentials,
+    client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
-    let endpoint = format!("{}/token", state.config.issuer);
-    let client = authenticate(state, presented, &endpoint).await?;
     match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => authorization_code_grant(state, &client, form).await,
-        Some("refresh_token") => refresh_token_grant(state, &client, form).await,
+        Some("authorization_code") => authorization_code_grant(state, client, form).await,
+        Some("refresh_token") => refresh_token_grant(state, client, form).await,
         Some(_) => Err(TokenError::new(
             400,
             "unsupported_grant_type",

@@ -272,3 +272,25 @@ impl FromRequest<AppStateArc> for ClientRequest {
         Ok(ClientRequest::parse(&headers, &body)?)
     }
 }
+
+/// A client's request to the token, revocation or introspection endpoint, the client
+/// authenticated (secret, assertion or public client) for the endpoint it was sent to.
+pub struct AuthenticatedClient {
+    pub client: crate::store::Client,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<AppStateArc> for AuthenticatedClient {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &AppStateArc) -> Result<Self, Self::Rejection> {
+        let endpoint = format!("{}{}", state.config.issuer, request.uri().path());
+        let parsed = ClientRequest::from_request(request, state).await?;
+        let client =
+            crate::oidc::client_auth::authenticate(state, &parsed.credentials, &endpoint).await?;
+        Ok(AuthenticatedClient {
+            client,
+            form: parsed.form,
+        })
+    }
+}

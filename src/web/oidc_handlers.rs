@@ -14,7 +14,7 @@ use crate::oidc::{discovery, revocation, token, userinfo};
 use crate::state::AppState;
 
 use super::errors::WebError;
-use super::extract::{ClientRequest, Lang, MaybeSession, field, parse_pairs};
+use super::extract::{AuthenticatedClient, Lang, MaybeSession, field, parse_pairs};
 use super::pages::redirect_see_other;
 use super::responses::{authorization_response, no_store_json};
 
@@ -94,26 +94,26 @@ pub fn outcome_response(state: &AppState, lang: &str, outcome: AuthorizeOutcome)
 
 pub async fn token_endpoint(
     State(state): AppStateRef,
-    request: ClientRequest,
+    request: AuthenticatedClient,
 ) -> Result<Response, WebError> {
-    let response = token::token(&state, &request.credentials, &request.form).await?;
+    let response = token::token(&state, &request.client, &request.form).await?;
     Ok(no_store_json(StatusCode::OK, &response))
 }
 
 /// RFC 7009: 200 with an empty body whether or not the token was known.
 pub async fn revocation_endpoint(
     State(state): AppStateRef,
-    request: ClientRequest,
+    request: AuthenticatedClient,
 ) -> Result<Response, WebError> {
-    revocation::revoke(&state, &request.credentials, &request.form).await?;
+    revocation::revoke(&state, &request.client, &request.form).await?;
     Ok(no_store_json(StatusCode::OK, &serde_json::json!({})))
 }
 
 pub async fn introspection_endpoint(
     State(state): AppStateRef,
-    request: ClientRequest,
+    request: AuthenticatedClient,
 ) -> Result<Response, WebError> {
-    let answer = revocation::introspect(&state, &request.credentials, &request.form).await?;
+    let answer = revocation::introspect(&state, &request.client, &request.form).await?;
     Ok(no_store_json(StatusCode::OK, &answer))
 }
 

@@ -22,8 +22,9 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use leasify_id::oidc::client_auth::PresentedCredentials;
-use leasify_id::oidc::token::token;
+use leasify_id::oidc::TokenError;
+use leasify_id::oidc::client_auth::{PresentedCredentials, authenticate};
+use leasify_id::oidc::token::TokenResponse;
 use leasify_id::oidc::tokens::{verify_access_token, verify_id_token_hint};
 use leasify_id::oidc::userinfo::PresentedToken;
 use leasify_id::web::extract::{ClientRequest, parse_pairs};
@@ -82,6 +83,18 @@ fn refresh_token_for(h: &Harness, client: &str) -> String {
         .expect("the harness's own exchange works")
         .refresh_token
         .expect("offline_access gives a refresh token")
+}
+
+/// The token endpoint as the server runs it: the client authenticated for `/token`, then the
+/// grant.
+async fn token(
+    state: &leasify_id::state::AppState,
+    presented: &PresentedCredentials,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, TokenError> {
+    let endpoint = format!("{}/token", state.config.issuer);
+    let client = authenticate(state, presented, &endpoint).await?;
+    leasify_id::oidc::token::token(state, &client, form).await
 }
 
 fn prepare(h: &Harness, authorization: &str, body: &[u8]) -> (Vec<u8>, Issued) {
