@@ -19,6 +19,8 @@ pub mod render;
 pub mod server;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod tls;
 pub mod web;
 pub mod workers;

@@ -11,6 +11,9 @@ pub mod personnummer;
 pub mod reset;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
 

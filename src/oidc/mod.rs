@@ -17,4 +17,7 @@ pub mod token;
 pub mod tokens;
 pub mod userinfo;
 
+#[cfg(test)]
+mod tests;
+
 pub use errors::{AuthorizeError, BearerError, PageError, TokenError};

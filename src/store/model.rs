@@ -58,7 +58,7 @@ pub use crate::crypto::signing::SigningKey;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     pub id: String,
-    /// The validated request as JSON (see `oidc::authorize::ValidatedRequest`).
+    /// The validated request as JSON (see `oidc::authorize::AuthorizationRequest`).
     pub request_json: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
