@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Environment, State, Value};
 
 use crate::config::Config;
 
-use crate::render::i18n::{Catalogs, LOCALES};
+use crate::render::i18n::{Catalogs, FluentValue, LOCALES};
 
 /// Built-in files, by path relative to `templates/`.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -147,6 +148,27 @@ fn read_file(override_dir: Option<&PathBuf>, name: &str) -> Option<String> {
         .map(|(_, text)| text.to_string())
 }
 
+/// Where a file comes from, for start-up errors: the operator's file or the built-in one.
+fn origin(override_dir: Option<&PathBuf>, name: &str) -> String {
+    match override_dir.map(|dir| dir.join(name)) {
+        Some(path) if path.is_file() => path.display().to_string(),
+        _ => format!("built-in templates/{name}"),
+    }
+}
+
+/// A template value as a Fluent argument: numbers stay numbers (plural selectors need them);
+/// an undefined or none value is left out (Fluent then shows `{$name}` and the gap is logged).
+fn fluent_value(value: &Value) -> Option<FluentValue<'static>> {
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => None,
+        ValueKind::Number => Some(match value.as_i64() {
+            Some(n) => FluentValue::from(n),
+            None => FluentValue::from(f64::try_from(value.clone()).unwrap_or(f64::NAN)),
+        }),
+        _ => Some(FluentValue::from(value.to_string())),
+    }
+}
+
 impl Templates {
     pub fn load(config: &Config) -> Result<Templates, String> {
         let override_dir =
@@ -164,20 +186,32 @@ impl Templates {
             let name = format!("locales/{locale}/main.ftl");
             let text = read_file(override_dir.as_ref(), &name)
                 .ok_or_else(|| format!("{name} is missing"))?;
-            catalogs.add_ftl(locale, &text)?;
+            catalogs
+                .add_ftl(locale, &text)
+                .map_err(|e| format!("{}: {e}", origin(override_dir.as_ref(), &name)))?;
         }
         let catalogs = Arc::new(catalogs);
         let mut env = Environment::new();
         let loader_dir = override_dir.clone();
         env.set_loader(move |name| Ok(read_file(loader_dir.as_ref(), name)));
         let for_t = catalogs.clone();
-        env.add_function("t", move |state: &State, key: &str| -> String {
-            let lang = state
-                .lookup("lang")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "sv".into());
-            for_t.get(&lang, key, &[])
-        });
+        // `t("key")`, or with variables: `t("email-invite-validity", days=invite_days)`.
+        env.add_function(
+            "t",
+            move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+                let lang = state
+                    .lookup("lang")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "sv".into());
+                let mut args = Vec::new();
+                for name in kwargs.args() {
+                    if let Some(value) = fluent_value(&kwargs.get::<Value>(name)?) {
+                        args.push((name, value));
+                    }
+                }
+                Ok(for_t.get(&lang, key, &args))
+            },
+        );
         let templates = Templates {
             env,
             catalogs,
@@ -256,5 +290,86 @@ mod tests {
         std::fs::write(dir.join("pages/login.html"), "{% if %}").expect("write");
         assert!(Templates::load(&config).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_broken_translation_file_stops_the_start_naming_file_and_line() {
+        let dir = std::env::temp_dir().join(format!(
+            "leasify-templates-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(dir.join("locales/en")).expect("dir");
+        let path = dir.join("locales/en/main.ftl");
+        std::fs::write(&path, "product-name = Leasify ID\n\nnot a message\n").expect("write");
+        let mut config = Config::defaults();
+        config.templates_dir = dir.display().to_string();
+        let error = Templates::load(&config).err().expect("refused");
+        assert!(
+            error.starts_with(&format!("{}: line 3: ", path.display())),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn templates_pass_numbers_so_plurals_are_chosen() {
+        let templates = Templates::load(&Config::defaults()).expect("templates load");
+        let invite = |lang: &str, days: i64| {
+            templates
+                .render(
+                    "emails/invite.txt",
+                    minijinja::context! { lang => lang, name => "Anna", invite_days => days },
+                )
+                .expect("render")
+        };
+        for (lang, days, line) in [
+            (
+                "sv",
+                1,
+                "Länken gäller i 1 dag. Den kan bara användas en gång.",
+            ),
+            (
+                "sv",
+                7,
+                "Länken gäller i 7 dagar. Den kan bara användas en gång.",
+            ),
+            (
+                "en",
+                1,
+                "The link is valid for 1 day. It can only be used once.",
+            ),
+            (
+                "en",
+                7,
+                "The link is valid for 7 days. It can only be used once.",
+            ),
+        ] {
+            let text = invite(lang, days);
+            assert!(text.contains(line), "{lang} {days}: {text}");
+            assert!(!text.contains(['\u{2068}', '\u{2069}']), "{text:?}");
+        }
+        let reset = templates
+            .render(
+                "emails/reset.html",
+                minijinja::context! { lang => "sv", name => "Anna", reset_minutes => 60 },
+            )
+            .expect("render");
+        assert!(
+            reset.contains("<p>Länken gäller i 60 minuter. Den kan bara användas en gång.</p>")
+        );
+        let page = templates
+            .render(
+                "pages/set_password.html",
+                minijinja::context! {
+                    lang => "en", min_length => 12, error_key => "password-too-short",
+                    heading_key => "set-password-reset-title",
+                },
+            )
+            .expect("render");
+        assert!(page.contains("At least 12 characters."), "{page}");
+        assert!(
+            page.contains("It must have at least 12 characters."),
+            "{page}"
+        );
     }
 }

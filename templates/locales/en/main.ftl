@@ -1,4 +1,5 @@
-# English texts. Keys are used in the page templates as t("key").
+# English texts. Keys are used in the page templates as t("key"); variables are passed by name,
+# numbers as numbers so the plural forms are chosen: t("email-invite-validity", days=invite_days).
 product-name = Leasify ID
 language-switch = Choose language
 login-title = Log in
@@ -39,16 +40,20 @@ email-pnr-removed-account = You still log in with your email and password as usu
 email-greeting = Hello
 email-invite-intro = Welcome to Leasify! An account has been created for you. Choose a password to log in to the Leasify portal.
 email-invite-button = Choose password
-email-invite-validity = The link is valid for
+email-invite-validity = The link is valid for { $days ->
+        [one] { $days } day
+       *[other] { $days } days
+    }.
 email-invite-bankid = Once you have logged in, you can add your personal identity number under My details and then log in with BankID.
-email-days = days
-email-minutes = minutes
 email-link-once = It can only be used once.
 email-read-more = Read more
 email-link-fallback = Button not working? Copy the link into your browser:
 email-reset-intro = Someone (hopefully you) asked to reset the password of your Leasify account.
 email-reset-button = Choose a new password
-email-reset-validity = The link is valid for
+email-reset-validity = The link is valid for { $minutes ->
+        [one] { $minutes } minute
+       *[other] { $minutes } minutes
+    }.
 email-reset-not-you = If it was not you, ignore this message. Your password does not change until you choose a new one.
 email-changed-intro = The password of your Leasify account has just been changed.
 email-changed-sessions = For your safety you have been logged out on other devices.
@@ -71,8 +76,14 @@ field-language = Language
 field-current-password = Current password
 field-new-password = New password
 field-confirm-password = Repeat new password
-password-rules = At least 10 characters. Choose something hard to guess, such as several words in a sentence.
-password-too-short = The password is too short. It must have at least 10 characters.
+password-rules = At least { $min ->
+        [one] { $min } character
+       *[other] { $min } characters
+    }. Choose something hard to guess, such as several words in a sentence.
+password-too-short = The password is too short. It must have at least { $min ->
+        [one] { $min } character
+       *[other] { $min } characters
+    }.
 password-too-long = The password is too long.
 password-mismatch = The passwords are not the same. Type the same password in both fields.
 password-weak = The password is too easy to guess. Avoid common words, your name and simple patterns – several words work well.

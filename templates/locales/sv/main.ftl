@@ -1,4 +1,5 @@
-# Svenska texter. Nycklarna används i sidmallarna med t("nyckel").
+# Svenska texter. Nycklarna används i sidmallarna med t("nyckel"); variabler skickas med namn,
+# tal som tal så att pluralformerna väljs rätt: t("email-invite-validity", days=invite_days).
 product-name = Leasify ID
 language-switch = Välj språk
 login-title = Logga in
@@ -39,16 +40,20 @@ email-pnr-removed-account = Du loggar fortfarande in med e-post och lösenord so
 email-greeting = Hej
 email-invite-intro = Välkommen som kund till Leasify! Du har lagts upp som användare. Välj ett lösenord så kan du logga in i Leasifys portal.
 email-invite-button = Välj lösenord
-email-invite-validity = Länken gäller i
+email-invite-validity = Länken gäller i { $days ->
+        [one] { $days } dag
+       *[other] { $days } dagar
+    }.
 email-invite-bankid = När du har loggat in kan du lägga till ditt personnummer under Mina uppgifter och därefter logga in med BankID.
-email-days = dagar
-email-minutes = minuter
 email-link-once = Den kan bara användas en gång.
 email-read-more = Läs mer
 email-link-fallback = Fungerar inte knappen? Kopiera länken till din webbläsare:
 email-reset-intro = Någon (förhoppningsvis du) har begärt att lösenordet till ditt Leasify-konto ska återställas.
 email-reset-button = Välj nytt lösenord
-email-reset-validity = Länken gäller i
+email-reset-validity = Länken gäller i { $minutes ->
+        [one] { $minutes } minut
+       *[other] { $minutes } minuter
+    }.
 email-reset-not-you = Om det inte var du kan du bortse från det här meddelandet. Ditt lösenord ändras inte förrän du väljer ett nytt.
 email-changed-intro = Lösenordet till ditt Leasify-konto har just ändrats.
 email-changed-sessions = Av säkerhetsskäl har du loggats ut på andra enheter.
@@ -71,8 +76,9 @@ field-language = Språk
 field-current-password = Nuvarande lösenord
 field-new-password = Nytt lösenord
 field-confirm-password = Upprepa nytt lösenord
-password-rules = Minst 10 tecken. Välj något som är svårt att gissa, till exempel flera ord i en mening.
-password-too-short = Lösenordet är för kort. Det måste ha minst 10 tecken.
+# "tecken" är samma i singular och plural.
+password-rules = Minst { $min } tecken. Välj något som är svårt att gissa, till exempel flera ord i en mening.
+password-too-short = Lösenordet är för kort. Det måste ha minst { $min } tecken.
 password-too-long = Lösenordet är för långt.
 password-mismatch = Lösenorden är inte likadana. Skriv samma lösenord i båda fälten.
 password-weak = Lösenordet är för lätt att gissa. Undvik vanliga ord, ditt namn och enkla mönster – använd gärna flera ord.
