@@ -99,7 +99,20 @@ pub fn message_page(
     message_key: &str,
     link: Option<(&str, &str)>,
 ) -> Response {
+    message_page_with_minutes(state, lang, heading_key, message_key, link, None)
+}
+
+/// [`message_page`] whose message says a number of minutes (`$minutes` in the message).
+pub fn message_page_with_minutes(
+    state: &AppState,
+    lang: &str,
+    heading_key: &str,
+    message_key: &str,
+    link: Option<(&str, &str)>,
+    minutes: Option<i64>,
+) -> Response {
     let context = context! {
+        minutes => minutes,
         lang => lang,
         languages => language_links("/", lang),
         heading_key => heading_key,

@@ -21,7 +21,10 @@ use crate::state::AppState;
 use super::errors::{WebError, internal};
 use super::extract::{Client, CsrfForm, Lang};
 use super::login_handlers::{AfterLogin, continue_after_login};
-use super::pages::{CsrfToken, allow_form_redirect_to, language_links, message_page, page};
+use super::pages::{
+    CsrfToken, allow_form_redirect_to, language_links, message_page, message_page_with_minutes,
+    page,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct ForgotQuery {
@@ -85,12 +88,13 @@ pub async fn forgot_submit(
         Err(e) => return Err(internal(e).in_lang(lang)),
     }
     let back = login_href(req, lang);
-    Ok(message_page(
+    Ok(message_page_with_minutes(
         &state,
         lang,
         "forgot-sent-title",
         "forgot-sent-message",
         Some((&back, "back-to-login")),
+        Some(state.config.account.reset_ttl / 60),
     ))
 }
 

@@ -702,7 +702,12 @@ async fn forgot_password_answers_neutrally_sends_only_to_accounts_and_throttles_
     assert_page(
         &known,
         StatusCode::OK,
-        &[FORGOT_SENT_TITLE, FORGOT_SENT_MESSAGE],
+        // The validity follows account.reset_ttl (3600 s by default).
+        &[
+            FORGOT_SENT_TITLE,
+            FORGOT_SENT_MESSAGE,
+            "Länken gäller i 60 minuter.",
+        ],
     );
     let mail = next_mail(&smtp, "the reset email").await;
     let link = link_mail(&server, &mail, email, SUBJECT_RESET);

@@ -104,7 +104,10 @@ forgot-title = Forgot your password?
 forgot-intro = Enter your email address and we will send you a link to choose a new password.
 forgot-submit = Continue
 forgot-sent-title = Check your email
-forgot-sent-message = If we have an account for that address, we have sent a link to choose a new password. The link is valid for one hour. No email? Check your spam folder.
+forgot-sent-message = If we have an account for that address, we have sent a link to choose a new password. The link is valid for { $minutes ->
+        [one] { $minutes } minute
+       *[other] { $minutes } minutes
+    }. No email? Check your spam folder.
 back-to-login = Back to login
 link-used-title = The link has already been used
 link-used-message = The link has already been used and only works once. We can send a new link to the same email address.

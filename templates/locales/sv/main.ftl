@@ -99,7 +99,10 @@ forgot-title = Glömt lösenord?
 forgot-intro = Skriv din e-postadress så skickar vi en länk där du kan välja ett nytt lösenord.
 forgot-submit = Fortsätt
 forgot-sent-title = Kolla din e-post
-forgot-sent-message = Om adressen finns hos oss har vi skickat en länk för att välja nytt lösenord. Länken gäller i en timme. Hittar du inget mejl? Titta i skräpposten.
+forgot-sent-message = Om adressen finns hos oss har vi skickat en länk för att välja nytt lösenord. Länken gäller i { $minutes ->
+        [one] { $minutes } minut
+       *[other] { $minutes } minuter
+    }. Hittar du inget mejl? Titta i skräpposten.
 back-to-login = Tillbaka till inloggningen
 link-used-title = Länken är redan använd
 link-used-message = Länken har redan använts och fungerar bara en gång. Du kan få en ny länk skickad till samma e-postadress.
