@@ -82,12 +82,11 @@ pub fn compose(
 /// The outbox row for a message, ready to be written in the caller's transaction.
 pub fn prepare_outbox(state: &AppState, kind: &str, message: &EmailMessage) -> OutboxEmail {
     let id = uuid::Uuid::now_v7().to_string();
-    let json = serde_json::to_vec(message).unwrap_or_default();
     let now = state.clock.now();
     OutboxEmail {
         sealed_message: state
             .secret_box
-            .seal(state.entropy.as_ref(), &json, id.as_bytes()),
+            .seal_json(state.entropy.as_ref(), message, id.as_bytes()),
         id,
         recipient: message.to.clone(),
         kind: kind.to_string(),
@@ -103,9 +102,7 @@ pub fn prepare_outbox(state: &AppState, kind: &str, message: &EmailMessage) -> O
 
 /// The message inside an outbox row.
 pub fn open_outbox(state: &AppState, email: &OutboxEmail) -> Result<EmailMessage, CryptoError> {
-    let json = state
+    state
         .secret_box
-        .open(&email.sealed_message, email.id.as_bytes())?;
-    serde_json::from_slice(&json)
-        .map_err(|e| CryptoError::Internal(format!("outbox message {}: {e}", email.id)))
+        .open_json(&email.sealed_message, email.id.as_bytes())
 }

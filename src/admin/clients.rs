@@ -81,17 +81,18 @@ impl ClientView {
 /// Redirect URIs must be absolute, without fragment; https unless they point at this machine
 /// (or use a private-use scheme for native apps, RFC 8252).
 pub fn validate_redirect_uri(raw: &str) -> Result<(), AdminError> {
-    let bad = |why: &str| AdminError::Invalid(format!("redirect URI {raw:?}: {why}"));
-    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-    if url.fragment().is_some() {
-        return Err(bad("must not contain a fragment"));
-    }
+    let url = absolute_without_fragment("redirect URI", raw)?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if crate::config::is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
-        "http" => Err(bad("must use https (http only for localhost)")),
+        _ if https_or_loopback(&url) => Ok(()),
+        "http" => Err(invalid(
+            "redirect URI",
+            raw,
+            "must use https (http only for localhost)",
+        )),
         scheme if scheme.contains('.') => Ok(()),
-        _ => Err(bad(
+        _ => Err(invalid(
+            "redirect URI",
+            raw,
             "must use https, http on localhost, or a reverse-domain private scheme",
         )),
     }
@@ -99,16 +100,34 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), AdminError> {
 
 /// Back-channel logout and JWKS URIs: absolute, no fragment, https unless on this machine.
 fn validate_https_or_loopback(what: &str, raw: &str) -> Result<(), AdminError> {
-    let bad = |why: &str| AdminError::Invalid(format!("{what} {raw:?}: {why}"));
-    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    let url = absolute_without_fragment(what, raw)?;
+    if https_or_loopback(&url) {
+        Ok(())
+    } else {
+        Err(invalid(
+            what,
+            raw,
+            "must use https (http only for localhost)",
+        ))
+    }
+}
+
+fn invalid(what: &str, raw: &str, why: &str) -> AdminError {
+    AdminError::Invalid(format!("{what} {raw:?}: {why}"))
+}
+
+fn absolute_without_fragment(what: &str, raw: &str) -> Result<url::Url, AdminError> {
+    let url = url::Url::parse(raw).map_err(|e| invalid(what, raw, &e.to_string()))?;
     if url.fragment().is_some() {
-        return Err(bad("must not contain a fragment"));
+        return Err(invalid(what, raw, "must not contain a fragment"));
     }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if crate::config::is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
-        _ => Err(bad("must use https (http only for localhost)")),
-    }
+    Ok(url)
+}
+
+fn https_or_loopback(url: &url::Url) -> bool {
+    url.scheme() == "https"
+        || (url.scheme() == "http"
+            && crate::config::is_loopback_host(url.host_str().unwrap_or_default()))
 }
 
 pub async fn create(state: &AppState, new: NewClient) -> Result<ClientView, AdminError> {

@@ -118,6 +118,30 @@ impl SecretBox {
         out
     }
 
+    /// Seals `value` as JSON (queued messages and jobs: the row id is the `aad`). Those types
+    /// are structs of strings, which always serialise; were one not to, the empty plaintext would
+    /// fail to open as JSON later rather than pass for a value.
+    pub fn seal_json<T: serde::Serialize>(
+        &self,
+        entropy: &dyn Entropy,
+        value: &T,
+        aad: &[u8],
+    ) -> Vec<u8> {
+        let json = Zeroizing::new(serde_json::to_vec(value).unwrap_or_default());
+        self.seal(entropy, &json, aad)
+    }
+
+    /// Opens what [`SecretBox::seal_json`] sealed.
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        sealed: &[u8],
+        aad: &[u8],
+    ) -> Result<T, CryptoError> {
+        let json = Zeroizing::new(self.open(sealed, aad)?);
+        serde_json::from_slice(&json)
+            .map_err(|e| CryptoError::Internal(format!("sealed JSON does not parse: {e}")))
+    }
+
     /// Decrypts with the key named in `sealed`. Fails with `UnknownKeyId` if that key is not
     /// configured, and with `Decrypt` for anything malformed, tampered or sealed under other AAD.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {

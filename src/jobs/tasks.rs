@@ -30,12 +30,11 @@ impl Task {
 /// A new job for `task`, due now, ready to be stored.
 pub fn prepare(state: &AppState, task: &Task) -> Job {
     let id = uuid::Uuid::now_v7().to_string();
-    let json = serde_json::to_vec(task).unwrap_or_default();
     let now = state.clock.now();
     Job {
         payload: state
             .secret_box
-            .seal(state.entropy.as_ref(), &json, id.as_bytes()),
+            .seal_json(state.entropy.as_ref(), task, id.as_bytes()),
         id,
         kind: task.kind().into(),
         status: "pending".into(),

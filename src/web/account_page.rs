@@ -32,6 +32,27 @@ struct Problems<'a> {
     personnummer: Option<&'a str>,
 }
 
+/// The forms of Mina uppgifter, each showing its own problems.
+#[derive(Clone, Copy)]
+enum Section {
+    Profile,
+    Password,
+    Personnummer,
+}
+
+impl<'a> Problems<'a> {
+    fn at(section: Section, key: &'a str) -> Self {
+        let mut problems = Problems::default();
+        let slot = match section {
+            Section::Profile => &mut problems.profile,
+            Section::Password => &mut problems.password,
+            Section::Personnummer => &mut problems.personnummer,
+        };
+        *slot = Some(key);
+        problems
+    }
+}
+
 async fn render_account(
     state: &AppState,
     headers: &HeaderMap,
@@ -136,10 +157,7 @@ pub async fn update_profile(
     let name = match validate_name(form.get("name").unwrap_or_default()) {
         Ok(name) => name,
         Err(problem) => {
-            let problems = Problems {
-                profile: Some(problem.message_key()),
-                ..Problems::default()
-            };
+            let problems = Problems::at(Section::Profile, problem.message_key());
             let status = StatusCode::BAD_REQUEST;
             return render_account(&state, &headers, status, &active, lang, None, problems).await;
         }
@@ -151,6 +169,46 @@ pub async fn update_profile(
     Ok(redirect_see_other(&format!(
         "/account?notice=saved&lang={locale}"
     )))
+}
+
+/// Answering a Mina uppgifter form.
+struct FormAnswer<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    active: &'a ActiveSession,
+    lang: &'static str,
+}
+
+impl FormAnswer<'_> {
+    /// Back to the page with `notice` after a change, or the page again with the problem shown
+    /// at the form `section`.
+    async fn after(
+        self,
+        outcome: Result<(), AccountError>,
+        notice: &str,
+        section: Section,
+    ) -> Result<Response, WebError> {
+        let lang = self.lang;
+        let (status, key) = match outcome {
+            Ok(()) => {
+                return Ok(redirect_see_other(&format!(
+                    "/account?notice={notice}&lang={lang}"
+                )));
+            }
+            Err(e) => form_problem(e).map_err(|e| e.in_lang(lang))?,
+        };
+        let problems = Problems::at(section, key);
+        render_account(
+            self.state,
+            self.headers,
+            status,
+            self.active,
+            lang,
+            None,
+            problems,
+        )
+        .await
+    }
 }
 
 /// A problem the person can fix (status and message key), or our own failure.
@@ -180,19 +238,13 @@ pub async fn change_password(
         client.attempt_source(),
     )
     .await;
-    let (status, key) = match changed {
-        Ok(()) => {
-            return Ok(redirect_see_other(&format!(
-                "/account?notice=password&lang={lang}"
-            )));
-        }
-        Err(e) => form_problem(e).map_err(|e| e.in_lang(lang))?,
+    let answer = FormAnswer {
+        state: &state,
+        headers: &headers,
+        active: &active,
+        lang,
     };
-    let problems = Problems {
-        password: Some(key),
-        ..Problems::default()
-    };
-    render_account(&state, &headers, status, &active, lang, None, problems).await
+    answer.after(changed, "password", Section::Password).await
 }
 
 /// Adds, changes or removes the personnummer (the password confirms it is the account owner).
@@ -220,19 +272,13 @@ pub async fn personnummer(
             )
         }
     };
-    let (status, key) = match outcome {
-        Ok(()) => {
-            return Ok(redirect_see_other(&format!(
-                "/account?notice={notice}&lang={lang}"
-            )));
-        }
-        Err(e) => form_problem(e).map_err(|e| e.in_lang(lang))?,
+    let answer = FormAnswer {
+        state: &state,
+        headers: &headers,
+        active: &active,
+        lang,
     };
-    let problems = Problems {
-        personnummer: Some(key),
-        ..Problems::default()
-    };
-    render_account(&state, &headers, status, &active, lang, None, problems).await
+    answer.after(outcome, notice, Section::Personnummer).await
 }
 
 /// Withdraws an app's access: the consent and every grant (refresh token) it holds.

@@ -39,11 +39,10 @@ pub async fn work_due(state: &Arc<AppState>) -> Report {
 }
 
 fn open(state: &AppState, job: &Job) -> Result<Task, Failure> {
-    let json = state
+    state
         .secret_box
-        .open(&job.payload, job.id.as_bytes())
-        .map_err(|e| Failure::Permanent(format!("cannot open the job: {e}")))?;
-    serde_json::from_slice(&json).map_err(|e| Failure::Permanent(format!("unknown job: {e}")))
+        .open_json(&job.payload, job.id.as_bytes())
+        .map_err(|e| Failure::Permanent(format!("cannot open the job: {e}")))
 }
 
 #[async_trait]
