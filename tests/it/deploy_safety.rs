@@ -9,9 +9,9 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::smtp::TestSmtpServer;
 use common::*;
 use leasify_id::mail::EmailMessage;
-use leasify_id::mail::test_smtp::TestSmtpServer;
 use reqwest::StatusCode;
 use reqwest::header;
 

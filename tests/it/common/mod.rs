@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod log_capture;
+pub mod smtp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
