@@ -2,7 +2,6 @@
 //! a file outbox for development, in-memory for tests). What the emails say is the account's
 //! business (`account::emails`); the outbox worker is in `workers`.
 
-pub mod test_smtp;
 pub mod transport;
 
 use async_trait::async_trait;

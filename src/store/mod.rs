@@ -12,7 +12,6 @@ mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod suite;
-pub mod test_support;
 
 use std::sync::Arc;
 
@@ -459,7 +458,7 @@ mod unavailable_tests {
     use super::*;
 
     async fn admin(sql: String) {
-        let mut admin = sqlx::PgConnection::connect(&test_support::postgres_base_url())
+        let mut admin = sqlx::PgConnection::connect(&suite::postgres_base_url())
             .await
             .expect("the test PostgreSQL");
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -470,10 +469,10 @@ mod unavailable_tests {
 
     #[tokio::test]
     async fn a_database_not_accepting_connections_is_unavailable() {
-        if std::env::var("LEASIFY_TEST_BACKEND").as_deref() != Ok("postgres") {
+        if !suite::postgres_selected() {
             return;
         }
-        let base = test_support::postgres_base_url();
+        let base = suite::postgres_base_url();
         let name = format!("leasify_unavail_{}", uuid::Uuid::new_v4().simple());
         admin(format!("CREATE DATABASE {name}")).await;
         admin(format!(
@@ -511,17 +510,7 @@ mod unavailable_tests {
             .expect_err("the file is locked");
         assert!(busy.is_unavailable(), "{busy:?}");
         drop(locker);
-        let user = User {
-            id: "u".into(),
-            email: "a@example.se".into(),
-            email_verified: true,
-            name: "A".into(),
-            locale: "sv".into(),
-            password_hash: None,
-            disabled: false,
-            created_at: 1,
-            updated_at: 1,
-        };
+        let user = suite::user("u", "a@example.se", 1);
         store.insert_user(&user).await.expect("user");
         let duplicate = store.insert_user(&user).await.expect_err("duplicate");
         assert!(!duplicate.is_unavailable(), "{duplicate:?}");

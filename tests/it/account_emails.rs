@@ -6,8 +6,8 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::smtp::{ReceivedMail, TestSmtpServer};
 use common::{Browser, Form, REDIRECT_URI, TestServer, token_request, userinfo_request};
-use leasify_id::mail::test_smtp::{ReceivedMail, TestSmtpServer};
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "Blåbärssylt-på-taket-42";

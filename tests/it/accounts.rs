@@ -12,13 +12,13 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::smtp::{ReceivedMail, TestSmtpServer};
 use common::{
     Browser, Form, Response, Rp, TestServer, assert_access_token_dead, assert_token_error,
     query_params, redeem_refresh_token, userinfo_request,
 };
 use leasify_id::account::invitations::{self, InviteOutcome};
 use leasify_id::admin::users;
-use leasify_id::mail::test_smtp::{ReceivedMail, TestSmtpServer};
 use openidconnect::core::{CoreAuthPrompt, CoreTokenResponse};
 use openidconnect::{OAuth2TokenResponse, RefreshToken};
 use reqwest::StatusCode;

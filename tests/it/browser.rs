@@ -25,8 +25,8 @@ use std::time::Duration;
 use browser_support::cdp::Viewport;
 use browser_support::{CallbackServer, Ui, chromium_or_skip};
 use common::TestServer;
+use common::smtp::{ReceivedMail, TestSmtpServer};
 use leasify_id::admin::clients::{self, NewClient};
-use leasify_id::mail::test_smtp::{ReceivedMail, TestSmtpServer};
 use url::Url;
 
 const EMAIL: &str = "anna@example.se";

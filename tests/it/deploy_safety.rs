@@ -9,9 +9,10 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::postgres::postgres_base_url;
+use common::smtp::TestSmtpServer;
 use common::*;
 use leasify_id::mail::EmailMessage;
-use leasify_id::mail::test_smtp::TestSmtpServer;
 use reqwest::StatusCode;
 use reqwest::header;
 
@@ -735,7 +736,7 @@ impl OfflineDatabase {
     async fn create() -> OfflineDatabase {
         let name = format!("leasify_outage_{}", uuid::Uuid::new_v4().simple());
         admin(&format!("CREATE DATABASE {name}")).await;
-        let base = leasify_id::store::test_support::postgres_base_url();
+        let base = postgres_base_url();
         let url = match base.rsplit_once('/') {
             Some((server, _)) => format!("{server}/{name}"),
             None => panic!("{base} names no database"),
@@ -773,7 +774,7 @@ impl OfflineDatabase {
 /// Runs SQL as the test server's administrator (on the test database).
 async fn admin(sql: &str) {
     use sqlx::Connection;
-    let base = leasify_id::store::test_support::postgres_base_url();
+    let base = postgres_base_url();
     let mut connection = sqlx::PgConnection::connect(&base)
         .await
         .expect("the test PostgreSQL");

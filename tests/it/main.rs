@@ -23,6 +23,7 @@ mod logout;
 mod oidc_errors;
 mod oidc_flow;
 mod personnummer;
+mod smtp;
 mod tls;
 mod token_management;
 mod two_instances;

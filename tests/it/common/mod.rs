@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod log_capture;
+pub mod postgres;
+pub mod smtp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -20,7 +22,6 @@ use leasify_id::clock::{ManualClock, OsEntropy};
 use leasify_id::config::Config;
 use leasify_id::server::RunningServer;
 use leasify_id::state::{self, AppState, Overrides};
-use leasify_id::store::test_support;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreClient, CoreErrorResponseType, CoreIdTokenClaims,
     CoreJsonWebKey, CoreProviderMetadata, CoreResponseType, CoreTokenResponse,
@@ -92,7 +93,7 @@ impl Drop for TempDir {
     }
 }
 
-/// A fresh PostgreSQL schema (see `test_support::fresh_postgres_url`), dropped on drop.
+/// A fresh PostgreSQL schema (see [`postgres::fresh_postgres_url`]), dropped on drop.
 #[derive(Debug)]
 pub struct PgSchema {
     pub url: String,
@@ -101,7 +102,7 @@ pub struct PgSchema {
 impl PgSchema {
     pub async fn create() -> PgSchema {
         PgSchema {
-            url: test_support::fresh_postgres_url().await,
+            url: postgres::fresh_postgres_url().await,
         }
     }
 
@@ -115,8 +116,8 @@ impl Drop for PgSchema {
     fn drop(&mut self) {
         let url = self.url.clone();
         // Drop may run inside a test's runtime: do the async work on a thread of its own.
-        let _ = std::thread::spawn(move || run_blocking(test_support::drop_postgres_schema(&url)))
-            .join();
+        let _ =
+            std::thread::spawn(move || run_blocking(postgres::drop_postgres_schema(&url))).join();
     }
 }
 

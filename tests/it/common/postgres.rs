@@ -1,7 +1,6 @@
-//! Database fixtures for tests: the store suite here and the integration tests in `tests/`.
-//!
-//! PostgreSQL tests get a fresh schema each (`t_<random hex>`), selected through the connection's
-//! `search_path`, so they can run in parallel on one database without seeing each other.
+//! A fresh PostgreSQL schema per test (`t_<random hex>`), selected through the connection's
+//! `search_path`, so tests can run in parallel on one database without seeing each other. (The
+//! store's unit tests keep their own copy in `src/store/suite/databases.rs`.)
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
@@ -36,7 +35,7 @@ pub async fn fresh_postgres_url() -> String {
 }
 
 /// The schema a URL from [`fresh_postgres_url`] points at.
-pub fn schema_of(url: &str) -> Option<&str> {
+fn schema_of(url: &str) -> Option<&str> {
     let start = url.find("search_path%3D")? + "search_path%3D".len();
     let schema = &url[start..];
     let end = schema.find('&').unwrap_or(schema.len());
@@ -65,23 +64,5 @@ pub async fn drop_postgres_schema(url: &str) {
         .execute(&mut conn)
         .await;
         let _ = conn.close().await;
-    }
-}
-
-/// A `sqlite://` URL for a database file in a new, not yet existing, temporary directory.
-pub fn fresh_sqlite_url() -> String {
-    let dir = std::env::temp_dir().join(format!("leasify-test-{}", uuid::Uuid::new_v4().simple()));
-    format!("sqlite://{}", dir.join("leasify.db").display())
-}
-
-/// Removes the directory of a URL from [`fresh_sqlite_url`] (best effort).
-pub fn remove_sqlite_dir(url: &str) {
-    let path = std::path::Path::new(url.trim_start_matches("sqlite://"));
-    if let Some(dir) = path.parent()
-        && dir
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with("leasify-test-"))
-    {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
