@@ -4,8 +4,8 @@
 use crate::bankid_support;
 use crate::common;
 
+use common::smtp::TestSmtpServer;
 use common::{Browser, Form, TestServer};
-use leasify_id::mail::test_smtp::TestSmtpServer;
 use reqwest::StatusCode;
 
 const EMAIL: &str = "karin@example.se";
