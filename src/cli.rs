@@ -1,5 +1,6 @@
 //! The command line: `serve` and the administration commands.
 
+use crate::audit::Caller;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -68,7 +69,8 @@ pub enum ClientCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long = "redirect-uri", required = true)]
+        /// Where authorization responses may go (needed for authorization_code).
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
@@ -96,6 +98,14 @@ pub enum ClientCommand {
         /// The URL of the client's JWK Set (for private_key_jwt).
         #[arg(long = "jwks-uri")]
         jwks_uri: Option<String>,
+        /// A grant the client may use: authorization_code, refresh_token, client_credentials
+        /// (repeat; default: authorization_code and refresh_token).
+        #[arg(long = "grant")]
+        grant_types: Vec<String>,
+        /// A resource (RFC 8707) the client may ask client_credentials tokens for (repeat; the
+        /// first is the default audience). Admin-scoped clients default to the admin API.
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
     List,
     Show {
@@ -208,6 +218,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     backchannel_logout_session_required,
                     jwks,
                     jwks_uri,
+                    grant_types,
+                    resources,
                 } => {
                     let jwks = match jwks {
                         Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
@@ -227,18 +239,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         backchannel_logout_session_required,
                         jwks,
                         jwks_uri,
+                        grant_types,
+                        resources,
                     };
                     print_json(&clients::create(&state, new).await?)
                 }
                 ClientCommand::List => print_json(&clients::list(&state).await?),
                 ClientCommand::Show { id } => print_json(&clients::show(&state, &id).await?),
                 ClientCommand::Delete { id } => {
-                    clients::delete(&state, &id).await?;
+                    clients::delete(&state, &Caller::system(), &id).await?;
                     println!("deleted client {id}");
                     Ok(())
                 }
                 ClientCommand::RotateSecret { id } => {
-                    print_json(&clients::rotate_secret(&state, &id).await?)
+                    print_json(&clients::rotate_secret(&state, &Caller::system(), &id).await?)
                 }
             }
         }
@@ -261,28 +275,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         name,
                         locale: lang,
                         password,
+                        invite: false,
                     };
-                    print_json(&users::create(&state, new).await?)
+                    print_json(&users::create(&state, &Caller::system(), new).await?)
                 }
                 UserCommand::Invite { email, name, lang } => {
-                    let outcome = crate::account::invitations::invite(&state, &email, &name, &lang)
-                        .await
-                        .map_err(|e| match e {
-                            crate::account::AccountError::Rejected(key) => {
-                                anyhow::anyhow!(invite_rejection(key))
-                            }
-                            other => other.into(),
-                        })?;
+                    let outcome = crate::account::invitations::invite(
+                        &state,
+                        &Caller::system(),
+                        &email,
+                        &name,
+                        &lang,
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        crate::account::AccountError::Rejected(key) => {
+                            anyhow::anyhow!(invite_rejection(key))
+                        }
+                        other => other.into(),
+                    })?;
                     // Deliver now rather than waiting for a running server's sender.
                     crate::workers::email::deliver_due(&state).await;
                     print_json(&outcome)
                 }
                 UserCommand::List => print_json(&users::list(&state).await?),
                 UserCommand::Disable { user } => {
-                    print_json(&users::set_disabled(&state, &user, true).await?)
+                    print_json(&users::set_disabled(&state, &Caller::system(), &user, true).await?)
                 }
                 UserCommand::Enable { user } => {
-                    print_json(&users::set_disabled(&state, &user, false).await?)
+                    print_json(&users::set_disabled(&state, &Caller::system(), &user, false).await?)
                 }
             }
         }
@@ -299,7 +320,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 KeysCommand::List => print_json(&keys::list(&state).await?),
                 KeysCommand::Rotate => {
-                    let kids = keys::rotate(&state).await?;
+                    let kids = keys::rotate(&state, &Caller::system()).await?;
                     print_json(
                         &serde_json::json!({ "new_keys": kids, "signing_starts_in_seconds": state.config.keys.publish_ahead }),
                     )

@@ -69,6 +69,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub branding: BrandingConfig,
     pub account: AccountConfig,
+    pub audit: AuditConfig,
     pub bankid: BankIdConfig,
     pub tls: TlsConfig,
 }
@@ -171,6 +172,13 @@ pub struct BrandingConfig {
     pub bankid_help_url: String,
     pub password_help_url: String,
     pub portal_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days an audit event is kept.
+    pub retention_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

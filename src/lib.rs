@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod bankid;
 pub mod cli;
 pub mod clock;

@@ -123,6 +123,14 @@ async fn maintenance_loop(state: Arc<AppState>, mut stop: watch::Receiver<bool>)
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "BankID order purge failed"),
         }
+        let kept = state.config.audit.retention_days.max(1) * 86_400;
+        match state.store.purge_audit_events(now - kept).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(events = n, "purged audit events past their retention")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "audit purge failed"),
+        }
         if let Err(e) = rotate_if_due(&state).await {
             tracing::warn!(error = %e, "scheduled key rotation failed");
         }
@@ -143,6 +151,7 @@ async fn rotate_if_due(state: &AppState) -> Result<(), crate::keys::KeyError> {
                 state.entropy.as_ref(),
                 state.config.keys.publish_ahead,
                 state.config.keys.keep_published,
+                &crate::audit::Caller::system(),
             )
             .await?;
         tracing::info!(?kids, "signing keys rotated on schedule");

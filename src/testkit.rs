@@ -84,9 +84,14 @@ impl TestKit {
             backchannel_logout_session_required: false,
             jwks: None,
             jwks_uri: None,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            resources: vec![],
         };
         adjust(&mut client);
-        self.store().insert_client(&client).await.expect("client");
+        self.store()
+            .insert_client(&client, &[])
+            .await
+            .expect("client");
         client
     }
 
@@ -104,7 +109,7 @@ impl TestKit {
             created_at: now,
             updated_at: now,
         };
-        self.store().insert_user(&user).await.expect("user");
+        self.store().insert_user(&user, &[]).await.expect("user");
         user
     }
 

@@ -2,6 +2,7 @@
 //! `login::bankid`); when the BankID of the number stored on the account completes it, the number
 //! is verified, typed-in copies of it on other accounts are removed and their owners told.
 
+use crate::audit::{Event, kinds};
 use crate::bankid::api::CompletionData;
 use crate::login::bankid::FlowError;
 use crate::state::AppState;
@@ -73,7 +74,22 @@ pub async fn finish_link(
         name_if_empty: super::names::validate_name(&completion.user.name).ok(),
         notices,
     };
-    match state.store.verify_personnummer(&verification).await? {
+    // Committed only when the number is verified.
+    let now = verification.verified_at;
+    let mut events = vec![Event::by_user(kinds::BANKID_LINKED, &user_id).at(now)];
+    for (holder_id, _) in &verification.notices {
+        events.push(
+            Event::new(kinds::PERSONNUMMER_REMOVED)
+                .user(holder_id)
+                .detail("reason", "verified_by_owner")
+                .at(now),
+        );
+    }
+    match state
+        .store
+        .verify_personnummer(&verification, &events)
+        .await?
+    {
         VerificationOutcome::Verified { removed_from } => {
             if !removed_from.is_empty() {
                 state.mail_wakeup.notify_one();

@@ -1,6 +1,7 @@
 //! Setting a password: from an invitation or reset link, or "Byt lösenord" in Mina uppgifter.
 //! Either way the user's other sessions and every refresh token end.
 
+use crate::audit::{Event, kinds};
 use crate::login::password::{AttemptSource, verify_password_login};
 use crate::login::sessions::ActiveSession;
 use crate::state::AppState;
@@ -53,9 +54,14 @@ pub async fn set_from_link(
     };
     // The link is used up in the same transaction as the password it sets.
     let token_hash = crate::crypto::sha256_hex(raw_token.as_bytes());
+    let kind = match link.purpose {
+        Purpose::Reset => kinds::PASSWORD_RESET,
+        Purpose::Invite => kinds::PASSWORD_SET,
+    };
+    let event = Event::by_user(kind, &link.user.id).at(change.now);
     match state
         .store
-        .set_password_from_link(&token_hash, &change)
+        .set_password_from_link(&token_hash, &change, &[event])
         .await?
     {
         Consumed::Fresh(_) => {}
@@ -106,16 +112,19 @@ pub async fn change(
     )
     .map_err(AccountError::Rejected)?;
     let hash = state.passwords.hash(new).await?;
+    let now = state.clock.now();
+    let change = PasswordChange {
+        user_id: active.user.id.clone(),
+        password_hash: hash,
+        now,
+        keep_session_hash: Some(active.session.id_hash.clone()),
+        verify_email: false,
+        notice: Some(notice(state, &active.user)?),
+    };
+    let event = Event::by_user(kinds::PASSWORD_CHANGED, &active.user.id).at(now);
     state
         .store
-        .set_password_with_effects(&PasswordChange {
-            user_id: active.user.id.clone(),
-            password_hash: hash,
-            now: state.clock.now(),
-            keep_session_hash: Some(active.session.id_hash.clone()),
-            verify_email: false,
-            notice: Some(notice(state, &active.user)?),
-        })
+        .set_password_with_effects(&change, &[event])
         .await?;
     state.mail_wakeup.notify_one();
     tracing::info!(user_id = %active.user.id, "password changed");

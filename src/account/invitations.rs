@@ -1,5 +1,6 @@
 //! Welcome invitations: the user is created without a password and gets a link to choose one.
 
+use crate::audit::{Caller, Event, kinds};
 use serde::Serialize;
 
 use super::users::{UserView, valid_email};
@@ -16,8 +17,17 @@ pub struct InviteOutcome {
     pub outcome: &'static str,
 }
 
+/// A new user created with an invitation.
+fn invited_event(caller: &Caller, user: &User) -> Event {
+    caller
+        .event(kinds::USER_INVITED)
+        .user(&user.id)
+        .detail("locale", user.locale.clone())
+}
+
 pub async fn invite(
     state: &AppState,
+    caller: &Caller,
     email: &str,
     name: &str,
     locale: &str,
@@ -33,7 +43,7 @@ pub async fn invite(
         } else {
             Purpose::Invite
         };
-        send_link(state, &existing, purpose, None).await?;
+        send_link(state, caller, &existing, purpose, None).await?;
         return Ok(InviteOutcome {
             user: UserView::from(&existing),
             outcome: "resent",
@@ -57,13 +67,18 @@ pub async fn invite(
     let (token, message) = prepare_link(state, &user, Purpose::Invite, None)?;
     match state
         .store
-        .insert_user_with_token(&user, &token, &message)
+        .insert_user_with_token(
+            &user,
+            &token,
+            &message,
+            &[invited_event(caller, &user).at(now)],
+        )
         .await
     {
         Ok(()) => {}
         // Two invitations for one address at once: the other one won; send ours as a re-send.
         Err(StoreError::Conflict(_)) => {
-            return Box::pin(invite(state, &user.email, name, locale)).await;
+            return Box::pin(invite(state, caller, &user.email, name, locale)).await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -2,6 +2,7 @@
 //! only its SHA-256 in the database.
 
 use super::emails::{EmailKind, compose, prepare_outbox};
+use crate::audit::{Actor, Caller, Event, kinds};
 use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
 use crate::store::{OutboxEmail, User, UserToken};
@@ -72,15 +73,29 @@ pub fn prepare_link(
     Ok((token, prepare_outbox(state, purpose.as_str(), &message)))
 }
 
+/// The audit event of a link sent to `user`.
+pub fn link_sent_event(caller: &Caller, user: &User, purpose: Purpose) -> Event {
+    match purpose {
+        Purpose::Invite => caller.event(kinds::USER_INVITED).detail("resent", true),
+        Purpose::Reset => caller.event(kinds::PASSWORD_RESET_REQUESTED),
+    }
+    .user(&user.id)
+}
+
 /// Stores a new link for an existing user and queues its email.
 pub async fn send_link(
     state: &AppState,
+    caller: &Caller,
     user: &User,
     purpose: Purpose,
     continue_request: Option<&str>,
 ) -> Result<(), AccountError> {
     let (token, email) = prepare_link(state, user, purpose, continue_request)?;
-    state.store.insert_user_token(&token, &email, None).await?;
+    let event = link_sent_event(caller, user, purpose).at(token.created_at);
+    state
+        .store
+        .insert_user_token(&token, &email, None, &[event])
+        .await?;
     state.mail_wakeup.notify_one();
     Ok(())
 }
@@ -154,7 +169,8 @@ pub async fn resend(state: &AppState, raw: &str) -> Result<(), AccountError> {
             } else {
                 purpose
             };
-            send_link(state, &user, purpose, None).await
+            let caller = Caller::new(Actor::User(user.id.clone()));
+            send_link(state, &caller, &user, purpose, None).await
         }
         _ => Ok(()),
     }

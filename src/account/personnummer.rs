@@ -1,6 +1,7 @@
 //! The personnummer in Mina uppgifter: added, changed or removed after the password is confirmed
 //! again; stored sealed (see `identity::sealed`).
 
+use crate::audit::{Event, kinds};
 use crate::login::password::{AttemptSource, LoginError, verify_password_login};
 use crate::login::sessions::ActiveSession;
 use crate::state::AppState;
@@ -50,7 +51,8 @@ pub async fn set(
     };
     // Saved unverified, even if another account holds the same number: the answer never says
     // whether a number has an account here, and BankID later decides whose it is.
-    state.store.set_personnummer(&stored).await?;
+    let event = Event::by_user(kinds::PERSONNUMMER_ADDED, user_id).at(stored.updated_at);
+    state.store.set_personnummer(&stored, &[event]).await?;
     tracing::info!(user_id = %user_id, "personnummer saved");
     Ok(())
 }
@@ -63,7 +65,11 @@ pub async fn remove(
     source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
     confirm_password(state, active, password, source).await?;
-    state.store.delete_personnummer(&active.user.id).await?;
+    let event = Event::by_user(kinds::PERSONNUMMER_REMOVED, &active.user.id).at(state.clock.now());
+    state
+        .store
+        .delete_personnummer(&active.user.id, &[event])
+        .await?;
     tracing::info!(user_id = %active.user.id, "personnummer removed");
     Ok(())
 }

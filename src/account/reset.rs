@@ -3,6 +3,7 @@
 //! queues a background job. The job finds out whether there is an account, and sends the link
 //! only to an enabled one. Neither the answer nor its timing tells anything.
 
+use crate::audit::Caller;
 use std::net::IpAddr;
 
 use crate::crypto::sha256_hex;
@@ -13,7 +14,7 @@ use crate::login::throttle::ip_key;
 use crate::state::AppState;
 
 use super::AccountError;
-use super::links::{Purpose, prepare_link};
+use super::links::{Purpose, link_sent_event, prepare_link};
 
 /// Queues a reset request. `Throttled` only when the caller's IP or the address has asked too
 /// often (the page still answers neutrally).
@@ -67,9 +68,11 @@ pub async fn send_requested_link(
         Some(user) if !user.disabled => {
             let (token, message) = prepare_link(state, &user, Purpose::Reset, continue_request)
                 .map_err(|e| Failure::Permanent(e.to_string()))?;
+            let event =
+                link_sent_event(&Caller::system(), &user, Purpose::Reset).at(token.created_at);
             state
                 .store
-                .insert_user_token(&token, &message, Some(job_id))
+                .insert_user_token(&token, &message, Some(job_id), &[event])
                 .await
                 .map_err(|e| transient(&e))?;
             state.mail_wakeup.notify_one();

@@ -93,9 +93,14 @@ async fn a_reset_link_sets_a_password_once_and_ends_other_sessions() {
 async fn unknown_and_disabled_addresses_get_nothing_but_the_same_answer() {
     let kit = TestKit::new().await;
     let disabled = kit.user("bertil@example.se").await;
-    crate::admin::users::set_disabled(&kit.state, &disabled.id, true)
-        .await
-        .expect("disabled");
+    crate::admin::users::set_disabled(
+        &kit.state,
+        &crate::audit::Caller::system(),
+        &disabled.id,
+        true,
+    )
+    .await
+    .expect("disabled");
     for email in ["nobody@example.se", "bertil@example.se"] {
         request_reset(&kit.state, email, IP, None)
             .await

@@ -1,5 +1,6 @@
 //! Signing-key administration.
 
+use crate::audit::Caller;
 use crate::keys::KeyInfo;
 use crate::state::AppState;
 
@@ -10,7 +11,7 @@ pub async fn list(state: &AppState) -> Result<Vec<KeyInfo>, AdminError> {
 }
 
 /// Publishes new keys that start signing after `keys.publish_ahead` seconds.
-pub async fn rotate(state: &AppState) -> Result<Vec<String>, AdminError> {
+pub async fn rotate(state: &AppState, caller: &Caller) -> Result<Vec<String>, AdminError> {
     let keys = &state.config.keys;
     Ok(state
         .keys
@@ -18,6 +19,7 @@ pub async fn rotate(state: &AppState) -> Result<Vec<String>, AdminError> {
             state.entropy.as_ref(),
             keys.publish_ahead,
             keys.keep_published,
+            caller,
         )
         .await?)
 }

@@ -1,16 +1,34 @@
-//! Administration: the service functions the CLI uses today and the admin API will use later.
+//! Administration: the service functions behind the admin API, the CLI and (later) the console.
+//! Every write takes the [`Caller`](crate::audit::Caller) it is audited as.
 
+pub mod audit_trail;
 pub mod clients;
 pub mod keys;
+pub mod pages;
 pub mod users;
+
+use serde::Serialize;
 
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
 
+/// What the admin API is called as: the audience its tokens must carry.
+pub fn api_audience(issuer: &str) -> String {
+    format!("{}/admin/api", issuer.trim_end_matches('/'))
+}
+
+/// One thing wrong with a request, by the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// The field (JSON member or query parameter), e.g. `email`.
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldProblem>),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -19,6 +37,26 @@ pub enum AdminError {
     Store(StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("email: {0}")]
+    Mail(String),
+}
+
+fn describe(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AdminError {
+    /// A request refused for one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> AdminError {
+        AdminError::Invalid(vec![FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
 }
 
 impl From<crate::keys::KeyError> for AdminError {
@@ -35,6 +73,20 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::Conflict(what) => AdminError::Conflict(what),
             other => AdminError::Store(other),
+        }
+    }
+}
+
+impl From<crate::account::AccountError> for AdminError {
+    fn from(e: crate::account::AccountError) -> Self {
+        use crate::account::AccountError;
+        match e {
+            AccountError::Rejected(key) => AdminError::invalid("request", key),
+            AccountError::Throttled => AdminError::Conflict("too many requests".into()),
+            AccountError::Store(e) => e.into(),
+            AccountError::Crypto(e) => e.into(),
+            AccountError::Mail(e) => AdminError::Mail(e),
+            AccountError::Identity(e) => AdminError::Mail(e.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Creating keys: the first ones at first start, and the next ones on rotation (published ahead
 //! of signing, the old ones kept published until their tokens have expired).
 
+use crate::audit::{Caller, kinds};
 use std::collections::HashSet;
 
 use crate::clock::{Entropy, UnixTime};
@@ -52,7 +53,7 @@ impl KeyRing {
                 continue;
             }
             let key = self.new_key(alg, now, now, entropy).await?;
-            self.store.insert_signing_key(&key).await?;
+            self.store.insert_signing_key(&key, &[]).await?;
             tracing::info!(kid = %key.kid, alg = %alg, "created signing key");
             created = true;
         }
@@ -70,6 +71,7 @@ impl KeyRing {
         entropy: &dyn Entropy,
         publish_ahead_secs: i64,
         keep_published_secs: i64,
+        caller: &Caller,
     ) -> Result<Vec<String>, KeyError> {
         let now = self.clock.now();
         let rows = self.store.list_signing_keys().await?;
@@ -79,7 +81,13 @@ impl KeyRing {
         for alg in Alg::ALL {
             // Insert first, so there is never a moment without a key.
             let key = self.new_key(alg, now, active_from, entropy).await?;
-            self.store.insert_signing_key(&key).await?;
+            let event = caller
+                .event(kinds::KEY_ROTATED)
+                .detail("kid", key.kid.clone())
+                .detail("alg", alg.as_str())
+                .detail("active_from", active_from)
+                .at(now);
+            self.store.insert_signing_key(&key, &[event]).await?;
             for old in rows.iter().filter(|k| k.alg == alg.as_str()) {
                 // Every key of this alg still signing (or scheduled to) at `active_from` hands
                 // over then, including a `next` key from an earlier rotation.

@@ -74,7 +74,9 @@ async fn ensure_keys_creates_one_key_per_alg_once() {
 #[tokio::test]
 async fn jwks_is_public_only_with_unique_kids() {
     let (ring, _clock, _store) = new_ring().await;
-    ring.rotate(&OsEntropy, 3600, 7200).await.unwrap();
+    ring.rotate(&OsEntropy, 3600, 7200, &crate::audit::Caller::system())
+        .await
+        .unwrap();
     let jwks = ring.jwks().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 4);
@@ -242,7 +244,10 @@ async fn rotation_publishes_before_signing_and_unpublishes_later() {
     let old_es = ring.signing_kid(Alg::ES256).await.unwrap();
     let old_token = ring.sign(Alg::RS256, None, &claims("u")).await.unwrap();
 
-    let new = ring.rotate(&OsEntropy, 3600, 7200).await.unwrap();
+    let new = ring
+        .rotate(&OsEntropy, 3600, 7200, &crate::audit::Caller::system())
+        .await
+        .unwrap();
     assert_eq!(new.len(), 2);
     // Published at once, but the old keys still sign.
     let published = kids(&ring.jwks().await.unwrap());
@@ -305,7 +310,9 @@ async fn rotation_publishes_before_signing_and_unpublishes_later() {
 
     // The next rotation deletes the unpublished rows.
     assert_eq!(store.list_signing_keys().await.unwrap().len(), 4);
-    ring.rotate(&OsEntropy, 0, 60).await.unwrap();
+    ring.rotate(&OsEntropy, 0, 60, &crate::audit::Caller::system())
+        .await
+        .unwrap();
     let rows = store.list_signing_keys().await.unwrap();
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|k| k.kid != old_rs && k.kid != old_es));
@@ -314,8 +321,14 @@ async fn rotation_publishes_before_signing_and_unpublishes_later() {
 #[tokio::test]
 async fn second_rotation_replaces_a_pending_key() {
     let (ring, clock, _store) = new_ring().await;
-    let first = ring.rotate(&OsEntropy, 3600, 600).await.unwrap();
-    let second = ring.rotate(&OsEntropy, 1800, 600).await.unwrap();
+    let first = ring
+        .rotate(&OsEntropy, 3600, 600, &crate::audit::Caller::system())
+        .await
+        .unwrap();
+    let second = ring
+        .rotate(&OsEntropy, 1800, 600, &crate::audit::Caller::system())
+        .await
+        .unwrap();
     clock.advance(1800);
     let signing = ring.signing_kid(Alg::RS256).await.unwrap();
     assert!(second.contains(&signing));
@@ -337,7 +350,7 @@ async fn not_yet_active_key_is_a_fallback() {
     let now = clock.now();
     let key =
         generate_signing_key(Alg::ES256, "future".into(), now, now + 600, &sb, &OsEntropy).unwrap();
-    store.insert_signing_key(&key).await.unwrap();
+    store.insert_signing_key(&key, &[]).await.unwrap();
     let ring = KeyRing::new(Arc::clone(&store), sb, Arc::new(clock.clone()));
     assert_eq!(ring.signing_kid(Alg::ES256).await.unwrap(), "future");
     assert!(matches!(
@@ -364,7 +377,9 @@ async fn instances_share_keys_through_the_store() {
 
     // B rotates with immediate hand-over; A still has the old keys cached but verifies B's
     // tokens after an early reload for the unknown kid.
-    b.rotate(&OsEntropy, 0, 600).await.unwrap();
+    b.rotate(&OsEntropy, 0, 600, &crate::audit::Caller::system())
+        .await
+        .unwrap();
     let token = b.sign(Alg::ES256, None, &claims("u")).await.unwrap();
     a.verify(&token).await.unwrap();
     // Reloads for unknown kids are rate-limited.

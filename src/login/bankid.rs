@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 
+use crate::audit::{Event, kinds};
 use crate::bankid::api::{
     CollectStatus, CompletionData, OrderRequest, Requirement, Risk, error_codes,
 };
@@ -15,7 +16,7 @@ use crate::bankid::qr::qr_payload;
 use crate::crypto::{random_token, sha256_hex};
 use crate::identity::sealed::{self as identity, IdentityError};
 use crate::state::AppState;
-use crate::store::{BankIdOrder, StoreError};
+use crate::store::{BankIdOrder, StoreError, StoreResult};
 
 use super::methods::Method;
 use super::sessions::{self, ActiveSession};
@@ -286,7 +287,11 @@ pub async fn progress(
                         order.finished_at = Some(now);
                     }
                 }
-                state.store.update_bankid_order(&order).await?;
+                let events = failed_login_event(&order).map(|e| e.at(now));
+                state
+                    .store
+                    .update_bankid_order(&order, events.as_slice())
+                    .await?;
             }
             // A transport hiccup: keep the order and try again on the next poll.
             Err(BankIdError::Transport(e)) => {
@@ -296,7 +301,11 @@ pub async fn progress(
                 tracing::warn!(order_ref, error = %e, "BankID collect refused");
                 order.status = "failed".into();
                 order.finished_at = Some(now);
-                state.store.update_bankid_order(&order).await?;
+                let events = failed_login_event(&order).map(|e| e.at(now));
+                state
+                    .store
+                    .update_bankid_order(&order, events.as_slice())
+                    .await?;
                 return Ok(Progress {
                     status: order.status,
                     message_key: client_error_message(&e).message_key(),
@@ -360,6 +369,31 @@ pub async fn completed(
     Ok(Some((order, completion)))
 }
 
+/// The audit event of a login order that just failed (nothing for other purposes or states).
+fn failed_login_event(order: &BankIdOrder) -> Option<Event> {
+    (order.purpose == "login" && order.status == "failed").then(|| {
+        Event::new(kinds::LOGIN_FAILED)
+            .failed()
+            .detail("method", Method::BankId.name())
+            .detail("reason", order.hint_code.clone().unwrap_or_default())
+    })
+}
+
+/// A login order whose person has no usable account: recorded as a failed login.
+async fn refused_login(state: &AppState, reason: &str, user_id: Option<&str>) -> StoreResult<()> {
+    let mut event = Event::new(kinds::LOGIN_FAILED)
+        .failed()
+        .detail("method", Method::BankId.name())
+        .detail("reason", reason);
+    if let Some(user_id) = user_id {
+        event = event.user(user_id);
+    }
+    state
+        .store
+        .append_audit(&[event.at(state.clock.now())])
+        .await
+}
+
 /// How a completed login order ended.
 pub enum LoginFinished {
     /// A session for the linked account; continue the login.
@@ -386,18 +420,22 @@ pub async fn finish_login(
         .blind_index
         .hash_hex(completion.user.personal_number.as_bytes());
     let Some(stored) = state.store.verified_personnummer_by_index(&index).await? else {
+        refused_login(state, "no_linked_account", None).await?;
         return Ok(LoginFinished::NoLinkedAccount);
     };
     let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
+        refused_login(state, "no_linked_account", None).await?;
         return Ok(LoginFinished::NoLinkedAccount);
     };
     if user.disabled {
+        refused_login(state, "account_disabled", Some(&user.id)).await?;
         return Ok(LoginFinished::Disabled);
     }
     let (cookie, active) = sessions::prepare(state, user, Method::BankId);
+    let event = sessions::login_succeeded(&active, Method::BankId).at(active.session.created_at);
     if !state
         .store
-        .finish_bankid_login(&order.order_ref, &active.session)
+        .finish_bankid_login(&order.order_ref, &active.session, &[event])
         .await?
     {
         return Ok(LoginFinished::NotComplete);
@@ -424,7 +462,7 @@ pub async fn cancel(
         }
         order.status = "cancelled".into();
         order.finished_at = Some(state.clock.now());
-        state.store.update_bankid_order(&order).await?;
+        state.store.update_bankid_order(&order, &[]).await?;
     }
     Ok(order)
 }

@@ -19,6 +19,14 @@ pub const AMR_PASSWORD: &str = "pwd";
 pub const AMR_BANKID: &str = "bankid";
 
 impl Method {
+    /// The method's name in the audit trail and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Password => "password",
+            Method::BankId => "bankid",
+        }
+    }
+
     pub fn acr(self) -> &'static str {
         match self {
             Method::Password => ACR_PASSWORD,

@@ -4,10 +4,12 @@
 
 use std::net::IpAddr;
 
+use crate::audit::{Event, kinds};
 use crate::crypto::CryptoError;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
 
+use super::methods::Method;
 use super::{device, throttle};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub async fn verify_password_login(
         throttle::take_attempt(state, &email, source.ip, device_id.as_deref()).await?
     else {
         tracing::info!(client_ip = %source.ip, known_device = device_id.is_some(), "password login throttled");
+        record_failure(state, None, "throttled").await?;
         return Err(LoginError::Throttled);
     };
     let user = state.store.user_by_email(&email).await?;
@@ -77,9 +80,37 @@ pub async fn verify_password_login(
                 device_cookie,
             })
         }
-        _ => {
+        other => {
             tracing::info!(client_ip = %source.ip, "password login failed");
+            let (user_id, reason) = match &other {
+                None => (None, "unknown_email"),
+                Some(user) if user.disabled => (Some(user.id.as_str()), "account_disabled"),
+                Some(user) if user.password_hash.is_none() => {
+                    (Some(user.id.as_str()), "no_password")
+                }
+                Some(user) => (Some(user.id.as_str()), "wrong_password"),
+            };
+            record_failure(state, user_id, reason).await?;
             Err(LoginError::InvalidCredentials)
         }
     }
+}
+
+/// A failed attempt in the audit trail (the address is the event's origin; no email is kept).
+async fn record_failure(
+    state: &AppState,
+    user_id: Option<&str>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut event = Event::new(kinds::LOGIN_FAILED)
+        .failed()
+        .detail("method", Method::Password.name())
+        .detail("reason", reason);
+    if let Some(user_id) = user_id {
+        event = event.user(user_id);
+    }
+    state
+        .store
+        .append_audit(&[event.at(state.clock.now())])
+        .await
 }

@@ -1,5 +1,6 @@
 //! Login sessions: a random cookie value, stored only as its SHA-256.
 
+use crate::audit::{Event, kinds};
 use crate::crypto::{random_id, random_token, sha256_hex};
 use crate::login::methods::Method;
 use crate::state::AppState;
@@ -22,8 +23,17 @@ pub async fn start(
     method: Method,
 ) -> StoreResult<(String, ActiveSession)> {
     let (cookie, active) = prepare(state, user, method);
-    state.store.insert_session(&active.session).await?;
+    let event = login_succeeded(&active, method).at(active.session.created_at);
+    state
+        .store
+        .insert_session(&active.session, &[event])
+        .await?;
     Ok((cookie, active))
+}
+
+/// The audit event of a session started by `method`.
+pub fn login_succeeded(active: &ActiveSession, method: Method) -> Event {
+    Event::by_user(kinds::LOGIN_SUCCEEDED, &active.user.id).detail("method", method.name())
 }
 
 /// A new session and its cookie value, not yet stored (for a caller that stores it together

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::audit::{Actor, Event, kinds};
 use crate::crypto::{Alg, random_id, sha256_hex};
 use crate::state::AppState;
 use crate::store::{BackchannelDelivery, Client, Session};
@@ -195,13 +196,55 @@ pub async fn end_session_of_cookie(state: &AppState, cookie: &str) -> Result<(),
     else {
         return Ok(());
     };
-    end_session(state, &session).await?;
+    let actor = Actor::User(session.user_id.clone());
+    end_session(state, &session, actor).await?;
     Ok(())
 }
 
+fn ended_event(session: &Session, actor: Actor) -> Event {
+    let kind = if actor == Actor::User(session.user_id.clone()) {
+        kinds::LOGOUT
+    } else {
+        kinds::SESSION_REVOKED
+    };
+    Event::new(kind)
+        .by(actor)
+        .user(&session.user_id)
+        .detail("sid", session.sid.clone())
+}
+
 /// Ends a session: deletes it, revokes its online grants and queues a logout token for every
-/// client that used it and registered a back-channel logout URI, all in one transaction.
-pub async fn end_session(state: &AppState, session: &Session) -> Result<usize, InternalError> {
+/// client that used it and registered a back-channel logout URI, all in one transaction. Audited
+/// as a logout when the session's own user ends it, as a revocation otherwise.
+pub async fn end_session(
+    state: &AppState,
+    session: &Session,
+    actor: Actor,
+) -> Result<usize, InternalError> {
+    let now = state.clock.now();
+    let deliveries = backchannel_deliveries(state, session).await?;
+    state
+        .store
+        .end_session(
+            &session.sid,
+            &deliveries,
+            now,
+            &[ended_event(session, actor).at(now)],
+        )
+        .await?;
+    if !deliveries.is_empty() {
+        state.backchannel_wakeup.notify_one();
+    }
+    tracing::info!(sid = %session.sid, backchannel = deliveries.len(), "session ended");
+    Ok(deliveries.len())
+}
+
+/// A logout token for every client that used `session` and registered a back-channel logout
+/// URI, ready to be queued with the change that ends the session.
+pub async fn backchannel_deliveries(
+    state: &AppState,
+    session: &Session,
+) -> Result<Vec<BackchannelDelivery>, InternalError> {
     let now = state.clock.now();
     let mut deliveries = Vec::new();
     for client_id in state.store.session_clients(&session.sid).await? {
@@ -225,15 +268,7 @@ pub async fn end_session(state: &AppState, session: &Session) -> Result<usize, I
             created_at: now,
         });
     }
-    state
-        .store
-        .end_session(&session.sid, &deliveries, now)
-        .await?;
-    if !deliveries.is_empty() {
-        state.backchannel_wakeup.notify_one();
-    }
-    tracing::info!(sid = %session.sid, backchannel = deliveries.len(), "session ended");
-    Ok(deliveries.len())
+    Ok(deliveries)
 }
 
 /// A logout token (Back-Channel Logout 1.0 §2.4): `sub` and `sid`, the event, never a nonce.

@@ -5,6 +5,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod client_keys;
 pub mod discovery;
 pub mod errors;

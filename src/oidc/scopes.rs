@@ -7,6 +7,17 @@ pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_a
 /// personnummer scope is never among them: a client must be allowed it explicitly.
 pub const DEFAULT_CLIENT_SCOPES: &[&str] = SUPPORTED_SCOPES;
 
+/// Scopes of the admin API (`/admin/api/v1`), granted to clients for themselves through
+/// `client_credentials`, never to a user's token.
+pub const ADMIN_SCOPES: &[&str] = &[
+    "admin:users:read",
+    "admin:users:write",
+    "admin:clients:read",
+    "admin:clients:write",
+    "admin:keys",
+    "admin:audit:read",
+];
+
 /// Every scope this server knows: the standard ones plus the configured personnummer scope.
 pub fn is_supported_scope(config: &crate::config::Config, scope: &str) -> bool {
     SUPPORTED_SCOPES.contains(&scope)

@@ -1,5 +1,7 @@
-//! The token endpoint (RFC 6749 §3.2): `authorization_code` and `refresh_token` grants.
+//! The token endpoint (RFC 6749 §3.2): `authorization_code`, `refresh_token` and (in
+//! `client_credentials.rs`) `client_credentials` grants.
 
+use crate::audit::{Event, kinds};
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -9,6 +11,7 @@ use crate::state::AppState;
 use crate::store::{AuthCode, Client, Consumed, Grant, RefreshToken, Rotation};
 
 use super::claims::{RequestedClaims, id_token_claims};
+use super::client_credentials::{GRANT_TYPE, client_credentials_grant};
 use super::errors::TokenError;
 use super::pkce;
 use super::scopes::parse_scope;
@@ -33,8 +36,16 @@ pub async fn token(
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
     match form.get("grant_type").map(String::as_str) {
+        Some(grant @ ("authorization_code" | "refresh_token")) if !client.may_use_grant(grant) => {
+            Err(TokenError::new(
+                400,
+                "unauthorized_client",
+                format!("The client is not allowed the {grant} grant."),
+            ))
+        }
         Some("authorization_code") => authorization_code_grant(state, client, form).await,
         Some("refresh_token") => refresh_token_grant(state, client, form).await,
+        Some(GRANT_TYPE) => client_credentials_grant(state, client, form).await,
         Some(_) => Err(TokenError::new(
             400,
             "unsupported_grant_type",
@@ -186,7 +197,13 @@ async fn refresh_token_grant(
     let minted = mint_tokens(state, &grant, &scope, None, token.generation + 1).await?;
     match state
         .store
-        .rotate_refresh_token(&presented_hash, &minted.refresh_row, now, grace_since)
+        .rotate_refresh_token(
+            &presented_hash,
+            &minted.refresh_row,
+            now,
+            grace_since,
+            &[Event::new(kinds::REFRESH_TOKEN_REUSED).failed().at(now)],
+        )
         .await?
     {
         Rotation::Rotated { .. } => Ok(minted.response),

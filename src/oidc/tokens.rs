@@ -7,6 +7,8 @@ use crate::keys::KeyError;
 use crate::state::AppState;
 use crate::store::{Grant, StoreError};
 
+use super::client_credentials::ClientGrant;
+
 /// What an ID token needs beyond the grant.
 pub struct IdTokenInput<'a> {
     pub grant: &'a Grant,
@@ -85,6 +87,35 @@ pub async fn mint_access_token(
         .await
 }
 
+/// An access token a client gets for itself (`client_credentials`): no user, no grant row.
+pub async fn mint_client_access_token(
+    state: &AppState,
+    client_id: &str,
+    grant: &ClientGrant,
+) -> Result<String, KeyError> {
+    let now = state.clock.now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(state.config.issuer));
+    claims.insert("sub".into(), json!(client_id));
+    claims.insert("aud".into(), json!(grant.audience));
+    claims.insert("client_id".into(), json!(client_id));
+    claims.insert(
+        "exp".into(),
+        json!(now + state.config.tokens.access_token_ttl),
+    );
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
+    claims.insert("scope".into(), json!(grant.scope));
+    state
+        .keys
+        .sign(
+            alg(&state.config.tokens.access_token_signing_alg),
+            Some("at+jwt"),
+            &claims,
+        )
+        .await
+}
+
 /// Why an access token was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessTokenError {
@@ -101,11 +132,11 @@ pub struct VerifiedAccessToken {
     pub claims: Map<String, Value>,
 }
 
-/// Checks signature, type, issuer, audience and expiry, then that the grant is still live.
-pub async fn verify_access_token(
+/// Signature, `typ`, issuer and expiry of an access token we issued; its claims.
+async fn verified_jwt(
     state: &AppState,
     token: &str,
-) -> Result<VerifiedAccessToken, AccessTokenError> {
+) -> Result<Map<String, Value>, AccessTokenError> {
     let (header, claims) = state
         .keys
         .verify(token)
@@ -129,6 +160,67 @@ pub async fn verify_access_token(
     if exp <= state.clock.now() {
         return Err(AccessTokenError::Invalid("expired"));
     }
+    Ok(claims)
+}
+
+/// A verified, live access token a client got for itself.
+#[derive(Debug, Clone)]
+pub struct VerifiedClientToken {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub audience: Vec<String>,
+}
+
+/// Checks an access token a client got for itself with `client_credentials`: signature, type,
+/// issuer, expiry, no user behind it, not revoked, and its client still registered.
+pub async fn verify_client_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<VerifiedClientToken, AccessTokenError> {
+    let claims = verified_jwt(state, token).await?;
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .ok_or(AccessTokenError::Invalid("client_id"))?;
+    if claims.contains_key("gid") || claims.get("sub").and_then(Value::as_str) != Some(client_id) {
+        return Err(AccessTokenError::Invalid("not a client's own token"));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or(AccessTokenError::Invalid("jti"))?;
+    if state.store.access_token_revoked(jti).await? {
+        return Err(AccessTokenError::Invalid("revoked"));
+    }
+    if state.store.client_by_id(client_id).await?.is_none() {
+        return Err(AccessTokenError::Invalid("client deleted"));
+    }
+    let audience = match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(Value::Array(auds)) => auds
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let scopes = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(super::scopes::parse_scope)
+        .unwrap_or_default();
+    Ok(VerifiedClientToken {
+        client_id: client_id.to_string(),
+        scopes,
+        audience,
+    })
+}
+
+/// Checks signature, type, issuer, audience and expiry, then that the grant is still live.
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<VerifiedAccessToken, AccessTokenError> {
+    let claims = verified_jwt(state, token).await?;
     let gid = claims
         .get("gid")
         .and_then(Value::as_str)

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003", "personnummer_bankid"),
     migration!(4, "0004", "consent_logout_revocation"),
     migration!(5, "0005", "safe_to_deploy"),
+    migration!(6, "0006", "admin_audit"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

@@ -6,6 +6,7 @@
 // First, so its column macros are in scope in the backend modules.
 #[macro_use]
 mod sql;
+pub(crate) mod audit_log;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -114,11 +115,17 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, instance_id: &str, now: UnixTime) -> StoreResult<()>;
 
     // Users
-    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn insert_user(&self, user: &User, events: &[AuditEvent]) -> StoreResult<()>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
-    async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()>;
+    async fn set_user_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+        now: UnixTime,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
     async fn set_user_password(
         &self,
         id: &str,
@@ -127,15 +134,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
 
     // Clients
-    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn insert_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()>;
     async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     /// Deletes the client and everything issued to it.
-    async fn delete_client(&self, id: &str) -> StoreResult<()>;
-    async fn set_client_secret_hash(&self, id: &str, secret_hash: &str) -> StoreResult<()>;
+    async fn delete_client(&self, id: &str, events: &[AuditEvent]) -> StoreResult<()>;
+    async fn set_client_secret_hash(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
 
     // Signing keys
-    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+    async fn insert_signing_key(&self, key: &SigningKey, events: &[AuditEvent]) -> StoreResult<()>;
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
     /// Sets `retired_at` and `unpublish_at` on a key.
     async fn retire_signing_key(
@@ -159,7 +171,7 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()>;
 
     // Sessions
-    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    async fn insert_session(&self, session: &Session, events: &[AuditEvent]) -> StoreResult<()>;
     /// Returns the session only while it has not expired.
     async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
@@ -182,6 +194,7 @@ pub trait Store: Send + Sync + 'static {
         sid: &str,
         pending_id: Option<&str>,
         consent: Option<&Consent>,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
     async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()>;
     /// Atomically marks the code used; exactly one caller ever gets `Fresh`.
@@ -211,6 +224,7 @@ pub trait Store: Send + Sync + 'static {
         successor: &RefreshToken,
         now: UnixTime,
         grace_since: UnixTime,
+        on_reuse: &[AuditEvent],
     ) -> StoreResult<Rotation>;
     /// Removes expired codes, refresh tokens, pending requests, sessions and old grants.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
@@ -238,6 +252,7 @@ pub trait Store: Send + Sync + 'static {
         user: &User,
         token: &UserToken,
         email: &OutboxEmail,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
     /// Stores a link token and the email carrying it, atomically; and marks the background job
     /// `completes_job` done in the same transaction.
@@ -246,6 +261,7 @@ pub trait Store: Send + Sync + 'static {
         token: &UserToken,
         email: &OutboxEmail,
         completes_job: Option<&str>,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
     /// Atomically marks the token used; exactly one caller ever gets `Fresh`.
     async fn consume_user_token(
@@ -258,13 +274,18 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the password; deletes the user's other sessions; revokes all the user's grants (so
     /// refresh and access tokens die); marks the user's unused link tokens used; enqueues the
     /// notice. One transaction. `NotFound` if the user does not exist.
-    async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()>;
+    async fn set_password_with_effects(
+        &self,
+        change: &PasswordChange,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
     /// Uses up the link token and sets the password with all its effects, in one transaction.
     /// Only `Fresh` changed anything.
     async fn set_password_from_link(
         &self,
         token_hash: &str,
         change: &PasswordChange,
+        events: &[AuditEvent],
     ) -> StoreResult<Consumed<UserToken>>;
     async fn update_user_profile(
         &self,
@@ -272,6 +293,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         locale: &str,
         now: UnixTime,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
 
     // Background jobs
@@ -323,9 +345,13 @@ pub trait Store: Send + Sync + 'static {
     // Personnummer and BankID (issue 4).
     /// Stores (or replaces) the user's personnummer, unverified; any BankID link is removed (a new
     /// number must be proven again). Other accounts may hold the same number unverified.
-    async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()>;
+    async fn set_personnummer(
+        &self,
+        value: &StoredPersonnummer,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
     /// Removes the personnummer (and so the BankID link). Idempotent.
-    async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()>;
+    async fn delete_personnummer(&self, user_id: &str, events: &[AuditEvent]) -> StoreResult<()>;
     async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>>;
     /// The account on which BankID verified this number (at most one).
     async fn verified_personnummer_by_index(
@@ -343,10 +369,16 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_personnummer(
         &self,
         verification: &PersonnummerVerification,
+        events: &[AuditEvent],
     ) -> StoreResult<VerificationOutcome>;
     /// Consumes a `complete` login order and starts its session in one transaction; `false` (and
     /// no session) when the order was not complete or another request consumed it.
-    async fn finish_bankid_login(&self, order_ref: &str, session: &Session) -> StoreResult<bool>;
+    async fn finish_bankid_login(
+        &self,
+        order_ref: &str,
+        session: &Session,
+        events: &[AuditEvent],
+    ) -> StoreResult<bool>;
     /// Marks BankID linked (or unlinked with `None`); optionally fills an empty profile name.
     /// `NotFound` when the user has no personnummer.
     async fn set_bankid_linked(
@@ -362,7 +394,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()>;
     async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>>;
     /// Records a collect result: status, hint, completion (sealed), user, finished_at, last_collect_at.
-    async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()>;
+    async fn update_bankid_order(
+        &self,
+        order: &BankIdOrder,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
     /// Atomically moves a `complete` order to `consumed`; exactly one caller gets `true`.
     async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool>;
     /// Claims the right to call BankID's collect for this order now: sets `last_collect_at = now`
@@ -387,6 +423,7 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         client_id: &str,
         now: UnixTime,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
 
     // Revocation (RFC 7009) and client assertions.
@@ -411,6 +448,7 @@ pub trait Store: Send + Sync + 'static {
         sid: &str,
         deliveries: &[BackchannelDelivery],
         now: UnixTime,
+        events: &[AuditEvent],
     ) -> StoreResult<()>;
     async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>>;
     /// Claims up to `limit` due deliveries for `lease_secs` (one instance at a time each).
@@ -429,6 +467,46 @@ pub trait Store: Send + Sync + 'static {
         give_up: bool,
     ) -> StoreResult<()>;
     async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
+
+    // Administration and the audit trail (every write takes the audit events it commits with)
+
+    /// Records events that go with no other change (a failed login, a refused request).
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Newest first, at most `query.limit`.
+    async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// The event an actor's earlier write with this `Idempotency-Key` committed.
+    async fn audit_event_by_idempotency_key(
+        &self,
+        actor_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<AuditEvent>>;
+    /// Removes events older than `before` (retention).
+    async fn purge_audit_events(&self, before: UnixTime) -> StoreResult<u64>;
+    /// Users matching `query`, at most `query.limit`.
+    async fn search_users(&self, query: &UserQuery) -> StoreResult<Vec<UserSummary>>;
+    /// Erases a user and everything that names them (sessions, grants, tokens, personnummer,
+    /// BankID orders, queued email to their address), and replaces their id in the audit trail
+    /// with `pseudonym`. `false` when there was no such user (deleting twice is fine).
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        pseudonym: &str,
+        events: &[AuditEvent],
+    ) -> StoreResult<bool>;
+    /// Replaces every editable field of a client, its secret hash included (not its id or
+    /// creation time).
+    async fn update_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()>;
+    /// A user's live sessions, newest first.
+    async fn sessions_of_user(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>>;
+    /// Ends every session of a user and revokes every grant (offline ones too), queuing the
+    /// back-channel logout deliveries, in one transaction.
+    async fn revoke_user_access(
+        &self,
+        user_id: &str,
+        deliveries: &[BackchannelDelivery],
+        now: UnixTime,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
 }
 
 /// How long a caller waits for a connection when none is free, unless configured.
@@ -511,8 +589,8 @@ mod unavailable_tests {
         assert!(busy.is_unavailable(), "{busy:?}");
         drop(locker);
         let user = suite::user("u", "a@example.se", 1);
-        store.insert_user(&user).await.expect("user");
-        let duplicate = store.insert_user(&user).await.expect_err("duplicate");
+        store.insert_user(&user, &[]).await.expect("user");
+        let duplicate = store.insert_user(&user, &[]).await.expect_err("duplicate");
         assert!(!duplicate.is_unavailable(), "{duplicate:?}");
 
         // A full database (the file may not grow): SQLITE_FULL.

@@ -44,11 +44,20 @@ pub struct Client {
     pub jwks: Option<String>,
     /// Or the URL of the client's JWK Set.
     pub jwks_uri: Option<String>,
+    /// Grants the client may use: `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// Resource indicators (RFC 8707) the client may ask tokens for; the first is the audience
+    /// of its `client_credentials` tokens when it names none.
+    pub resources: Vec<String>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == "none"
+    }
+
+    pub fn may_use_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
     }
 }
 
@@ -325,4 +334,66 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: UnixTime,
     pub finished_at: Option<UnixTime>,
+}
+
+/// One entry of the audit trail: who did what to whom, from where, with what result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// UUID v7 text.
+    pub id: String,
+    pub at: UnixTime,
+    /// What happened, e.g. `login.succeeded`, `user.created` (see `audit::kinds`).
+    pub kind: String,
+    /// `user`, `client` (an admin API caller) or `system`.
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    /// The user the event is about.
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `success` or `failure`.
+    pub result: String,
+    /// JSON object text; never a secret, a password, an email or a personnummer.
+    pub details: String,
+    /// The admin caller's `Idempotency-Key`, unique per actor.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request the key was first used with.
+    pub request_hash: Option<String>,
+}
+
+/// What an audit query asks for; every filter is optional. Newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    /// Inclusive.
+    pub from: Option<UnixTime>,
+    /// Exclusive.
+    pub until: Option<UnixTime>,
+    /// Events strictly older than this `(at, id)`: the cursor of the previous page.
+    pub before: Option<(UnixTime, String)>,
+    pub limit: i64,
+}
+
+/// What a user search asks for. Ordered by `(created_at, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Matches a substring of the email or the name, case-insensitively.
+    pub search: Option<String>,
+    pub disabled: Option<bool>,
+    pub has_password: Option<bool>,
+    pub bankid_linked: Option<bool>,
+    /// Users strictly after this `(created_at, id)`: the cursor of the previous page.
+    pub after: Option<(UnixTime, String)>,
+    pub limit: i64,
+}
+
+/// A user as listed to administrators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub user: User,
+    pub has_personnummer: bool,
+    pub bankid_linked: bool,
 }

@@ -24,7 +24,8 @@ macro_rules! client_columns {
     () => {
         "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
          post_logout_redirect_uris, allowed_scopes, first_party, created_at, \
-         backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri"
+         backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri, \
+         grant_types, resources"
     };
 }
 macro_rules! signing_key_columns {
@@ -71,6 +72,12 @@ macro_rules! job_columns {
          created_at, finished_at"
     };
 }
+macro_rules! audit_columns {
+    () => {
+        "id, at, kind, actor_type, actor_id, user_id, client_id, ip, user_agent, result, \
+         details, idempotency_key, request_hash"
+    };
+}
 macro_rules! personnummer_columns {
     () => {
         "user_id, sealed, blind_index, bankid_linked_at, updated_at"
@@ -92,7 +99,7 @@ macro_rules! sql_store {
         use sqlx::Row;
 
         use $crate::store::{
-            AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant, Job,
+            AuditEvent, AuditQuery, AuthCode, UserQuery, UserSummary, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant, Job,
             OutboxEmail, PasswordChange, PendingAuthorization, PersonnummerVerification,
             RefreshToken, Session, SigningKey, VerificationOutcome, Rotation, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserToken,
@@ -181,6 +188,8 @@ const CLAIM_JOBS: &str = concat!(
                 backchannel_logout_session_required: row.try_get("backchannel_logout_session_required")?,
                 jwks: row.try_get("jwks")?,
                 jwks_uri: row.try_get("jwks_uri")?,
+                grant_types: from_json(row, "grant_types")?,
+                resources: from_json(row, "resources")?,
             })
         }
 
@@ -351,6 +360,86 @@ const CLAIM_JOBS: &str = concat!(
             .bind(&session.acr)
             .bind(session.created_at)
             .bind(session.expires_at)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// Appends audit events on a transaction's connection: they commit with the change they
+        /// record, or not at all.
+        async fn insert_audit_in(conn: &mut $Conn, events: &[AuditEvent]) -> StoreResult<()> {
+            for event in events {
+                sqlx::query(concat!(
+                    "INSERT INTO audit_events (",
+                    audit_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ))
+                .bind(&event.id)
+                .bind(event.at)
+                .bind(&event.kind)
+                .bind(&event.actor_type)
+                .bind(&event.actor_id)
+                .bind(&event.user_id)
+                .bind(&event.client_id)
+                .bind(&event.ip)
+                .bind(&event.user_agent)
+                .bind(&event.result)
+                .bind(&event.details)
+                .bind(&event.idempotency_key)
+                .bind(&event.request_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            }
+            Ok(())
+        }
+
+        /// Writes `events` into `tx`, commits, and only then logs them (a JSON line each).
+        async fn commit_audited(
+            mut tx: sqlx::Transaction<'static, $DB>,
+            events: &[AuditEvent],
+        ) -> StoreResult<()> {
+            insert_audit_in(&mut tx, events).await?;
+            tx.commit().await?;
+            $crate::store::audit_log::committed(events);
+            Ok(())
+        }
+
+        fn audit_event_from_row(row: &$Row) -> StoreResult<AuditEvent> {
+            Ok(AuditEvent {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                kind: row.try_get("kind")?,
+                actor_type: row.try_get("actor_type")?,
+                actor_id: row.try_get("actor_id")?,
+                user_id: row.try_get("user_id")?,
+                client_id: row.try_get("client_id")?,
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+                result: row.try_get("result")?,
+                details: row.try_get("details")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                request_hash: row.try_get("request_hash")?,
+            })
+        }
+
+        async fn insert_backchannel_in(conn: &mut $Conn, delivery: &BackchannelDelivery) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO backchannel_deliveries (id, client_id, uri, logout_token, \
+                 status, attempts, next_attempt_at, locked_until, last_error, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&delivery.id)
+            .bind(&delivery.client_id)
+            .bind(&delivery.uri)
+            .bind(&delivery.logout_token)
+            .bind(&delivery.status)
+            .bind(delivery.attempts)
+            .bind(delivery.next_attempt_at)
+            .bind(delivery.locked_until)
+            .bind(&delivery.last_error)
+            .bind(delivery.created_at)
             .execute(conn)
             .await
             .map_err(db_err)?;
@@ -739,9 +828,10 @@ const CLAIM_JOBS: &str = concat!(
 
             // Users
 
-            async fn insert_user(&self, user: &User) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_user_tx(&mut conn, user).await
+            async fn insert_user(&self, user: &User, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_user_tx(&mut tx, user).await?;
+                commit_audited(tx, events).await
             }
 
             async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
@@ -785,14 +875,16 @@ const CLAIM_JOBS: &str = concat!(
                 .collect()
             }
 
-            async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime) -> StoreResult<()> {
+            async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 let result = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
                     .bind(disabled)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                not_found_if_none_affected(result)
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
             }
 
             async fn set_user_password(
@@ -813,11 +905,12 @@ const CLAIM_JOBS: &str = concat!(
 
             // Clients
 
-            async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+            async fn insert_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 ))
                 .bind(&client.id)
                 .bind(&client.name)
@@ -832,10 +925,12 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(client.backchannel_logout_session_required)
                 .bind(&client.jwks)
                 .bind(&client.jwks_uri)
-                .execute(&self.pool)
+                .bind(to_json(&client.grant_types))
+                .bind(to_json(&client.resources))
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
@@ -865,27 +960,32 @@ const CLAIM_JOBS: &str = concat!(
                 .collect()
             }
 
-            async fn delete_client(&self, id: &str) -> StoreResult<()> {
+            async fn delete_client(&self, id: &str, events: &[AuditEvent]) -> StoreResult<()> {
                 // Grants (and through them codes and refresh tokens) and session links cascade.
+                let mut tx = self.pool.begin().await?;
                 let result = sqlx::query("DELETE FROM clients WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                not_found_if_none_affected(result)
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
             }
 
-            async fn set_client_secret_hash(&self, id: &str, secret_hash: &str) -> StoreResult<()> {
+            async fn set_client_secret_hash(&self, id: &str, secret_hash: &str, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 let result = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE id = $1")
                     .bind(id)
                     .bind(secret_hash)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                not_found_if_none_affected(result)
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
             }
 
             // Signing keys
 
-            async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
+            async fn insert_signing_key(&self, key: &SigningKey, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO signing_keys (",
                     signing_key_columns!(),
@@ -899,10 +999,10 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(key.active_from)
                 .bind(key.retired_at)
                 .bind(key.unpublish_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
@@ -993,9 +1093,10 @@ const CLAIM_JOBS: &str = concat!(
 
             // Sessions
 
-            async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_session_in(&mut conn, session).await
+            async fn insert_session(&self, session: &Session, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_session_in(&mut tx, session).await?;
+                commit_audited(tx, events).await
             }
 
             async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
@@ -1076,6 +1177,7 @@ const CLAIM_JOBS: &str = concat!(
                 sid: &str,
                 pending_id: Option<&str>,
                 consent: Option<&Consent>,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 insert_grant_in(&mut tx, grant).await?;
@@ -1098,8 +1200,7 @@ const CLAIM_JOBS: &str = concat!(
                 if let Some(consent) = consent {
                     save_consent_in(&mut tx, consent).await?;
                 }
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
@@ -1184,6 +1285,7 @@ const CLAIM_JOBS: &str = concat!(
                 successor: &RefreshToken,
                 now: UnixTime,
                 grace_since: UnixTime,
+                on_reuse: &[AuditEvent],
             ) -> StoreResult<Rotation> {
                 // Every early return drops `tx`, which rolls back: nothing is used up unless the
                 // successor is stored too.
@@ -1214,7 +1316,18 @@ const CLAIM_JOBS: &str = concat!(
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
-                            tx.commit().await?;
+                            let owner = sqlx::query("SELECT user_id, client_id FROM grants WHERE id = $1")
+                                .bind(&token.grant_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            let mut events = on_reuse.to_vec();
+                            if let Some(owner) = owner {
+                                for event in &mut events {
+                                    event.user_id = Some(owner.try_get("user_id")?);
+                                    event.client_id = Some(owner.try_get("client_id")?);
+                                }
+                            }
+                            commit_audited(tx, &events).await?;
                             return Ok(Rotation::Reused { presented: token });
                         }
                         // Within the grace window (concurrent refreshes): another successor,
@@ -1395,13 +1508,13 @@ const CLAIM_JOBS: &str = concat!(
                 user: &User,
                 token: &UserToken,
                 email: &OutboxEmail,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 insert_user_tx(&mut tx, user).await?;
                 insert_user_token_tx(&mut tx, token).await?;
                 insert_outbox_tx(&mut tx, email).await?;
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn insert_user_token(
@@ -1409,6 +1522,7 @@ const CLAIM_JOBS: &str = concat!(
                 token: &UserToken,
                 email: &OutboxEmail,
                 completes_job: Option<&str>,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 insert_user_token_tx(&mut tx, token).await?;
@@ -1416,8 +1530,7 @@ const CLAIM_JOBS: &str = concat!(
                 if let Some(job_id) = completes_job {
                     job_done_in(&mut tx, job_id, token.created_at).await?;
                 }
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn enqueue_job(&self, job: &Job) -> StoreResult<()> {
@@ -1540,18 +1653,18 @@ const CLAIM_JOBS: &str = concat!(
                     .transpose()
             }
 
-            async fn set_password_with_effects(&self, change: &PasswordChange) -> StoreResult<()> {
+            async fn set_password_with_effects(&self, change: &PasswordChange, events: &[AuditEvent]) -> StoreResult<()> {
                 // Every early return drops `tx`, which rolls back.
                 let mut tx = self.begin_write().await?;
                 apply_password_change_in(&mut tx, change).await?;
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn set_password_from_link(
                 &self,
                 token_hash: &str,
                 change: &PasswordChange,
+                events: &[AuditEvent],
             ) -> StoreResult<Consumed<UserToken>> {
                 // Every early return drops `tx`, which rolls back: the link is used up only with
                 // the password it sets.
@@ -1570,7 +1683,7 @@ const CLAIM_JOBS: &str = concat!(
                         return Err(StoreError::Corrupt("the link belongs to another user".into()));
                     }
                     apply_password_change_in(&mut tx, change).await?;
-                    tx.commit().await?;
+                    commit_audited(tx, events).await?;
                 }
                 Ok(consumed)
             }
@@ -1581,16 +1694,19 @@ const CLAIM_JOBS: &str = concat!(
                 name: &str,
                 locale: &str,
                 now: UnixTime,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 let result =
                     sqlx::query("UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1")
                         .bind(id)
                         .bind(name)
                         .bind(locale)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?;
-                not_found_if_none_affected(result)
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
             }
 
             // Email outbox
@@ -1689,10 +1805,11 @@ const CLAIM_JOBS: &str = concat!(
 
             // Personnummer and BankID
 
-            async fn set_personnummer(&self, value: &StoredPersonnummer) -> StoreResult<()> {
+            async fn set_personnummer(&self, value: &StoredPersonnummer, events: &[AuditEvent]) -> StoreResult<()> {
                 // A new (or the same) number must be proven again: the link is cleared, whatever
                 // the caller passes. Other accounts may hold the same number unverified; only a
                 // verified number is unique.
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO personnummer (",
                     personnummer_columns!(),
@@ -1705,18 +1822,19 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(&value.sealed)
                 .bind(&value.blind_index)
                 .bind(value.updated_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(missing_user_or_db_err)?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
-            async fn delete_personnummer(&self, user_id: &str) -> StoreResult<()> {
+            async fn delete_personnummer(&self, user_id: &str, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM personnummer WHERE user_id = $1")
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>> {
@@ -1774,6 +1892,7 @@ const CLAIM_JOBS: &str = concat!(
             async fn verify_personnummer(
                 &self,
                 verification: &PersonnummerVerification,
+                events: &[AuditEvent],
             ) -> StoreResult<VerificationOutcome> {
                 let v = verification;
                 // Every early return drops `tx`, which rolls back.
@@ -1817,7 +1936,7 @@ const CLAIM_JOBS: &str = concat!(
                 if let Some(name) = &v.name_if_empty {
                     fill_empty_name_tx(&mut tx, &v.user_id, name, Some(v.verified_at)).await?;
                 }
-                tx.commit().await?;
+                commit_audited(tx, events).await?;
                 Ok(VerificationOutcome::Verified { removed_from: removed })
             }
 
@@ -1825,13 +1944,14 @@ const CLAIM_JOBS: &str = concat!(
                 &self,
                 order_ref: &str,
                 session: &Session,
+                events: &[AuditEvent],
             ) -> StoreResult<bool> {
                 let mut tx = self.begin_write().await?;
                 if !consume_bankid_order_in(&mut tx, order_ref).await? {
                     return Ok(false);
                 }
                 insert_session_in(&mut tx, session).await?;
-                tx.commit().await?;
+                commit_audited(tx, events).await?;
                 Ok(true)
             }
 
@@ -1923,9 +2043,10 @@ const CLAIM_JOBS: &str = concat!(
                 .transpose()
             }
 
-            async fn update_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
+            async fn update_bankid_order(&self, order: &BankIdOrder, events: &[AuditEvent]) -> StoreResult<()> {
                 // `consumed` is final: a collect result that arrives late must not make the order
                 // consumable again. Such a write is ignored.
+                let mut tx = self.pool.begin().await?;
                 let result = sqlx::query(
                     "UPDATE bankid_orders SET status = $2, hint_code = $3, completion_sealed = $4, \
                      user_id = $5, last_collect_at = $6, finished_at = $7 \
@@ -1938,13 +2059,23 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(&order.user_id)
                 .bind(order.last_collect_at)
                 .bind(order.finished_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(missing_user_or_db_err)?;
-                if result.rows_affected() == 0 && self.bankid_order(&order.order_ref).await?.is_none() {
-                    return Err(StoreError::NotFound);
+                if result.rows_affected() == 0 {
+                    let exists = sqlx::query("SELECT 1 FROM bankid_orders WHERE order_ref = $1")
+                        .bind(&order.order_ref)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                    if !exists {
+                        return Err(StoreError::NotFound);
+                    }
+                    // Ignored: nothing happened to record.
+                    tx.commit().await?;
+                    return Ok(());
                 }
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn consume_bankid_order(&self, order_ref: &str) -> StoreResult<bool> {
@@ -1969,6 +2100,225 @@ const CLAIM_JOBS: &str = concat!(
                 .execute(&self.pool)
                 .await?;
                 Ok(result.rows_affected() == 1)
+            }
+
+            // Administration and the audit trail
+
+            async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+                let tx = self.pool.begin().await?;
+                commit_audited(tx, events).await
+            }
+
+            async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+                let (before_at, before_id) = match &query.before {
+                    Some((at, id)) => (Some(*at), Some(id.as_str())),
+                    None => (None, None),
+                };
+                sqlx::query(concat!(
+                    "SELECT ",
+                    audit_columns!(),
+                    " FROM audit_events WHERE ($1 IS NULL OR user_id = $1) \
+                     AND ($2 IS NULL OR client_id = $2) AND ($3 IS NULL OR kind = $3) \
+                     AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+                     AND ($6 IS NULL OR at < $6 OR (at = $6 AND id < $7)) \
+                     ORDER BY at DESC, id DESC LIMIT $8"
+                ))
+                .bind(&query.user_id)
+                .bind(&query.client_id)
+                .bind(&query.kind)
+                .bind(query.from)
+                .bind(query.until)
+                .bind(before_at)
+                .bind(before_id)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(audit_event_from_row)
+                .collect()
+            }
+
+            async fn audit_event_by_idempotency_key(
+                &self,
+                actor_id: &str,
+                key: &str,
+            ) -> StoreResult<Option<AuditEvent>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    audit_columns!(),
+                    " FROM audit_events WHERE actor_id = $1 AND idempotency_key = $2"
+                ))
+                .bind(actor_id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(audit_event_from_row)
+                .transpose()
+            }
+
+            async fn purge_audit_events(&self, before: UnixTime) -> StoreResult<u64> {
+                let result = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn search_users(&self, query: &UserQuery) -> StoreResult<Vec<UserSummary>> {
+                // LIKE with `\` as escape character, so `%` and `_` in the search are literal.
+                let pattern = query.search.as_ref().map(|term| {
+                    let escaped = term
+                        .to_lowercase()
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    format!("%{escaped}%")
+                });
+                let (after_at, after_id) = match &query.after {
+                    Some((at, id)) => (Some(*at), Some(id.as_str())),
+                    None => (None, None),
+                };
+                let rows = sqlx::query(
+                    "SELECT u.id, u.email, u.email_verified, u.name, u.locale, u.password_hash, \
+                     u.disabled, u.created_at, u.updated_at, \
+                     (p.user_id IS NOT NULL) AS has_personnummer, \
+                     (p.bankid_linked_at IS NOT NULL) AS bankid_linked \
+                     FROM users u LEFT JOIN personnummer p ON p.user_id = u.id \
+                     WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 ESCAPE '\\' \
+                            OR LOWER(u.name) LIKE $1 ESCAPE '\\') \
+                     AND ($2 IS NULL OR u.disabled = $2) \
+                     AND ($3 IS NULL OR (u.password_hash IS NOT NULL) = $3) \
+                     AND ($4 IS NULL OR (p.bankid_linked_at IS NOT NULL) = $4) \
+                     AND ($5 IS NULL OR u.created_at > $5 OR (u.created_at = $5 AND u.id > $6)) \
+                     ORDER BY u.created_at, u.id LIMIT $7",
+                )
+                .bind(pattern)
+                .bind(query.disabled)
+                .bind(query.has_password)
+                .bind(query.bankid_linked)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UserSummary {
+                            user: user_from_row(row)?,
+                            has_personnummer: row.try_get("has_personnummer")?,
+                            bankid_linked: row.try_get("bankid_linked")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_user(
+                &self,
+                user_id: &str,
+                pseudonym: &str,
+                events: &[AuditEvent],
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                // Queued mail names the address and the person: it goes too.
+                sqlx::query("DELETE FROM outbox WHERE recipient IN (SELECT email FROM users WHERE id = $1)")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM bankid_orders WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE audit_events SET user_id = $2 WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(pseudonym)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE audit_events SET actor_id = $2 WHERE actor_type = 'user' AND actor_id = $1",
+                )
+                .bind(user_id)
+                .bind(pseudonym)
+                .execute(&mut *tx)
+                .await?;
+                // Sessions, grants (with their codes and tokens), links, consents and the
+                // personnummer cascade.
+                let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                commit_audited(tx, events).await?;
+                Ok(deleted)
+            }
+
+            async fn update_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let result = sqlx::query(
+                    "UPDATE clients SET name = $2, token_endpoint_auth_method = $3, \
+                     redirect_uris = $4, post_logout_redirect_uris = $5, allowed_scopes = $6, \
+                     first_party = $7, backchannel_logout_uri = $8, \
+                     backchannel_logout_session_required = $9, jwks = $10, jwks_uri = $11, \
+                     grant_types = $12, resources = $13, secret_hash = $14 WHERE id = $1",
+                )
+                .bind(&client.id)
+                .bind(&client.name)
+                .bind(&client.token_endpoint_auth_method)
+                .bind(to_json(&client.redirect_uris))
+                .bind(to_json(&client.post_logout_redirect_uris))
+                .bind(to_json(&client.allowed_scopes))
+                .bind(client.first_party)
+                .bind(&client.backchannel_logout_uri)
+                .bind(client.backchannel_logout_session_required)
+                .bind(&client.jwks)
+                .bind(&client.jwks_uri)
+                .bind(to_json(&client.grant_types))
+                .bind(to_json(&client.resources))
+                .bind(&client.secret_hash)
+                .execute(&mut *tx)
+                .await?;
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
+            }
+
+            async fn sessions_of_user(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+                     ORDER BY created_at DESC, sid"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(session_from_row)
+                .collect()
+            }
+
+            async fn revoke_user_access(
+                &self,
+                user_id: &str,
+                deliveries: &[BackchannelDelivery],
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for delivery in deliveries {
+                    insert_backchannel_in(&mut tx, delivery).await?;
+                }
+                commit_audited(tx, events).await
             }
 
             async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64> {
@@ -2022,6 +2372,7 @@ const CLAIM_JOBS: &str = concat!(
                 user_id: &str,
                 client_id: &str,
                 now: UnixTime,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
@@ -2038,8 +2389,7 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
@@ -2102,6 +2452,7 @@ const CLAIM_JOBS: &str = concat!(
                 sid: &str,
                 deliveries: &[BackchannelDelivery],
                 now: UnixTime,
+                events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 // Grants with offline_access outlive the session by design (OIDC Core 11).
@@ -2122,27 +2473,9 @@ const CLAIM_JOBS: &str = concat!(
                     .execute(&mut *tx)
                     .await?;
                 for delivery in deliveries {
-                    sqlx::query(
-                        "INSERT INTO backchannel_deliveries (id, client_id, uri, logout_token, \
-                         status, attempts, next_attempt_at, locked_until, last_error, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(&delivery.id)
-                    .bind(&delivery.client_id)
-                    .bind(&delivery.uri)
-                    .bind(&delivery.logout_token)
-                    .bind(&delivery.status)
-                    .bind(delivery.attempts)
-                    .bind(delivery.next_attempt_at)
-                    .bind(delivery.locked_until)
-                    .bind(&delivery.last_error)
-                    .bind(delivery.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    insert_backchannel_in(&mut tx, delivery).await?;
                 }
-                tx.commit().await?;
-                Ok(())
+                commit_audited(tx, events).await
             }
 
             async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>> {

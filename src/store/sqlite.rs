@@ -30,6 +30,9 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
+            // Deleted rows are overwritten, so an erased user's data does not linger in free
+            // pages of the file.
+            .pragma("secure_delete", "ON")
             // A write waits this long for another writer's lock, then fails as "unavailable".
             .busy_timeout(acquire_timeout.max(Duration::from_secs(1)))
             .synchronous(SqliteSynchronous::Normal);

@@ -1,6 +1,7 @@
 //! Mina uppgifter: the page, and its forms (name and language, password, personnummer, apps
 //! allowed).
 
+use crate::audit::{Event, kinds};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -162,9 +163,13 @@ pub async fn update_profile(
             return render_account(&state, &headers, status, &active, lang, None, problems).await;
         }
     };
+    let now = state.clock.now();
+    let event = Event::by_user(kinds::PROFILE_UPDATED, &active.user.id)
+        .detail("locale", locale)
+        .at(now);
     state
         .store
-        .update_user_profile(&active.user.id, &name, locale, state.clock.now())
+        .update_user_profile(&active.user.id, &name, locale, now, &[event])
         .await?;
     Ok(redirect_see_other(&format!(
         "/account?notice=saved&lang={locale}"
@@ -292,9 +297,13 @@ pub async fn revoke_consent(
     let Some(client_id) = form.get("client_id") else {
         return Err(WebError::page(crate::oidc::PageError::BadRequest).in_lang(lang));
     };
+    let now = state.clock.now();
+    let event = Event::by_user(kinds::CONSENT_WITHDRAWN, &active.user.id)
+        .client(client_id)
+        .at(now);
     state
         .store
-        .revoke_consent(&active.user.id, client_id, state.clock.now())
+        .revoke_consent(&active.user.id, client_id, now, &[event])
         .await?;
     tracing::info!(user_id = %active.user.id, %client_id, "consent withdrawn");
     Ok(redirect_see_other(&format!(

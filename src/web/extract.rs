@@ -23,7 +23,7 @@ use crate::state::AppState;
 use super::errors::WebError;
 use super::http::{client_ip, cookie};
 
-type AppStateArc = Arc<AppState>;
+pub(crate) type AppStateArc = Arc<AppState>;
 
 /// Name–value pairs of a query string or form body, in order, duplicates kept.
 pub fn parse_pairs(raw: &[u8]) -> Vec<(String, String)> {
@@ -247,6 +247,15 @@ impl ClientRequest {
         }
         let mut form: HashMap<String, String> = HashMap::new();
         for (k, v) in parse_pairs(body) {
+            // RFC 8707 lets `resource` repeat; the values are kept space-separated (a URI has
+            // no spaces, and one with spaces is refused as a resource later).
+            if k == "resource"
+                && let Some(earlier) = form.get_mut("resource")
+            {
+                earlier.push(' ');
+                earlier.push_str(&v);
+                continue;
+            }
             if form.insert(k.clone(), v).is_some() {
                 return Err(TokenError::invalid_request(format!(
                     "The parameter {k} was sent more than once."

@@ -64,6 +64,27 @@ pub fn client_ip(
         .unwrap_or(peer_ip)
 }
 
+/// Makes the client's address and browser the origin of every audit event the request writes.
+pub async fn audit_origin_layer(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .cloned();
+    let origin = crate::audit::Origin {
+        ip: Some(client_ip(&state.config, peer.as_ref(), request.headers()).to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    crate::audit::with_origin(origin, next.run(request)).await
+}
+
 /// A short id for each request, in the logs and the `X-Request-Id` header, so a person's error
 /// reference leads to the log line.
 #[derive(Debug, Clone)]

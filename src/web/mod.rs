@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, handlers, templates, translations and security headers.
 
 pub mod account_page;
+pub mod admin_api;
 pub mod bankid_handlers;
 pub mod consent_handlers;
 pub mod dev_bankid_handlers;
@@ -104,6 +105,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             errors::render_errors,
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // The admin API answers its own errors (problem+json) and reads its own bodies.
+        .merge(admin_api::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::audit_origin_layer,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

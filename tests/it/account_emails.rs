@@ -48,9 +48,15 @@ async fn set_password(browser: &mut Browser, link: &str, password: &str) -> comm
 #[tokio::test]
 async fn invitation_link_works_once_expires_and_can_be_renewed() {
     let (server, smtp) = start().await;
-    leasify_id::account::invitations::invite(&server.state, "nils@example.se", "Nils Holm", "sv")
-        .await
-        .expect("invite");
+    leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        "nils@example.se",
+        "Nils Holm",
+        "sv",
+    )
+    .await
+    .expect("invite");
     let welcome = mail(&smtp).await;
     assert_eq!(
         welcome.subject(),
@@ -233,9 +239,15 @@ async fn reset_ends_other_sessions_and_refresh_tokens_and_sends_a_notice() {
 async fn an_smtp_outage_delays_the_welcome_email_but_it_arrives_exactly_once() {
     let (server, smtp) = start().await;
     smtp.set_refuse_next(2);
-    leasify_id::account::invitations::invite(&server.state, "ola@example.se", "Ola Ek", "sv")
-        .await
-        .expect("invite");
+    leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        "ola@example.se",
+        "Ola Ek",
+        "sv",
+    )
+    .await
+    .expect("invite");
     // Move the injected clock past each backoff so the sender retries without real waiting.
     let mut arrived = None;
     for _ in 0..40 {

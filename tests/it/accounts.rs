@@ -86,9 +86,15 @@ async fn start() -> (TestServer, TestSmtpServer) {
 }
 
 async fn invite(server: &TestServer, email: &str, name: &str) -> InviteOutcome {
-    invitations::invite(&server.state, email, name, "sv")
-        .await
-        .unwrap_or_else(|e| panic!("invite {email}: {e}"))
+    invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        email,
+        name,
+        "sv",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("invite {email}: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------------

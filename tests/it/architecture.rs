@@ -11,6 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["clock", "private_files"],
     &["crypto", "tls"],
     &["config", "store"],
+    &["audit"],
     &["keys", "mail", "render", "bankid"],
     &["error"],
     &["state"],
@@ -25,8 +26,8 @@ const LAYERS: &[&[&str]] = &[
 
 /// Modules that must not depend on axum or HTTP extractors: handlers parse, call, render.
 const FRAMEWORK_FREE: &[&str] = &[
-    "account", "admin", "clock", "config", "crypto", "error", "identity", "jobs", "keys", "login",
-    "mail", "oidc", "render", "state", "store", "workers",
+    "account", "admin", "audit", "clock", "config", "crypto", "error", "identity", "jobs", "keys",
+    "login", "mail", "oidc", "render", "state", "store", "workers",
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

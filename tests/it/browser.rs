@@ -311,9 +311,15 @@ async fn swedish_onboarding_journey() {
     let ui = Ui::launch(&chromium, test, "sv-SE", Viewport::Phone).await;
 
     // --- The welcome email ------------------------------------------------------------------
-    let invited = leasify_id::account::invitations::invite(&server.state, EMAIL, NAME, "sv")
-        .await
-        .expect("the invitation is sent");
+    let invited = leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        EMAIL,
+        NAME,
+        "sv",
+    )
+    .await
+    .expect("the invitation is sent");
     assert_eq!(invited.outcome, "invited");
     let welcome = expect_mail(
         &smtp,

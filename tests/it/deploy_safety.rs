@@ -349,9 +349,15 @@ async fn everything_in_the_data_dir_is_private() {
         .create_user("anna@example.se", "Anna", PASSWORD)
         .await;
     // An email in the development outbox (the file transport is the test server's default).
-    leasify_id::account::invitations::invite(&server.state, "bo@example.se", "Bo", "sv")
-        .await
-        .expect("invited");
+    leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        "bo@example.se",
+        "Bo",
+        "sv",
+    )
+    .await
+    .expect("invited");
     // The server's own sender may have claimed the message first: wait until one of us wrote it.
     let outbox = server.state.config.outbox_dir();
     let written = || std::fs::read_dir(&outbox).is_ok_and(|mut d| d.next().is_some());
@@ -527,9 +533,14 @@ async fn a_poison_message_fails_alone_and_the_next_one_is_delivered_over_smtp() 
         .await
         .expect("queued");
     // Names are checked now: the same name is refused with a clear message.
-    let refused =
-        leasify_id::account::invitations::invite(&server.state, "x@example.se", "A\r\nB", "sv")
-            .await;
+    let refused = leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        "x@example.se",
+        "A\r\nB",
+        "sv",
+    )
+    .await;
     assert!(
         matches!(
             refused,
@@ -539,9 +550,15 @@ async fn a_poison_message_fails_alone_and_the_next_one_is_delivered_over_smtp() 
         ),
         "{refused:?}"
     );
-    leasify_id::account::invitations::invite(&server.state, "bo@example.se", "Bo Ek", "sv")
-        .await
-        .expect("invited");
+    leasify_id::account::invitations::invite(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        "bo@example.se",
+        "Bo Ek",
+        "sv",
+    )
+    .await
+    .expect("invited");
     let mail = smtp
         .next_message(Duration::from_secs(20))
         .await

@@ -278,7 +278,7 @@ async fn jwks_holds_public_keys_only_with_unique_kids() {
     );
 
     // After a rotation both generations are published, still with unique kids.
-    leasify_id::admin::keys::rotate(&server.state)
+    leasify_id::admin::keys::rotate(&server.state, &leasify_id::audit::Caller::system())
         .await
         .expect("rotation");
     let (_, jwks) = get_json(&server.url("/jwks.json")).await;
@@ -329,9 +329,10 @@ async fn tokens_are_signed_with_a_published_key_and_keep_verifying_across_a_rota
 
     // Rotate: the next keys sign only after publish_ahead; the old access token still works,
     // and after the hand-over new tokens use the new keys while the old ones stay published.
-    let new_kids = leasify_id::admin::keys::rotate(&server.state)
-        .await
-        .expect("rotation");
+    let new_kids =
+        leasify_id::admin::keys::rotate(&server.state, &leasify_id::audit::Caller::system())
+            .await
+            .expect("rotation");
     let access_token = tokens["access_token"].as_str().unwrap();
     assert_eq!(
         userinfo_request(&server.base_url, access_token)

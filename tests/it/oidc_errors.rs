@@ -150,9 +150,14 @@ async fn wrong_password_and_unknown_email_get_the_same_generic_401_page() {
     );
 
     // A disabled account with the right password: the same generic answer.
-    leasify_id::admin::users::set_disabled(&f.server.state, EMAIL, true)
-        .await
-        .unwrap();
+    leasify_id::admin::users::set_disabled(
+        &f.server.state,
+        &leasify_id::audit::Caller::system(),
+        EMAIL,
+        true,
+    )
+    .await
+    .unwrap();
     let disabled = browser.submit_login(&page, EMAIL, PASSWORD).await;
     assert_eq!(
         disabled.status,

@@ -1,6 +1,7 @@
 //! Issuing the authorization code: the grant, the single-use code and the session's record of the
 //! client, stored in one transaction (with the pending request used up and any consent given).
 
+use crate::audit::{Event, kinds};
 use crate::crypto::{random_token, sha256_hex};
 use crate::login::sessions::ActiveSession;
 use crate::state::AppState;
@@ -65,6 +66,13 @@ pub(super) async fn issue_code_with(
         expires_at: now + state.config.tokens.authorization_code_ttl,
         used_at: None,
     };
+    // A consent given on this request is recorded with it.
+    let consent_event = along.consent.map(|consent| {
+        Event::by_user(kinds::CONSENT_GRANTED, &active.user.id)
+            .client(&consent.client_id)
+            .detail("scope", consent.scope.clone())
+            .at(now)
+    });
     state
         .store
         .record_authorization(
@@ -73,6 +81,7 @@ pub(super) async fn issue_code_with(
             &active.session.sid,
             along.pending_id,
             along.consent,
+            consent_event.as_slice(),
         )
         .await?;
     let mut params = vec![("code".to_string(), code)];

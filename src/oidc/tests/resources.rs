@@ -58,9 +58,14 @@ async fn userinfo_needs_exactly_one_live_token() {
 async fn userinfo_stops_for_a_disabled_user() {
     let flow = Flow::new().await;
     let tokens = flow.tokens(&[]).await;
-    crate::admin::users::set_disabled(&flow.kit.state, &flow.user.id, true)
-        .await
-        .expect("disabled");
+    crate::admin::users::set_disabled(
+        &flow.kit.state,
+        &crate::audit::Caller::system(),
+        &flow.user.id,
+        true,
+    )
+    .await
+    .expect("disabled");
     assert!(matches!(
         userinfo(&flow.kit.state, bearer(&tokens.access_token)).await,
         Err(BearerError::InvalidToken(_))

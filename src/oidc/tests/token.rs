@@ -259,9 +259,14 @@ async fn a_disabled_user_gets_no_more_tokens() {
     let flow = Flow::new().await;
     let tokens = flow.tokens(&[]).await;
     let (code, verifier) = flow.code(&[]).await;
-    crate::admin::users::set_disabled(&flow.kit.state, &flow.user.id, true)
-        .await
-        .expect("disabled");
+    crate::admin::users::set_disabled(
+        &flow.kit.state,
+        &crate::audit::Caller::system(),
+        &flow.user.id,
+        true,
+    )
+    .await
+    .expect("disabled");
     let refresh = tokens.refresh_token.expect("refresh");
     assert_refused(
         flow.refresh(&flow.client, &refresh, None).await,

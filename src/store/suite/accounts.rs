@@ -29,7 +29,7 @@ async fn seed_password_change(s: &dyn Store) {
     let mut u1 = user("u1", "u1@example.se", NOW - 1000);
     u1.email_verified = false;
     u1.password_hash = Some("$argon2id$old".into());
-    s.insert_user(&u1).await.unwrap();
+    s.insert_user(&u1, &[]).await.unwrap();
     Fixture {
         users: &["u2"],
         clients: &["c1"],
@@ -58,6 +58,7 @@ async fn seed_password_change(s: &dyn Store) {
             &user_token(hash, user_id, "reset", NOW + 3600),
             &email(&format!("m-{hash}"), NOW - 10),
             None,
+            &[],
         )
         .await
         .unwrap();
@@ -93,7 +94,7 @@ async fn invitation_is_consumed_exactly_once(s: Arc<dyn Store>) {
     invited.email_verified = false;
     let token = user_token("invite-hash", "u-new", "invite", NOW + 3600);
     let welcome = email("m-welcome", NOW);
-    s.insert_user_with_token(&invited, &token, &welcome)
+    s.insert_user_with_token(&invited, &token, &welcome, &[])
         .await
         .unwrap();
     assert_eq!(s.user_by_id("u-new").await.unwrap(), Some(invited.clone()));
@@ -114,6 +115,7 @@ async fn invitation_is_consumed_exactly_once(s: Arc<dyn Store>) {
             &again,
             &user_token("other-hash", "u-again", "invite", NOW + 3600),
             &email("m-again", NOW),
+            &[],
         )
         .await
         .unwrap_err();
@@ -167,7 +169,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
     TWO_USERS.seed(&*s).await;
     let reset = user_token("reset-hash", "u1", "reset", NOW + 1800);
     let mail = email("m-reset", NOW);
-    s.insert_user_token(&reset, &mail, None).await.unwrap();
+    s.insert_user_token(&reset, &mail, None, &[]).await.unwrap();
     assert_eq!(
         s.user_token("reset-hash").await.unwrap(),
         Some(reset.clone())
@@ -191,7 +193,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
 
     // Same hash twice is a conflict; an unknown user is NotFound. Neither leaves an email.
     let err = s
-        .insert_user_token(&reset, &email("m-dup-token", NOW), None)
+        .insert_user_token(&reset, &email("m-dup-token", NOW), None, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -200,6 +202,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
             &user_token("orphan-hash", "nobody", "reset", NOW + 1800),
             &email("m-orphan", NOW),
             None,
+            &[],
         )
         .await
         .unwrap_err();
@@ -213,6 +216,7 @@ async fn user_tokens(s: Arc<dyn Store>) {
         &user_token("u2-hash", "u2", "invite", NOW + 60),
         &email("m-u2", NOW),
         None,
+        &[],
     )
     .await
     .unwrap();
@@ -225,13 +229,14 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
         &user_token("t-reset", "u1", "reset", NOW + 3600),
         &email("m-reset", NOW),
         None,
+        &[],
     )
     .await
     .unwrap();
     // The change fails (its notice clashes with a queued message): the link stays usable.
     let clashing = password_change(None, Some(email("m-reset", NOW)));
     assert!(matches!(
-        s.set_password_from_link("t-reset", &clashing).await,
+        s.set_password_from_link("t-reset", &clashing, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -248,7 +253,7 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
         ..password_change(None, None)
     };
     assert!(matches!(
-        s.set_password_from_link("t-reset", &other).await,
+        s.set_password_from_link("t-reset", &other, &[]).await,
         Err(StoreError::Corrupt(_))
     ));
     assert_eq!(
@@ -258,7 +263,9 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
     // Then it works once.
     let change = password_change(None, Some(email("m-notice", NOW)));
     assert!(matches!(
-        s.set_password_from_link("t-reset", &change).await.unwrap(),
+        s.set_password_from_link("t-reset", &change, &[])
+            .await
+            .unwrap(),
         Consumed::Fresh(_)
     ));
     assert_eq!(
@@ -276,7 +283,9 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
         ..password_change(None, None)
     };
     assert!(matches!(
-        s.set_password_from_link("t-reset", &again).await.unwrap(),
+        s.set_password_from_link("t-reset", &again, &[])
+            .await
+            .unwrap(),
         Consumed::AlreadyUsed(_)
     ));
     assert_eq!(
@@ -289,7 +298,7 @@ async fn password_from_link_is_all_or_nothing(s: Arc<dyn Store>) {
         Some("$argon2id$new")
     );
     assert_eq!(
-        s.set_password_from_link("nope", &again).await.unwrap(),
+        s.set_password_from_link("nope", &again, &[]).await.unwrap(),
         Consumed::Missing
     );
 }
@@ -300,7 +309,7 @@ async fn set_password_with_effects(s: Arc<dyn Store>) {
         kind: "password_changed".into(),
         ..email("m-notice", NOW)
     };
-    s.set_password_with_effects(&password_change(Some("keep"), Some(notice.clone())))
+    s.set_password_with_effects(&password_change(Some("keep"), Some(notice.clone())), &[])
         .await
         .unwrap();
 
@@ -349,7 +358,7 @@ async fn set_password_with_effects(s: Arc<dyn Store>) {
     change.now = NOW + 10;
     change.verify_email = false;
     let emails_before = s.list_outbox(100).await.unwrap().len();
-    s.set_password_with_effects(&change).await.unwrap();
+    s.set_password_with_effects(&change, &[]).await.unwrap();
     assert_eq!(s.session_by_hash("keep", NOW).await.unwrap(), None);
     assert!(s.session_clients("sid-keep").await.unwrap().is_empty());
     assert!(s.session_by_hash("u2-sess", NOW).await.unwrap().is_some());
@@ -361,17 +370,23 @@ async fn set_password_with_effects(s: Arc<dyn Store>) {
     assert_eq!(grant_revoked_at(&*s, "g-live").await, Some(NOW));
 
     // `verify_email: false` does not verify an unverified address.
-    s.insert_user(&User {
-        email_verified: false,
-        ..user("u3", "u3@example.se", NOW)
-    })
+    s.insert_user(
+        &User {
+            email_verified: false,
+            ..user("u3", "u3@example.se", NOW)
+        },
+        &[],
+    )
     .await
     .unwrap();
-    s.set_password_with_effects(&PasswordChange {
-        user_id: "u3".into(),
-        verify_email: false,
-        ..password_change(None, None)
-    })
+    s.set_password_with_effects(
+        &PasswordChange {
+            user_id: "u3".into(),
+            verify_email: false,
+            ..password_change(None, None)
+        },
+        &[],
+    )
     .await
     .unwrap();
     let u3 = s.user_by_id("u3").await.unwrap().unwrap();
@@ -391,6 +406,7 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
             &invited,
             &user_token("invite-hash", "u-new", "invite", NOW + 3600),
             &email("m-dup", NOW),
+            &[],
         )
         .await
         .unwrap_err();
@@ -404,6 +420,7 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
             &user_token("reset-hash", "u1", "reset", NOW + 3600),
             &email("m-dup", NOW),
             None,
+            &[],
         )
         .await
         .unwrap_err();
@@ -411,7 +428,10 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
     assert_eq!(s.user_token("reset-hash").await.unwrap(), None);
 
     let err = s
-        .set_password_with_effects(&password_change(Some("keep"), Some(email("m-dup", NOW))))
+        .set_password_with_effects(
+            &password_change(Some("keep"), Some(email("m-dup", NOW))),
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -419,10 +439,13 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
 
     // An unknown user: NotFound, and the notice is not enqueued.
     let err = s
-        .set_password_with_effects(&PasswordChange {
-            user_id: "nobody".into(),
-            ..password_change(None, Some(email("m-nobody", NOW)))
-        })
+        .set_password_with_effects(
+            &PasswordChange {
+                user_id: "nobody".into(),
+                ..password_change(None, Some(email("m-nobody", NOW)))
+            },
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -441,19 +464,23 @@ async fn account_changes_are_all_or_nothing(s: Arc<dyn Store>) {
         &invited,
         &user_token("invite-hash", "u-new", "invite", NOW + 3600),
         &email("m-welcome", NOW),
+        &[],
     )
     .await
     .unwrap();
-    s.set_password_with_effects(&password_change(Some("keep"), Some(email("m-notice", NOW))))
-        .await
-        .unwrap();
+    s.set_password_with_effects(
+        &password_change(Some("keep"), Some(email("m-notice", NOW))),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(s.list_outbox(100).await.unwrap().len(), 6);
 }
 
 async fn update_user_profile(s: Arc<dyn Store>) {
     let original = user("u1", "u1@example.se", NOW);
-    s.insert_user(&original).await.unwrap();
-    s.update_user_profile("u1", "Åsa Öberg", "en", NOW + 5)
+    s.insert_user(&original, &[]).await.unwrap();
+    s.update_user_profile("u1", "Åsa Öberg", "en", NOW + 5, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -466,7 +493,7 @@ async fn update_user_profile(s: Arc<dyn Store>) {
         })
     );
     assert!(matches!(
-        s.update_user_profile("nobody", "X", "sv", NOW).await,
+        s.update_user_profile("nobody", "X", "sv", NOW, &[]).await,
         Err(StoreError::NotFound)
     ));
 }

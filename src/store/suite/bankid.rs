@@ -24,7 +24,7 @@ async fn complete_link_order(s: &dyn Store, order_ref: &str, user_id: &str) {
         ..bankid_order(order_ref, NOW)
     };
     s.insert_bankid_order(&order).await.unwrap();
-    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1))
+    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1), &[])
         .await
         .unwrap();
 }
@@ -49,7 +49,7 @@ async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
     assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
 
     let stored = personnummer("u1", "idx-a", NOW);
-    s.set_personnummer(&stored).await.unwrap();
+    s.set_personnummer(&stored, &[]).await.unwrap();
     assert_eq!(s.personnummer_of("u1").await.unwrap(), Some(stored.clone()));
     // Typed in, not verified: no login finds it.
     assert_eq!(
@@ -73,10 +73,13 @@ async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
     );
 
     // A link passed in is not stored: a number is linked only through verification.
-    s.set_personnummer(&StoredPersonnummer {
-        bankid_linked_at: Some(NOW),
-        ..personnummer("u2", "idx-b", NOW + 1)
-    })
+    s.set_personnummer(
+        &StoredPersonnummer {
+            bankid_linked_at: Some(NOW),
+            ..personnummer("u2", "idx-b", NOW + 1)
+        },
+        &[],
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -86,7 +89,7 @@ async fn personnummer_set_and_lookup(s: Arc<dyn Store>) {
 
     // An unknown user cannot have one.
     let err = s
-        .set_personnummer(&personnummer("nobody", "idx-c", NOW))
+        .set_personnummer(&personnummer("nobody", "idx-c", NOW), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -109,7 +112,7 @@ async fn personnummer_replace_clears_link(s: Arc<dyn Store>) {
 
     // Another number: replaced in place, the link is gone and the old index finds nothing.
     let replaced = personnummer("u1", "idx-new", NOW + 10);
-    s.set_personnummer(&replaced).await.unwrap();
+    s.set_personnummer(&replaced, &[]).await.unwrap();
     assert_eq!(
         s.personnummer_of("u1").await.unwrap(),
         Some(replaced.clone())
@@ -155,7 +158,7 @@ async fn personnummer_verified_is_unique_and_typed_copies_give_way(s: Arc<dyn St
         ("u4".into(), email("m-u4", NOW)),
     ];
     assert_eq!(
-        s.verify_personnummer(&v).await.unwrap(),
+        s.verify_personnummer(&v, &[]).await.unwrap(),
         VerificationOutcome::Verified {
             removed_from: vec!["u1".into(), "u2".into()]
         }
@@ -182,7 +185,7 @@ async fn personnummer_verified_is_unique_and_typed_copies_give_way(s: Arc<dyn St
     assert_eq!(queued, ["m-u1", "m-u2"]);
     // The order is used up: finishing it again does nothing.
     assert_eq!(
-        s.verify_personnummer(&v).await.unwrap(),
+        s.verify_personnummer(&v, &[]).await.unwrap(),
         VerificationOutcome::OrderNotComplete
     );
 
@@ -191,7 +194,7 @@ async fn personnummer_verified_is_unique_and_typed_copies_give_way(s: Arc<dyn St
     type_in(&*s, "u4", "idx-a", NOW + 3).await;
     complete_link_order(&*s, "o-2", "u4").await;
     assert_eq!(
-        s.verify_personnummer(&verification("o-2", "u4", "idx-a"))
+        s.verify_personnummer(&verification("o-2", "u4", "idx-a"), &[])
             .await
             .unwrap(),
         VerificationOutcome::VerifiedElsewhere
@@ -212,7 +215,7 @@ async fn personnummer_verified_is_unique_and_typed_copies_give_way(s: Arc<dyn St
     type_in(&*s, "u1", "idx-b", NOW + 3).await;
     complete_link_order(&*s, "o-3", "u1").await;
     assert_eq!(
-        s.verify_personnummer(&verification("o-3", "u1", "idx-other"))
+        s.verify_personnummer(&verification("o-3", "u1", "idx-other"), &[])
             .await
             .unwrap(),
         VerificationOutcome::NumberChanged
@@ -239,9 +242,9 @@ async fn bankid_login_consumes_the_order_with_its_session(s: Arc<dyn Store>) {
     s.insert_bankid_order(&order).await.unwrap();
     let sess = session("sess-bankid", "sid-bankid", "u1", NOW + 3600);
     // Not complete yet: no session.
-    assert!(!s.finish_bankid_login("o-login", &sess).await.unwrap());
+    assert!(!s.finish_bankid_login("o-login", &sess, &[]).await.unwrap());
     assert_eq!(s.session_by_hash("sess-bankid", NOW).await.unwrap(), None);
-    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1))
+    s.update_bankid_order(&finished(order.clone(), "complete", NOW + 1), &[])
         .await
         .unwrap();
     // A session that cannot be stored (its id is taken) leaves the order complete.
@@ -249,19 +252,23 @@ async fn bankid_login_consumes_the_order_with_its_session(s: Arc<dyn Store>) {
         id_hash: "sess-taken".into(),
         ..sess.clone()
     };
-    assert!(s.finish_bankid_login("o-login", &clashing).await.is_err());
+    assert!(
+        s.finish_bankid_login("o-login", &clashing, &[])
+            .await
+            .is_err()
+    );
     assert_eq!(
         s.bankid_order("o-login").await.unwrap().unwrap().status,
         "complete"
     );
-    assert!(s.finish_bankid_login("o-login", &sess).await.unwrap());
+    assert!(s.finish_bankid_login("o-login", &sess, &[]).await.unwrap());
     assert!(
         s.session_by_hash("sess-bankid", NOW)
             .await
             .unwrap()
             .is_some()
     );
-    assert!(!s.finish_bankid_login("o-login", &sess).await.unwrap());
+    assert!(!s.finish_bankid_login("o-login", &sess, &[]).await.unwrap());
 }
 
 async fn personnummer_delete(s: Arc<dyn Store>) {
@@ -270,7 +277,7 @@ async fn personnummer_delete(s: Arc<dyn Store>) {
     type_in(&*s, "u2", "idx-b", NOW).await;
     s.set_bankid_linked("u1", Some(NOW), None).await.unwrap();
 
-    s.delete_personnummer("u1").await.unwrap();
+    s.delete_personnummer("u1", &[]).await.unwrap();
     assert_eq!(s.personnummer_of("u1").await.unwrap(), None);
     assert_eq!(
         s.verified_personnummer_by_index("idx-a").await.unwrap(),
@@ -282,8 +289,8 @@ async fn personnummer_delete(s: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     // Idempotent, also for users without one or unknown users.
-    s.delete_personnummer("u1").await.unwrap();
-    s.delete_personnummer("nobody").await.unwrap();
+    s.delete_personnummer("u1", &[]).await.unwrap();
+    s.delete_personnummer("nobody", &[]).await.unwrap();
     // The other user's row stays; the user row stays.
     assert!(s.personnummer_of("u2").await.unwrap().is_some());
     assert!(s.user_by_id("u1").await.unwrap().is_some());
@@ -311,7 +318,7 @@ async fn set_bankid_linked_fills_an_empty_name_only(s: Arc<dyn Store>) {
         (&blank, "idx-blank"),
         (&untouched, "idx-untouched"),
     ] {
-        s.insert_user(u).await.unwrap();
+        s.insert_user(u, &[]).await.unwrap();
         type_in(&*s, &u.id, index, NOW - 50).await;
     }
 
@@ -384,7 +391,7 @@ async fn set_bankid_linked_fills_an_empty_name_only(s: Arc<dyn Store>) {
         name: String::new(),
         ..user("u-none", "none@example.se", NOW - 100)
     };
-    s.insert_user(&no_number).await.unwrap();
+    s.insert_user(&no_number, &[]).await.unwrap();
     for id in ["u-none", "nobody"] {
         let err = s
             .set_bankid_linked(id, Some(NOW), Some("X"))
@@ -495,7 +502,7 @@ async fn bankid_orders_insert_get_update(s: Arc<dyn Store>) {
         last_collect_at: Some(NOW + 2),
         ..login.clone()
     };
-    s.update_bankid_order(&progressed).await.unwrap();
+    s.update_bankid_order(&progressed, &[]).await.unwrap();
     assert_eq!(
         s.bankid_order("o-login").await.unwrap(),
         Some(progressed.clone())
@@ -510,7 +517,7 @@ async fn bankid_orders_insert_get_update(s: Arc<dyn Store>) {
     sent.browser_binding = "other".into();
     sent.qr_start_secret_sealed = vec![];
     sent.created_at = 0;
-    s.update_bankid_order(&sent).await.unwrap();
+    s.update_bankid_order(&sent, &[]).await.unwrap();
     assert_eq!(
         s.bankid_order("o-login").await.unwrap(),
         Some(complete.clone())
@@ -526,19 +533,22 @@ async fn bankid_orders_insert_get_update(s: Arc<dyn Store>) {
         finished_at: None,
         ..complete.clone()
     };
-    s.update_bankid_order(&cleared).await.unwrap();
+    s.update_bankid_order(&cleared, &[]).await.unwrap();
     assert_eq!(s.bankid_order("o-login").await.unwrap(), Some(cleared));
 
     let err = s
-        .update_bankid_order(&bankid_order("nope", NOW))
+        .update_bankid_order(&bankid_order("nope", NOW), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     let err = s
-        .update_bankid_order(&BankIdOrder {
-            user_id: Some("nobody".into()),
-            ..complete
-        })
+        .update_bankid_order(
+            &BankIdOrder {
+                user_id: Some("nobody".into()),
+                ..complete
+            },
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -562,7 +572,7 @@ async fn bankid_order_is_consumed_exactly_once(s: Arc<dyn Store>) {
     assert!(!s.consume_bankid_order("nope").await.unwrap());
 
     let complete = finished(order, "complete", NOW + 3);
-    s.update_bankid_order(&complete).await.unwrap();
+    s.update_bankid_order(&complete, &[]).await.unwrap();
     let consumers = concurrently(&s, 10, |s, _| async move {
         s.consume_bankid_order("o1").await.unwrap()
     });
@@ -576,7 +586,7 @@ async fn bankid_order_is_consumed_exactly_once(s: Arc<dyn Store>) {
     assert!(!s.consume_bankid_order("o1").await.unwrap());
 
     // A collect result arriving late does not make the order consumable again.
-    s.update_bankid_order(&complete).await.unwrap();
+    s.update_bankid_order(&complete, &[]).await.unwrap();
     assert_eq!(s.bankid_order("o1").await.unwrap(), Some(consumed));
     assert!(!s.consume_bankid_order("o1").await.unwrap());
 }

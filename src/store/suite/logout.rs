@@ -77,7 +77,9 @@ async fn end_session_revokes_online_grants_and_queues_deliveries(s: Arc<dyn Stor
         delivery("d-1", "c1", NOW + 10),
         delivery("d-2", "c2", NOW + 10),
     ];
-    s.end_session("sid-1", &queued, NOW + 10).await.unwrap();
+    s.end_session("sid-1", &queued, NOW + 10, &[])
+        .await
+        .unwrap();
 
     assert_eq!(s.session_by_hash("hash-1", NOW + 10).await.unwrap(), None);
     assert_eq!(s.session_by_sid("sid-1", NOW + 10).await.unwrap(), None);
@@ -112,20 +114,24 @@ async fn end_session_revokes_online_grants_and_queues_deliveries(s: Arc<dyn Stor
     assert_eq!(listed, queued);
 
     // Ending it again (or an unknown session) changes nothing and may queue nothing.
-    s.end_session("sid-1", &[], NOW + 20).await.unwrap();
-    s.end_session("nope", &[], NOW + 20).await.unwrap();
+    s.end_session("sid-1", &[], NOW + 20, &[]).await.unwrap();
+    s.end_session("nope", &[], NOW + 20, &[]).await.unwrap();
     assert_eq!(grant_revoked_at(&*s, "g-online").await, Some(NOW + 10));
     assert_eq!(s.list_backchannel(10).await.unwrap().len(), 2);
 }
 
 async fn end_session_is_all_or_nothing(s: Arc<dyn Store>) {
     seed_logout(&*s).await;
-    s.end_session("sid-2", &[delivery("d-taken", "c1", NOW)], NOW)
+    s.end_session("sid-2", &[delivery("d-taken", "c1", NOW)], NOW, &[])
         .await
         .unwrap();
     // The second delivery reuses an id: nothing of the logout may happen.
     let queued = vec![delivery("d-new", "c1", NOW), delivery("d-taken", "c2", NOW)];
-    assert!(s.end_session("sid-1", &queued, NOW + 10).await.is_err());
+    assert!(
+        s.end_session("sid-1", &queued, NOW + 10, &[])
+            .await
+            .is_err()
+    );
     assert!(
         s.session_by_hash("hash-1", NOW + 10)
             .await
@@ -140,11 +146,15 @@ async fn end_session_is_all_or_nothing(s: Arc<dyn Store>) {
     );
     // A delivery to a client that does not exist is refused as well.
     let unknown = vec![delivery("d-ghost", "no-such-client", NOW)];
-    assert!(s.end_session("sid-1", &unknown, NOW + 10).await.is_err());
+    assert!(
+        s.end_session("sid-1", &unknown, NOW + 10, &[])
+            .await
+            .is_err()
+    );
     assert!(s.session_by_sid("sid-1", NOW + 10).await.unwrap().is_some());
     assert_eq!(grant_revoked_at(&*s, "g-online").await, None);
     // And then it works.
-    s.end_session("sid-1", &[delivery("d-new", "c1", NOW)], NOW + 10)
+    s.end_session("sid-1", &[delivery("d-new", "c1", NOW)], NOW + 10, &[])
         .await
         .unwrap();
     assert_eq!(grant_revoked_at(&*s, "g-online").await, Some(NOW + 10));
@@ -161,6 +171,7 @@ async fn backchannel_delivered_and_failed(s: Arc<dyn Store>) {
             delivery("d-bad", "c1", NOW),
         ],
         NOW,
+        &[],
     )
     .await
     .unwrap();
@@ -240,6 +251,7 @@ async fn backchannel_list_and_purge(s: Arc<dyn Store>) {
             delivery("d-pending-old", "c2", NOW - 40 * DAY),
         ],
         NOW,
+        &[],
     )
     .await
     .unwrap();
@@ -264,7 +276,7 @@ async fn backchannel_list_and_purge(s: Arc<dyn Store>) {
         ["d-c", "d-pending-old"]
     );
     // Deliveries go with their client.
-    s.delete_client("c2").await.unwrap();
+    s.delete_client("c2", &[]).await.unwrap();
     assert_eq!(
         delivery_ids(&s.list_backchannel(10).await.unwrap()),
         ["d-c"]

@@ -194,14 +194,14 @@ impl<'a> Fixture<'a> {
     async fn seed(&self, s: &dyn Store) {
         for id in self.users {
             let email = format!("{id}@example.se");
-            s.insert_user(&user(id, &email, NOW)).await.unwrap();
+            s.insert_user(&user(id, &email, NOW), &[]).await.unwrap();
         }
         for id in self.clients {
-            s.insert_client(&client(id, NOW)).await.unwrap();
+            s.insert_client(&client(id, NOW), &[]).await.unwrap();
         }
         for (hash, sid, user_id) in self.sessions {
             let row = session(hash, sid, user_id, NOW + 3600);
-            s.insert_session(&row).await.unwrap();
+            s.insert_session(&row, &[]).await.unwrap();
         }
         for (sid, client_id) in self.session_clients {
             s.add_session_client(sid, client_id).await.unwrap();
@@ -281,6 +281,8 @@ fn client(id: &str, created_at: UnixTime) -> Client {
         backchannel_logout_session_required: false,
         jwks: None,
         jwks_uri: None,
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        resources: vec![],
     }
 }
 
@@ -365,7 +367,7 @@ async fn successor(s: &dyn Store, hash: &str, successor_hash: &str) -> RefreshTo
 /// Presents the refresh token `hash` at `now` with a fresh successor.
 async fn rotate(s: &dyn Store, hash: &str, now: UnixTime) -> Rotation {
     let next = successor(s, hash, &format!("{hash}-next-{}", uuid::Uuid::new_v4())).await;
-    s.rotate_refresh_token(hash, &next, now, now - GRACE)
+    s.rotate_refresh_token(hash, &next, now, now - GRACE, &[])
         .await
         .unwrap()
 }
@@ -418,7 +420,7 @@ fn personnummer(user_id: &str, blind_index: &str, updated_at: UnixTime) -> Store
 /// Types in `user_id`'s personnummer (see [`personnummer`]).
 async fn type_in(s: &dyn Store, user_id: &str, blind_index: &str, updated_at: UnixTime) {
     let value = personnummer(user_id, blind_index, updated_at);
-    s.set_personnummer(&value).await.unwrap();
+    s.set_personnummer(&value, &[]).await.unwrap();
 }
 
 /// A pending login order, created and started at `created_at`.

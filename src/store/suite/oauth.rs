@@ -52,8 +52,8 @@ async fn clients(s: Arc<dyn Store>) {
     public.token_endpoint_auth_method = "none".into();
     public.first_party = true;
     public.post_logout_redirect_uris = vec![];
-    s.insert_client(&public).await.unwrap();
-    s.insert_client(&confidential).await.unwrap();
+    s.insert_client(&public, &[]).await.unwrap();
+    s.insert_client(&confidential, &[]).await.unwrap();
 
     assert_eq!(
         s.client_by_id("c-conf").await.unwrap(),
@@ -64,7 +64,10 @@ async fn clients(s: Arc<dyn Store>) {
     assert!(got.is_public());
     assert_eq!(s.client_by_id("nope").await.unwrap(), None);
 
-    let err = s.insert_client(&client("c-conf", NOW)).await.unwrap_err();
+    let err = s
+        .insert_client(&client("c-conf", NOW), &[])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 
     let ids: Vec<String> = s
@@ -77,7 +80,9 @@ async fn clients(s: Arc<dyn Store>) {
     assert_eq!(ids, ["c-conf", "c-pub"]);
 
     // Secret rotation.
-    s.set_client_secret_hash("c-conf", "rotated").await.unwrap();
+    s.set_client_secret_hash("c-conf", "rotated", &[])
+        .await
+        .unwrap();
     assert_eq!(
         s.client_by_id("c-conf")
             .await
@@ -89,15 +94,15 @@ async fn clients(s: Arc<dyn Store>) {
     );
 
     assert!(matches!(
-        s.set_client_secret_hash("nope", "x").await,
+        s.set_client_secret_hash("nope", "x", &[]).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        s.delete_client("nope").await,
+        s.delete_client("nope", &[]).await,
         Err(StoreError::NotFound)
     ));
 
-    s.delete_client("c-pub").await.unwrap();
+    s.delete_client("c-pub", &[]).await.unwrap();
     assert_eq!(s.client_by_id("c-pub").await.unwrap(), None);
     assert_eq!(s.list_clients().await.unwrap().len(), 1);
 }
@@ -115,7 +120,7 @@ async fn delete_client_cascades(s: Arc<dyn Store>) {
     .seed(&*s)
     .await;
 
-    s.delete_client("doomed").await.unwrap();
+    s.delete_client("doomed", &[]).await.unwrap();
 
     assert_eq!(s.client_by_id("doomed").await.unwrap(), None);
     assert_eq!(s.grant_by_id("g-doomed").await.unwrap(), None);
@@ -147,9 +152,9 @@ async fn clients_keep_logout_and_key_settings(s: Arc<dyn Store>) {
     full.backchannel_logout_session_required = true;
     full.jwks = Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}"#.into());
     full.jwks_uri = Some("https://c-jwt.example/jwks.json".into());
-    s.insert_client(&full).await.unwrap();
+    s.insert_client(&full, &[]).await.unwrap();
     let plain = client("c-plain", NOW);
-    s.insert_client(&plain).await.unwrap();
+    s.insert_client(&plain, &[]).await.unwrap();
     assert_eq!(s.client_by_id("c-jwt").await.unwrap(), Some(full.clone()));
     assert_eq!(s.client_by_id("c-plain").await.unwrap(), Some(plain));
     assert_eq!(s.list_clients().await.unwrap()[0], full);
@@ -158,10 +163,10 @@ async fn clients_keep_logout_and_key_settings(s: Arc<dyn Store>) {
 async fn signing_keys(s: Arc<dyn Store>) {
     let old = signing_key("k-old", NOW - 1000);
     let new = signing_key("k-new", NOW);
-    s.insert_signing_key(&new).await.unwrap();
-    s.insert_signing_key(&old).await.unwrap();
+    s.insert_signing_key(&new, &[]).await.unwrap();
+    s.insert_signing_key(&old, &[]).await.unwrap();
     let err = s
-        .insert_signing_key(&signing_key("k-new", NOW))
+        .insert_signing_key(&signing_key("k-new", NOW), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -230,14 +235,14 @@ async fn sessions(s: Arc<dyn Store>) {
     .seed(&*s)
     .await;
     let sess = session("hash-1", "sid-1", "u1", NOW + 3600);
-    s.insert_session(&sess).await.unwrap();
+    s.insert_session(&sess, &[]).await.unwrap();
     assert!(matches!(
-        s.insert_session(&sess).await,
+        s.insert_session(&sess, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     // `sid` is unique too.
     assert!(matches!(
-        s.insert_session(&session("hash-2", "sid-1", "u1", NOW + 3600))
+        s.insert_session(&session("hash-2", "sid-1", "u1", NOW + 3600), &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -369,7 +374,7 @@ async fn refresh_token_is_consumed_exactly_once(s: Arc<dyn Store>) {
     // replays and revoke the grant.
     let rotations = concurrently(&s, 10, |s, i| async move {
         let next = successor(&*s, "rt-hash", &format!("rt-next-{i}")).await;
-        s.rotate_refresh_token("rt-hash", &next, NOW, NOW + 1)
+        s.rotate_refresh_token("rt-hash", &next, NOW, NOW + 1, &[])
             .await
             .unwrap()
     });
@@ -468,7 +473,7 @@ async fn refresh_rotation_is_all_or_nothing(s: Arc<dyn Store>) {
     // taken): the whole rotation is undone.
     let clashing = successor(&*s, "rt-1", "rt-taken").await;
     assert!(matches!(
-        s.rotate_refresh_token("rt-1", &clashing, NOW, NOW - GRACE)
+        s.rotate_refresh_token("rt-1", &clashing, NOW, NOW - GRACE, &[])
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -495,7 +500,7 @@ async fn refresh_rotation_is_all_or_nothing(s: Arc<dyn Store>) {
     let mut wrong = successor(&*s, "rt-2", "rt-wrong").await;
     wrong.generation += 1;
     assert!(matches!(
-        s.rotate_refresh_token("rt-2", &wrong, NOW, NOW - GRACE)
+        s.rotate_refresh_token("rt-2", &wrong, NOW, NOW - GRACE, &[])
             .await,
         Err(StoreError::Corrupt(_))
     ));
@@ -521,7 +526,7 @@ async fn refresh_siblings_leave_one_chain(s: Arc<dyn Store>) {
     for (i, at) in [NOW, NOW + 1, NOW + 2].into_iter().enumerate() {
         let next = successor(&*s, "rt-0", &format!("rt-1{}", ["a", "b", "c"][i])).await;
         assert!(matches!(
-            s.rotate_refresh_token("rt-0", &next, at, at - GRACE)
+            s.rotate_refresh_token("rt-0", &next, at, at - GRACE, &[])
                 .await
                 .unwrap(),
             Rotation::Rotated { .. }
@@ -571,7 +576,8 @@ async fn consent_is_saved_with_its_authorization(s: Arc<dyn Store>) {
             &auth_code("code-taken", "g-2", "c1", NOW + 60),
             "sid-1",
             None,
-            Some(&consent)
+            Some(&consent),
+            &[]
         )
         .await
         .is_err()
@@ -584,6 +590,7 @@ async fn consent_is_saved_with_its_authorization(s: Arc<dyn Store>) {
         "sid-1",
         None,
         Some(&consent),
+        &[],
     )
     .await
     .unwrap();
@@ -633,7 +640,7 @@ async fn consents_upsert_list_and_revoke(s: Arc<dyn Store>) {
     );
     assert_eq!(s.consent("u2", "c2").await.unwrap(), None);
 
-    s.revoke_consent("u1", "c1", NOW + 100).await.unwrap();
+    s.revoke_consent("u1", "c1", NOW + 100, &[]).await.unwrap();
     assert_eq!(s.consent("u1", "c1").await.unwrap(), None);
     assert_eq!(s.list_consents("u1").await.unwrap(), vec![other_client]);
     assert_eq!(grant_revoked_at(&*s, "g-u1-c1").await, Some(NOW + 100));
@@ -643,11 +650,11 @@ async fn consents_upsert_list_and_revoke(s: Arc<dyn Store>) {
     assert_eq!(grant_revoked_at(&*s, "g-u2-c1").await, None);
     assert_eq!(s.consent("u2", "c1").await.unwrap(), Some(other_user));
     // Revoking what is not there is fine.
-    s.revoke_consent("u1", "c1", NOW + 200).await.unwrap();
+    s.revoke_consent("u1", "c1", NOW + 200, &[]).await.unwrap();
     assert_eq!(grant_revoked_at(&*s, "g-u1-c1").await, Some(NOW + 100));
 
     // Consents go with their client.
-    s.delete_client("c2").await.unwrap();
+    s.delete_client("c2", &[]).await.unwrap();
     assert!(s.list_consents("u1").await.unwrap().is_empty());
 }
 

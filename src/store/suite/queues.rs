@@ -208,6 +208,7 @@ async fn backchannel_claims_due_deliveries_once_per_lease(s: Arc<dyn Store>) {
             delivery("d-future", "c2", NOW + 100),
         ],
         NOW - 20,
+        &[],
     )
     .await
     .unwrap();
@@ -220,6 +221,7 @@ async fn backchannel_claims_due_deliveries_once_per_lease(s: Arc<dyn Store>) {
             delivery("d-failed", "c2", NOW - 30),
         ],
         NOW - 20,
+        &[],
     )
     .await
     .unwrap();
@@ -283,7 +285,9 @@ async fn backchannel_concurrent_claimers_never_share(s: Arc<dyn Store>) {
             )
         })
         .collect();
-    s.end_session("sid-1", &queued, NOW - 100).await.unwrap();
+    s.end_session("sid-1", &queued, NOW - 100, &[])
+        .await
+        .unwrap();
     let claimers = concurrently(&s, 4, |s, _| async move {
         s.claim_backchannel(NOW, 60, 5).await.unwrap()
     });
@@ -349,7 +353,7 @@ async fn purge_expired(s: Arc<dyn Store>) {
         .await
         .unwrap();
     }
-    s.insert_session(&session("sess-old", "sid-old", "u1", NOW - 1))
+    s.insert_session(&session("sess-old", "sid-old", "u1", NOW - 1), &[])
         .await
         .unwrap();
     s.add_session_client("sid-old", "c1").await.unwrap();
@@ -419,6 +423,7 @@ async fn purge_expired_tokens_and_outbox(s: Arc<dyn Store>) {
             &user_token(hash, "u1", "reset", expires_at),
             &email(&format!("m-{hash}"), NOW - 60 * DAY),
             None,
+            &[],
         )
         .await
         .unwrap();

@@ -8,8 +8,8 @@ async fn users(s: Arc<dyn Store>) {
     let mut alice = user("u-alice", "alice@example.se", NOW);
     alice.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
     let bob = user("u-bob", "bob@example.se", NOW + 1);
-    s.insert_user(&bob).await.unwrap();
-    s.insert_user(&alice).await.unwrap();
+    s.insert_user(&bob, &[]).await.unwrap();
+    s.insert_user(&alice, &[]).await.unwrap();
 
     assert_eq!(s.user_by_id("u-alice").await.unwrap(), Some(alice.clone()));
     assert_eq!(
@@ -21,12 +21,12 @@ async fn users(s: Arc<dyn Store>) {
 
     // Duplicate email (other id) and duplicate id are conflicts.
     let err = s
-        .insert_user(&user("u-other", "alice@example.se", NOW))
+        .insert_user(&user("u-other", "alice@example.se", NOW), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let err = s
-        .insert_user(&user("u-alice", "other@example.se", NOW))
+        .insert_user(&user("u-alice", "other@example.se", NOW), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -41,11 +41,13 @@ async fn users(s: Arc<dyn Store>) {
         .collect();
     assert_eq!(ids, ["u-alice", "u-bob"]);
 
-    s.set_user_disabled("u-bob", true, NOW + 100).await.unwrap();
+    s.set_user_disabled("u-bob", true, NOW + 100, &[])
+        .await
+        .unwrap();
     let disabled = s.user_by_id("u-bob").await.unwrap().unwrap();
     assert!(disabled.disabled);
     assert_eq!(disabled.updated_at, NOW + 100);
-    s.set_user_disabled("u-bob", false, NOW + 101)
+    s.set_user_disabled("u-bob", false, NOW + 101, &[])
         .await
         .unwrap();
     assert!(!s.user_by_id("u-bob").await.unwrap().unwrap().disabled);
@@ -58,7 +60,7 @@ async fn users(s: Arc<dyn Store>) {
     assert_eq!(bob2.updated_at, NOW + 200);
 
     assert!(matches!(
-        s.set_user_disabled("nobody", true, NOW).await,
+        s.set_user_disabled("nobody", true, NOW, &[]).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(

@@ -194,6 +194,8 @@ fn client(id: &str, method: &str, first_party: bool, scopes: &[&str]) -> Client 
         backchannel_logout_session_required: false,
         jwks: None,
         jwks_uri: None,
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        resources: vec![],
     }
 }
 
@@ -257,12 +259,12 @@ fn build() -> Harness {
             serde_json::to_string(public_jwk.as_ref()).expect("JWK JSON")
         ));
         for c in [confidential, post, public, jwt] {
-            state.store.insert_client(&c).await.expect("client");
+            state.store.insert_client(&c, &[]).await.expect("client");
         }
         let anna = user(USER, "anna@example.se", false);
-        state.store.insert_user(&anna).await.expect("user");
+        state.store.insert_user(&anna, &[]).await.expect("user");
         let disabled = user(DISABLED_USER, "off@example.se", true);
-        state.store.insert_user(&disabled).await.expect("user");
+        state.store.insert_user(&disabled, &[]).await.expect("user");
         insert_links(&state, &anna, &disabled).await;
         let (_, session) = sessions::start(&state, anna, Method::Password)
             .await
@@ -337,7 +339,7 @@ async fn insert_links(state: &AppState, anna: &User, disabled: &User) {
         };
         state
             .store
-            .insert_user_token(&token, &email, None)
+            .insert_user_token(&token, &email, None, &[])
             .await
             .expect("link token");
     }

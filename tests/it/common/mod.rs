@@ -289,8 +289,9 @@ impl TestServer {
             name: name.to_string(),
             locale: "sv".into(),
             password: Some(password.to_string()),
+            invite: false,
         };
-        users::create(&self.state, new)
+        users::create(&self.state, &leasify_id::audit::Caller::system(), new)
             .await
             .expect("user created")
             .id

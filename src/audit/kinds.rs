@@ -1,0 +1,62 @@
+//! Every kind of audit event, in one place: the names operators filter and alert on.
+
+pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+pub const LOGIN_FAILED: &str = "login.failed";
+pub const LOGOUT: &str = "logout";
+pub const PASSWORD_SET: &str = "password.set";
+pub const PASSWORD_CHANGED: &str = "password.changed";
+pub const PASSWORD_RESET: &str = "password.reset";
+pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+pub const PERSONNUMMER_ADDED: &str = "personnummer.added";
+pub const PERSONNUMMER_REMOVED: &str = "personnummer.removed";
+pub const BANKID_LINKED: &str = "bankid.linked";
+pub const BANKID_UNLINKED: &str = "bankid.unlinked";
+pub const CONSENT_GRANTED: &str = "consent.granted";
+pub const CONSENT_WITHDRAWN: &str = "consent.withdrawn";
+pub const REFRESH_TOKEN_REUSED: &str = "refresh_token.reuse_detected";
+pub const PROFILE_UPDATED: &str = "profile.updated";
+pub const USER_CREATED: &str = "user.created";
+pub const USER_INVITED: &str = "user.invited";
+pub const USER_UPDATED: &str = "user.updated";
+pub const USER_DISABLED: &str = "user.disabled";
+pub const USER_ENABLED: &str = "user.enabled";
+pub const USER_ACCESS_REVOKED: &str = "user.access_revoked";
+pub const USER_DELETED: &str = "user.deleted";
+pub const SESSION_REVOKED: &str = "session.revoked";
+pub const CLIENT_CREATED: &str = "client.created";
+pub const CLIENT_UPDATED: &str = "client.updated";
+pub const CLIENT_SECRET_ROTATED: &str = "client.secret_rotated";
+pub const CLIENT_DELETED: &str = "client.deleted";
+pub const KEY_ROTATED: &str = "key.rotated";
+
+/// Every kind, for validating a query's filter.
+pub const ALL: &[&str] = &[
+    LOGIN_SUCCEEDED,
+    LOGIN_FAILED,
+    LOGOUT,
+    PASSWORD_SET,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    PASSWORD_RESET_REQUESTED,
+    PERSONNUMMER_ADDED,
+    PERSONNUMMER_REMOVED,
+    BANKID_LINKED,
+    BANKID_UNLINKED,
+    CONSENT_GRANTED,
+    CONSENT_WITHDRAWN,
+    REFRESH_TOKEN_REUSED,
+    PROFILE_UPDATED,
+    USER_CREATED,
+    USER_INVITED,
+    USER_UPDATED,
+    USER_DISABLED,
+    USER_ENABLED,
+    USER_ACCESS_REVOKED,
+    USER_DELETED,
+    SESSION_REVOKED,
+    CLIENT_CREATED,
+    CLIENT_UPDATED,
+    CLIENT_SECRET_ROTATED,
+    CLIENT_DELETED,
+    KEY_ROTATED,
+];
