@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use crate::crypto::CryptoError;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
+use crate::telemetry::{self, LoginResult};
 
 use super::{device, throttle};
 
@@ -55,6 +56,7 @@ pub async fn verify_password_login(
         throttle::take_attempt(state, &email, source.ip, device_id.as_deref()).await?
     else {
         tracing::info!(client_ip = %source.ip, known_device = device_id.is_some(), "password login throttled");
+        telemetry::login("password", LoginResult::Throttled);
         return Err(LoginError::Throttled);
     };
     let user = state.store.user_by_email(&email).await?;
@@ -72,6 +74,7 @@ pub async fn verify_password_login(
         Some(user) if verified => {
             throttle::record_success(state, &attempt).await?;
             let device_cookie = device::issue(state, device_id.as_deref(), &email);
+            telemetry::login("password", LoginResult::Success);
             Ok(PasswordLogin {
                 user,
                 device_cookie,
@@ -79,6 +82,7 @@ pub async fn verify_password_login(
         }
         _ => {
             tracing::info!(client_ip = %source.ip, "password login failed");
+            telemetry::login("password", LoginResult::Failure);
             Err(LoginError::InvalidCredentials)
         }
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
 use crate::store::{AuthCode, Client, Consumed, Grant, RefreshToken, Rotation};
+use crate::telemetry;
 
 use super::claims::{RequestedClaims, id_token_claims};
 use super::errors::TokenError;
@@ -32,7 +33,8 @@ pub async fn token(
     client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
-    match form.get("grant_type").map(String::as_str) {
+    let grant_type = form.get("grant_type").map(String::as_str);
+    let issued = match grant_type {
         Some("authorization_code") => authorization_code_grant(state, client, form).await,
         Some("refresh_token") => refresh_token_grant(state, client, form).await,
         Some(_) => Err(TokenError::new(
@@ -43,7 +45,12 @@ pub async fn token(
         None => Err(TokenError::invalid_request(
             "The grant_type parameter is missing.",
         )),
+    };
+    // Only a grant type matched above can succeed, so the label stays one of a few values.
+    if let (Ok(_), Some(grant_type)) = (&issued, grant_type) {
+        telemetry::token_issued(grant_type);
     }
+    issued
 }
 
 async fn authorization_code_grant(
