@@ -30,6 +30,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "account",
     "bankid",
     "tls",
+    "metrics",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,30 @@ pub struct Config {
     pub audit: AuditConfig,
     pub bankid: BankIdConfig,
     pub tls: TlsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The Prometheus `/metrics` endpoint, on a listener of its own so that it is never served to
+/// the public by accident: off unless `listen` names an address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The address to serve `/metrics` on, `None` when metrics are off.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        self.listen.trim().parse().map(Some).map_err(|_| {
+            invalid(
+                "metrics.listen",
+                "must be empty (off) or an address and port such as 127.0.0.1:9090",
+            )
+        })
+    }
 }
 
 /// HTTPS served by Leasify ID itself (without a reverse proxy in front).
@@ -357,7 +382,16 @@ impl Config {
             return Err(invalid("issuer", "must be an https URL"));
         }
         self.validate_production()?;
-        self.listen_addr()?;
+        let listen = self.listen_addr()?;
+        if let Some(metrics) = self.metrics.listen_addr()?
+            && metrics == listen
+            && metrics.port() != 0
+        {
+            return Err(invalid(
+                "metrics.listen",
+                "must differ from listen: metrics are served on a listener of their own",
+            ));
+        }
         if !(50..=60_000).contains(&self.database_timeout_ms) {
             return Err(invalid(
                 "database_timeout_ms",
@@ -692,6 +726,20 @@ mod tests {
         config.issuer = "http://id.example.com".into();
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("`issuer`"), "{message}");
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_bad_address_is_refused_by_key() {
+        let mut config = Config::defaults();
+        assert_eq!(config.metrics.listen_addr().unwrap(), None);
+        config.metrics.listen = "127.0.0.1:9090".into();
+        assert_eq!(
+            config.metrics.listen_addr().unwrap(),
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        config.metrics.listen = "localhost".into();
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("`metrics.listen`"), "{message}");
     }
 
     #[test]

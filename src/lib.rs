@@ -20,6 +20,7 @@ pub mod render;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod tls;

@@ -1,4 +1,7 @@
-//! Running the server: bind, serve, background maintenance, graceful shutdown.
+//! Running the server: bind, serve, background maintenance, graceful shutdown; the metrics
+//! listener is in `server/metrics_listener.rs`.
+
+mod metrics_listener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use crate::tls::TlsListener;
 /// A server running in this process (the binary's `serve`, and every integration test).
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served (`metrics.listen`), `None` when metrics are off.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -52,6 +57,9 @@ impl RunningServer {
                 None
             }
         };
+        let metrics = metrics_listener::start(&state, &signal)?;
+        let metrics_addr = metrics.as_ref().map(|m| m.addr);
+        let metrics_tasks = metrics.map(|m| m.tasks).unwrap_or_default();
         let task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = signal.wait_for(|stop| *stop).await;
@@ -75,13 +83,14 @@ impl RunningServer {
                 (None, None) => Ok(()),
             };
             maintenance.abort();
-            for worker in workers {
+            for worker in workers.into_iter().chain(metrics_tasks) {
                 worker.abort();
             }
             result
         });
         Ok(RunningServer {
             addr,
+            metrics_addr,
             state,
             shutdown,
             task,

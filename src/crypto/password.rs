@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
@@ -16,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::CryptoError;
 use crate::clock::{Entropy, OsEntropy};
+use crate::telemetry;
 
 /// Memory cost in KiB (19 MiB).
 pub const ARGON2_M_COST_KIB: u32 = 19_456;
@@ -58,6 +60,8 @@ struct Inner {
     /// page-faulting it anew for every login cost about a third of a login's CPU.
     memory: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
     dummy_hash: OnceCell<String>,
+    /// Callers waiting for a permit (metrics: a growing number means logins queue up).
+    waiting: AtomicUsize,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     /// Hashes and verifications computed since start (for tests and metrics).
@@ -80,6 +84,7 @@ impl PasswordHasher {
                 permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
                 memory: std::sync::Mutex::new(Vec::new()),
                 dummy_hash: OnceCell::new(),
+                waiting: AtomicUsize::new(0),
                 in_flight: AtomicUsize::new(0),
                 peak_in_flight: AtomicUsize::new(0),
                 computed: AtomicUsize::new(0),
@@ -90,6 +95,11 @@ impl PasswordHasher {
     /// Hashes currently being computed (not counting those waiting for a permit).
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Callers waiting for a permit.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::SeqCst)
     }
 
     /// Argon2 computations (hashes and verifications, dummy ones included) since start.
@@ -103,18 +113,24 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CryptoError> {
+        let started = Instant::now();
+        let waiting = Waiting::start(&self.inner);
         let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
             .map_err(|_| CryptoError::Internal("password hasher closed".into()))?;
+        drop(waiting);
+        telemetry::password_hash_waited(started.elapsed());
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             inner.computed.fetch_add(1, Ordering::SeqCst);
             let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             inner.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+            inner.report();
             let out = work();
             inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+            inner.report();
             out
         })
         .await
@@ -210,6 +226,35 @@ impl PasswordHasher {
     }
 }
 
+impl Inner {
+    /// Sets the argon2 queue gauges from this hasher's counters (absolute values, so a recorder
+    /// installed while hashes run still shows the truth after the next change).
+    fn report(&self) {
+        telemetry::password_hash_queue(
+            self.waiting.load(Ordering::SeqCst),
+            self.in_flight.load(Ordering::SeqCst),
+        );
+    }
+}
+
+/// One caller counted as waiting for a permit until dropped (also when its future is dropped).
+struct Waiting<'a>(&'a Inner);
+
+impl<'a> Waiting<'a> {
+    fn start(inner: &'a Inner) -> Self {
+        inner.waiting.fetch_add(1, Ordering::SeqCst);
+        inner.report();
+        Waiting(inner)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.0.report();
+    }
+}
+
 /// Whether a stored hash uses other parameters than today's (rehash after a successful login).
 pub fn needs_rehash(phc: &str) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
@@ -252,6 +297,36 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+
+    #[tokio::test]
+    async fn waiters_are_counted_until_they_get_a_permit_or_give_up() {
+        let hasher = PasswordHasher::new(1);
+        let held = Arc::clone(&hasher.inner.permits)
+            .acquire_owned()
+            .await
+            .unwrap();
+        let h = hasher.clone();
+        let waiter = tokio::spawn(async move { h.hash("pw").await });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while hasher.waiting() != 1 {
+            assert!(Instant::now() < deadline, "the hash waits for the permit");
+            tokio::task::yield_now().await;
+        }
+        // A caller that goes away while waiting is no longer counted.
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert_eq!(hasher.waiting(), 0);
+
+        let h = hasher.clone();
+        let waiter = tokio::spawn(async move { h.hash("pw").await });
+        while hasher.waiting() != 1 {
+            assert!(Instant::now() < deadline, "the second hash waits too");
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!((hasher.waiting(), hasher.in_flight()), (0, 0));
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {

@@ -77,6 +77,8 @@ pub trait Queue: Send + Sync + 'static {
 
     /// For logs: `email`, `back-channel logout`, `job`.
     fn name(&self) -> &'static str;
+    /// The `queue` label of its metrics, one of `telemetry::QUEUE_*`.
+    fn metric_label(&self) -> &'static str;
     fn policy(&self, state: &AppState) -> Policy;
     fn claim_of(item: &Self::Item) -> Claim;
     /// What the log lines say about an item besides its id (never a secret).

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::state::AppState;
+use crate::telemetry;
 
 use super::{Failure, LEASE_MARGIN_SECS, Queue};
 
@@ -105,17 +106,20 @@ pub async fn work_one<Q: Queue>(
     let recorded = match outcome {
         Ok(()) => {
             report.done += 1;
+            telemetry::queue_done(queue.metric_label());
             tracing::info!(queue = queue.name(), id = %claim.id, %what, attempt, "done");
             queue.succeeded(state, &item, now).await
         }
         Err(Failure::Transient(error)) if attempt < policy.max_attempts => {
             report.retried += 1;
+            telemetry::queue_failure(queue.metric_label(), false);
             let delay = policy.backoff_secs(attempt);
             tracing::warn!(queue = queue.name(), id = %claim.id, %what, attempt, retry_in_secs = delay, %error, "failed; will retry");
             queue.failed(state, &item, &error, now + delay, false).await
         }
         Err(Failure::Transient(error) | Failure::Permanent(error)) => {
             report.failed += 1;
+            telemetry::queue_failure(queue.metric_label(), true);
             tracing::error!(queue = queue.name(), id = %claim.id, %what, attempt, %error, "failed for good");
             queue.failed(state, &item, &error, now, true).await
         }

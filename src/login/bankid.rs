@@ -17,6 +17,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::identity::sealed::{self as identity, IdentityError};
 use crate::state::AppState;
 use crate::store::{BankIdOrder, StoreError, StoreResult};
+use crate::telemetry::{self, LoginResult};
 
 use super::methods::Method;
 use super::sessions::{self, ActiveSession};
@@ -292,6 +293,9 @@ pub async fn progress(
                     .store
                     .update_bankid_order(&order, events.as_slice())
                     .await?;
+                if order.status != "pending" {
+                    record_order_end(&order);
+                }
             }
             // A transport hiccup: keep the order and try again on the next poll.
             Err(BankIdError::Transport(e)) => {
@@ -306,6 +310,7 @@ pub async fn progress(
                     .store
                     .update_bankid_order(&order, events.as_slice())
                     .await?;
+                telemetry::bankid_order(purpose_label(&order), "error", "none");
                 return Ok(Progress {
                     status: order.status,
                     message_key: client_error_message(&e).message_key(),
@@ -421,14 +426,17 @@ pub async fn finish_login(
         .hash_hex(completion.user.personal_number.as_bytes());
     let Some(stored) = state.store.verified_personnummer_by_index(&index).await? else {
         refused_login(state, "no_linked_account", None).await?;
+        telemetry::login("bankid", LoginResult::Failure);
         return Ok(LoginFinished::NoLinkedAccount);
     };
     let Some(user) = state.store.user_by_id(&stored.user_id).await? else {
         refused_login(state, "no_linked_account", None).await?;
+        telemetry::login("bankid", LoginResult::Failure);
         return Ok(LoginFinished::NoLinkedAccount);
     };
     if user.disabled {
         refused_login(state, "account_disabled", Some(&user.id)).await?;
+        telemetry::login("bankid", LoginResult::Failure);
         return Ok(LoginFinished::Disabled);
     }
     let (cookie, active) = sessions::prepare(state, user, Method::BankId);
@@ -441,11 +449,63 @@ pub async fn finish_login(
         return Ok(LoginFinished::NotComplete);
     }
     tracing::info!(user_id = %active.user.id, "BankID login succeeded");
+    telemetry::login("bankid", LoginResult::Success);
     Ok(LoginFinished::LoggedIn {
         cookie,
         active: Box::new(active),
         order: Box::new(order),
     })
+}
+
+/// The failure hint codes of BankID's RP API v6 and our own, as metric label values.
+const FAILURE_HINTS: &[&str] = &[
+    "expiredTransaction",
+    "certificateErr",
+    "userCancel",
+    "cancelled",
+    "startFailed",
+    "userDeclinedCall",
+    "notSupportedByUserApp",
+    "transactionRiskBlocked",
+    WRONG_PERSON_HINT,
+];
+
+fn purpose_label(order: &BankIdOrder) -> &'static str {
+    if order.purpose == "link" {
+        "link"
+    } else {
+        "login"
+    }
+}
+
+/// Counts an order that has just ended: `complete`, `cancelled` (here, or by the person in the
+/// app), `expired` (nobody used it in time) or `failed`, with BankID's hint code; an unknown
+/// code counts as `other`, so BankID adding codes cannot grow the series without bound.
+fn record_order_end(order: &BankIdOrder) {
+    let hint = order
+        .hint_code
+        .as_deref()
+        .map(|hint| {
+            FAILURE_HINTS
+                .iter()
+                .find(|known| **known == hint)
+                .copied()
+                .unwrap_or("other")
+        })
+        .unwrap_or("none");
+    let outcome = match (order.status.as_str(), hint) {
+        ("complete", _) => "complete",
+        ("cancelled", _) | ("failed", "userCancel" | "cancelled") => "cancelled",
+        ("failed", "expiredTransaction") => "expired",
+        _ => "failed",
+    };
+    // A complete order's last hint was a pending one, which says nothing about the end.
+    let hint = if outcome == "complete" || order.status == "cancelled" {
+        "none"
+    } else {
+        hint
+    };
+    telemetry::bankid_order(purpose_label(order), outcome, hint);
 }
 
 /// "Avbryt": cancels the order at BankID and here.
@@ -463,6 +523,7 @@ pub async fn cancel(
         order.status = "cancelled".into();
         order.finished_at = Some(state.clock.now());
         state.store.update_bankid_order(&order, &[]).await?;
+        record_order_end(&order);
     }
     Ok(order)
 }

@@ -8,6 +8,7 @@ use crate::audit::{Event, kinds};
 use crate::crypto::CryptoError;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
+use crate::telemetry::{self, LoginResult};
 
 use super::methods::Method;
 use super::{device, throttle};
@@ -58,6 +59,7 @@ pub async fn verify_password_login(
     else {
         tracing::info!(client_ip = %source.ip, known_device = device_id.is_some(), "password login throttled");
         record_failure(state, None, "throttled").await?;
+        telemetry::login("password", LoginResult::Throttled);
         return Err(LoginError::Throttled);
     };
     let user = state.store.user_by_email(&email).await?;
@@ -75,6 +77,7 @@ pub async fn verify_password_login(
         Some(user) if verified => {
             throttle::record_success(state, &attempt).await?;
             let device_cookie = device::issue(state, device_id.as_deref(), &email);
+            telemetry::login("password", LoginResult::Success);
             Ok(PasswordLogin {
                 user,
                 device_cookie,
@@ -91,6 +94,7 @@ pub async fn verify_password_login(
                 Some(user) => (Some(user.id.as_str()), "wrong_password"),
             };
             record_failure(state, user_id, reason).await?;
+            telemetry::login("password", LoginResult::Failure);
             Err(LoginError::InvalidCredentials)
         }
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
 use crate::store::{AuthCode, Client, Consumed, Grant, RefreshToken, Rotation};
+use crate::telemetry;
 
 use super::claims::{RequestedClaims, id_token_claims};
 use super::client_credentials::{GRANT_TYPE, client_credentials_grant};
@@ -35,7 +36,8 @@ pub async fn token(
     client: &Client,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, TokenError> {
-    match form.get("grant_type").map(String::as_str) {
+    let grant_type = form.get("grant_type").map(String::as_str);
+    let issued = match grant_type {
         Some(grant @ ("authorization_code" | "refresh_token")) if !client.may_use_grant(grant) => {
             Err(TokenError::new(
                 400,
@@ -54,7 +56,12 @@ pub async fn token(
         None => Err(TokenError::invalid_request(
             "The grant_type parameter is missing.",
         )),
+    };
+    // Only a grant type matched above can succeed, so the label stays one of a few values.
+    if let (Ok(_), Some(grant_type)) = (&issued, grant_type) {
+        telemetry::token_issued(grant_type);
     }
+    issued
 }
 
 async fn authorization_code_grant(

@@ -113,6 +113,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes this instance's heartbeat row: `/health/ready` is ready only if this can write
     /// (a full disk or a locked SQLite file fails it).
     async fn heartbeat(&self, instance_id: &str, now: UnixTime) -> StoreResult<()>;
+    /// The connection pool's size, idle connections and limit (metrics; no round trip).
+    fn pool_stats(&self) -> PoolStats;
+    /// What waits in a work queue, the oldest waiting item, and what was given up on (metrics).
+    async fn queue_stats(&self, queue: WorkQueue) -> StoreResult<QueueStats>;
 
     // Users
     async fn insert_user(&self, user: &User, events: &[AuditEvent]) -> StoreResult<()>;

@@ -397,3 +397,39 @@ pub struct UserSummary {
     pub has_personnummer: bool,
     pub bankid_linked: bool,
 }
+
+/// The work queues, each a table worked by the job worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkQueue {
+    /// `outbox`: emails.
+    Outbox,
+    /// `backchannel_deliveries`: back-channel logout tokens.
+    Backchannel,
+    /// `jobs`: background jobs.
+    Jobs,
+}
+
+impl WorkQueue {
+    pub const ALL: [WorkQueue; 3] = [WorkQueue::Outbox, WorkQueue::Backchannel, WorkQueue::Jobs];
+}
+
+/// How a work queue stands (metrics): what waits, since when, and what was given up on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Items with status `pending` (due or waiting for a retry).
+    pub pending: i64,
+    /// `created_at` of the oldest pending item.
+    pub oldest_pending_at: Option<UnixTime>,
+    /// Items with status `failed`: given up after their last attempt (kept until purged).
+    pub given_up: i64,
+}
+
+/// The database connection pool now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: usize,
+    /// The pool's limit.
+    pub max: u32,
+}

@@ -91,6 +91,21 @@ macro_rules! bankid_order_columns {
     };
 }
 
+/// The metrics of one work queue table: pending items, the oldest one's `created_at`, and the
+/// items given up on. Only `pending` and `failed` rows are read (the status index finds them).
+macro_rules! queue_stats_sql {
+    ($table:literal) => {
+        concat!(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
+             MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest_pending_at, \
+             COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS given_up \
+             FROM ",
+            $table,
+            " WHERE status IN ('pending', 'failed')"
+        )
+    };
+}
+
 /// Expands, inside a backend module, to the row helpers and `impl Store for $Store`. The backend
 /// provides `pool`, `migrate_locked`, `begin_write` and `claim_rows` on `$Store`.
 macro_rules! sql_store {
@@ -99,10 +114,11 @@ macro_rules! sql_store {
         use sqlx::Row;
 
         use $crate::store::{
-            AuditEvent, AuditQuery, AuthCode, UserQuery, UserSummary, BackchannelDelivery, BankIdOrder, Client, Consent, Consumed, Grant, Job,
-            OutboxEmail, PasswordChange, PendingAuthorization, PersonnummerVerification,
-            RefreshToken, Session, SigningKey, VerificationOutcome, Rotation, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
-            UserToken,
+            AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
+            Consumed, Grant, Job, OutboxEmail, PasswordChange, PendingAuthorization,
+            PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
+            SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
+            UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
         };
 
         /// Leases due messages: the subquery picks them (oldest due first), the update locks them.
@@ -824,6 +840,28 @@ const CLAIM_JOBS: &str = concat!(
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            fn pool_stats(&self) -> PoolStats {
+                PoolStats {
+                    size: self.pool.size(),
+                    idle: self.pool.num_idle(),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            async fn queue_stats(&self, queue: WorkQueue) -> StoreResult<QueueStats> {
+                let sql = match queue {
+                    WorkQueue::Outbox => queue_stats_sql!("outbox"),
+                    WorkQueue::Backchannel => queue_stats_sql!("backchannel_deliveries"),
+                    WorkQueue::Jobs => queue_stats_sql!("jobs"),
+                };
+                let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+                Ok(QueueStats {
+                    pending: row.try_get("pending")?,
+                    oldest_pending_at: row.try_get("oldest_pending_at")?,
+                    given_up: row.try_get("given_up")?,
+                })
             }
 
             // Users

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod http;
 pub mod login_handlers;
 pub mod logout_handlers;
+pub mod metrics_http;
 pub mod oidc_handlers;
 pub mod pages;
 pub mod password_links;
@@ -118,6 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(move |request, next| {
             http::request_id_layer(request, next, hsts)
         }))
+        // Outermost, so the time and status are what the client gets (timeouts included).
+        .layer(middleware::from_fn(metrics_http::track_requests))
         .with_state(state)
 }
 

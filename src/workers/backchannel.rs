@@ -49,6 +49,10 @@ impl Queue for BackchannelLogout {
         "back-channel logout"
     }
 
+    fn metric_label(&self) -> &'static str {
+        crate::telemetry::QUEUE_BACKCHANNEL
+    }
+
     fn policy(&self, _state: &AppState) -> Policy {
         POLICY
     }

@@ -53,6 +53,10 @@ impl Queue for BackgroundJobs {
         "job"
     }
 
+    fn metric_label(&self) -> &'static str {
+        crate::telemetry::QUEUE_JOBS
+    }
+
     fn policy(&self, _state: &AppState) -> Policy {
         POLICY
     }

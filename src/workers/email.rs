@@ -39,6 +39,10 @@ impl Queue for EmailOutbox {
         "email"
     }
 
+    fn metric_label(&self) -> &'static str {
+        crate::telemetry::QUEUE_OUTBOX
+    }
+
     fn policy(&self, state: &AppState) -> Policy {
         let mail = &state.config.mail;
         Policy {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules, lowest layer first. A module may use only modules of lower layers.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "private_files"],
+    &["clock", "private_files", "telemetry"],
     &["crypto", "tls"],
     &["config", "store"],
     &["audit"],
@@ -26,8 +26,24 @@ const LAYERS: &[&[&str]] = &[
 
 /// Modules that must not depend on axum or HTTP extractors: handlers parse, call, render.
 const FRAMEWORK_FREE: &[&str] = &[
-    "account", "admin", "audit", "clock", "config", "crypto", "error", "identity", "jobs", "keys",
-    "login", "mail", "oidc", "render", "state", "store", "workers",
+    "account",
+    "admin",
+    "audit",
+    "clock",
+    "config",
+    "crypto",
+    "error",
+    "identity",
+    "jobs",
+    "keys",
+    "login",
+    "mail",
+    "oidc",
+    "render",
+    "state",
+    "store",
+    "telemetry",
+    "workers",
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

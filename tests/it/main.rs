@@ -20,6 +20,7 @@ mod consent;
 mod deploy_safety;
 mod discovery;
 mod logout;
+mod metrics;
 mod oidc_errors;
 mod oidc_flow;
 mod personnummer;

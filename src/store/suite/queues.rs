@@ -12,6 +12,8 @@ suite!(
     purge_expired,
     purge_expired_tokens_and_outbox,
     purge_bankid_orders,
+    queue_stats_count_pending_and_given_up,
+    pool_stats_see_the_pool,
 );
 
 fn ids(emails: &[OutboxEmail]) -> Vec<&str> {
@@ -564,4 +566,98 @@ async fn purge_bankid_orders(s: Arc<dyn Store>) {
             "failed-untimed-recent"
         ]
     );
+}
+
+async fn queue_stats_count_pending_and_given_up(s: Arc<dyn Store>) {
+    for queue in WorkQueue::ALL {
+        assert_eq!(
+            s.queue_stats(queue).await.unwrap(),
+            QueueStats::default(),
+            "{queue:?} starts empty"
+        );
+    }
+
+    // Outbox: two waiting (one of them retrying), one sent, one given up.
+    s.enqueue_email(&email("m-new", NOW)).await.unwrap();
+    s.enqueue_email(&email("m-old", NOW - 50)).await.unwrap();
+    s.outbox_failed("m-old", "421 try later", NOW + 30, false)
+        .await
+        .unwrap();
+    s.enqueue_email(&email("m-sent", NOW - 90)).await.unwrap();
+    s.outbox_sent("m-sent", NOW).await.unwrap();
+    s.enqueue_email(&email("m-failed", NOW - 80)).await.unwrap();
+    s.outbox_failed("m-failed", "550 no such user", NOW, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.queue_stats(WorkQueue::Outbox).await.unwrap(),
+        QueueStats {
+            pending: 2,
+            oldest_pending_at: Some(NOW - 50),
+            given_up: 1,
+        }
+    );
+
+    // Back-channel deliveries: one waiting, one delivered, one given up.
+    LOGOUT_SESSIONS.seed(&*s).await;
+    s.end_session(
+        "sid-1",
+        &[
+            delivery("d-wait", "c1", NOW - 7),
+            delivery("d-done", "c2", NOW - 60),
+            delivery("d-failed", "c1", NOW - 70),
+        ],
+        NOW - 20,
+        &[],
+    )
+    .await
+    .unwrap();
+    s.backchannel_delivered("d-done").await.unwrap();
+    s.backchannel_failed("d-failed", "HTTP 500", NOW, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.queue_stats(WorkQueue::Backchannel).await.unwrap(),
+        QueueStats {
+            pending: 1,
+            oldest_pending_at: Some(NOW - 7),
+            given_up: 1,
+        }
+    );
+
+    // Jobs: one done, so nothing waits.
+    s.enqueue_job(&Job {
+        id: "j-1".into(),
+        kind: "password_reset_request".into(),
+        payload: vec![1, 2, 3],
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: NOW,
+        locked_until: None,
+        last_error: None,
+        created_at: NOW - 5,
+        finished_at: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.queue_stats(WorkQueue::Jobs)
+            .await
+            .unwrap()
+            .oldest_pending_at,
+        Some(NOW - 5)
+    );
+    s.job_done("j-1", NOW).await.unwrap();
+    assert_eq!(
+        s.queue_stats(WorkQueue::Jobs).await.unwrap(),
+        QueueStats::default()
+    );
+}
+
+async fn pool_stats_see_the_pool(s: Arc<dyn Store>) {
+    s.ping().await.unwrap();
+    let stats = s.pool_stats();
+    assert!(stats.max >= 1, "{stats:?}");
+    assert!(stats.size >= 1 && stats.size <= stats.max, "{stats:?}");
+    assert!(stats.idle <= stats.size as usize, "{stats:?}");
 }

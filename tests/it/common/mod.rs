@@ -138,6 +138,8 @@ pub struct TestServer {
     /// `http://127.0.0.1:<port>`: the address this instance listens on.
     pub base_url: String,
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when the configuration set `metrics.listen`.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub clock: ManualClock,
     /// The database URL the instance uses (empty for the SQLite file in the data dir).
@@ -191,6 +193,7 @@ impl TestServer {
         TestServer {
             base_url,
             addr,
+            metrics_addr: running.metrics_addr,
             state,
             clock,
             database_url,
@@ -220,6 +223,7 @@ impl TestServer {
         TestServer {
             base_url: format!("http://127.0.0.1:{}", addr.port()),
             addr,
+            metrics_addr: running.metrics_addr,
             state,
             clock,
             database_url: self.database_url.clone(),
