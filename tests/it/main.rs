@@ -9,6 +9,7 @@ mod common;
 
 mod account_emails;
 mod accounts;
+mod admin_api;
 mod architecture;
 mod bankid_client;
 mod bankid_dev_app;
