@@ -182,6 +182,52 @@ async fn bench(
         Some(&format!("{USER_PASSWORD}\n")),
     )?;
 
+    // Machine clients for the client_credentials phases: one with a secret, one with a key.
+    let machine: serde_json::Value = serde_json::from_str(&cli.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Bench machine",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "admin:users:read",
+        ],
+        None,
+    )?)?;
+    let machine = (
+        json_str(&machine, "client_id")?,
+        json_str(&machine, "client_secret")?,
+    );
+    let key_pair = josekit::jws::ES256.generate_key_pair()?;
+    let mut public = key_pair.to_jwk_public_key();
+    public.set_key_id("bench-key");
+    let jwks_file = data_dir.join("bench-client-jwks.json");
+    std::fs::write(
+        &jwks_file,
+        serde_json::json!({ "keys": [public] }).to_string(),
+    )?;
+    let keyed: serde_json::Value = serde_json::from_str(&cli.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Bench keyed machine",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "admin:users:read",
+            "--token-endpoint-auth-method",
+            "private_key_jwt",
+            "--jwks",
+            &jwks_file.display().to_string(),
+        ],
+        None,
+    )?)?;
+    let keyed_id = json_str(&keyed, "client_id")?;
+    let signer = Arc::new(josekit::jws::ES256.signer_from_der(key_pair.to_der_private_key())?);
+
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -252,6 +298,64 @@ async fn bench(
                 move |()| {
                     let (ctx, url) = (ctx.clone(), url.clone());
                     async move { ((), get_ok(&ctx.http, &url, None).await) }
+                }
+            },
+        )
+        .await,
+    );
+
+    eprintln!("bench: POST /token (client_credentials, client_secret_basic)");
+    let machine_ctx = Arc::new(Ctx {
+        http: ctx.http.clone(),
+        base: base.clone(),
+        client_id: machine.0.clone(),
+        client_secret: machine.1.clone(),
+    });
+    phases.push(
+        load_phase(
+            "POST /token (client_credentials, client_secret_basic)",
+            pid,
+            concurrency,
+            duration,
+            vec![(); concurrency],
+            {
+                let ctx = machine_ctx.clone();
+                move |()| {
+                    let ctx = ctx.clone();
+                    async move {
+                        let result = secret_client_credentials(&ctx).await;
+                        ((), result)
+                    }
+                }
+            },
+        )
+        .await,
+    );
+
+    eprintln!("bench: POST /token (client_credentials, private_key_jwt)");
+    let token_url = Arc::new(format!("{base}/token"));
+    phases.push(
+        load_phase(
+            "POST /token (client_credentials, private_key_jwt)",
+            pid,
+            concurrency,
+            duration,
+            vec![(); concurrency],
+            {
+                let (http, token_url, signer, id) = (
+                    ctx.http.clone(),
+                    token_url.clone(),
+                    signer.clone(),
+                    keyed_id.clone(),
+                );
+                move |()| {
+                    let (http, token_url, signer, id) =
+                        (http.clone(), token_url.clone(), signer.clone(), id.clone());
+                    async move {
+                        let result =
+                            keyed_client_credentials(&http, &token_url, &signer, &id).await;
+                        ((), result)
+                    }
                 }
             },
         )
@@ -924,6 +1028,54 @@ async fn token_request(ctx: &Ctx, form: &[(&str, &str)]) -> anyhow::Result<Token
         .await?;
     let response = expect_status(response, StatusCode::OK, "POST /token").await?;
     parse_tokens(&response.bytes().await?)
+}
+
+/// A client_credentials token for a client with a secret (`client_secret_basic`).
+async fn secret_client_credentials(ctx: &Ctx) -> anyhow::Result<()> {
+    let response = ctx
+        .http
+        .post(format!("{}/token", ctx.base))
+        .header(AUTHORIZATION, ctx.basic_auth())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?;
+    expect_status(response, StatusCode::OK, "POST /token (client_credentials)").await?;
+    Ok(())
+}
+
+/// A client_credentials token for a `private_key_jwt` client: a fresh assertion each time (the
+/// server refuses a `jti` twice), signed here, in the load generator.
+async fn keyed_client_credentials(
+    http: &reqwest::Client,
+    token_url: &str,
+    signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+    client_id: &str,
+) -> anyhow::Result<()> {
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("bench-key");
+    let mut payload = josekit::jwt::JwtPayload::new();
+    payload.set_issuer(client_id);
+    payload.set_subject(client_id);
+    payload.set_audience(vec![token_url]);
+    payload.set_jwt_id(uuid::Uuid::new_v4().simple().to_string());
+    let now = std::time::SystemTime::now();
+    payload.set_issued_at(&now);
+    payload.set_expires_at(&(now + Duration::from_secs(60)));
+    let assertion = josekit::jwt::encode_with_signer(&payload, &header, signer)?;
+    let response = http
+        .post(token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await?;
+    expect_status(response, StatusCode::OK, "POST /token (private_key_jwt)").await?;
+    Ok(())
 }
 
 /// One rotation step: returns the next refresh token of the chain.

@@ -440,9 +440,13 @@ pub async fn rotate_secret(
 ) -> Result<ClientView, AdminError> {
     let mut client = get(state, id).await?;
     if !needs_secret(&client.token_endpoint_auth_method) {
+        let kind = if client.is_public() {
+            "is public".to_string()
+        } else {
+            format!("authenticates with {}", client.token_endpoint_auth_method)
+        };
         return Err(AdminError::Conflict(format!(
-            "client {id:?} authenticates with {} and has no secret",
-            client.token_endpoint_auth_method
+            "client {id:?} {kind} and has no secret"
         )));
     }
     let secret = random_token(state.entropy.as_ref());

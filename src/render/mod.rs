@@ -2,6 +2,7 @@
 //! `templates_dir`) and their texts in Swedish and English (Fluent files). Below the web layer:
 //! the core renders emails with it, the web layer renders pages.
 
+pub mod activity;
 pub mod i18n;
 pub mod templates;
 

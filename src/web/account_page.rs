@@ -74,6 +74,7 @@ async fn render_account(
         lang => lang,
         languages => language_links("/account", lang),
         consents => consent_views(state, &active.user.id).await?,
+        activity => recent_logins(state, &active.user.id).await?,
         pnr_masked => pnr_masked,
         bankid_enabled => state.bankid.is_some(),
         bankid_linked => stored.as_ref().is_some_and(|s| s.bankid_linked_at.is_some()),
@@ -89,6 +90,30 @@ async fn render_account(
         min_length => state.config.account.min_password_length,
     };
     Ok(csrf.set_on(page(state, status, "pages/account.html", context)))
+}
+
+/// How many logins "Senaste aktivitet" lists.
+const RECENT_LOGINS: usize = 5;
+
+/// The user's last logins (and failed attempts), newest first, from the audit trail.
+async fn recent_logins(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Vec<crate::render::activity::LoginActivity>, WebError> {
+    let events = state
+        .store
+        .audit_events(&crate::store::AuditQuery {
+            user_id: Some(user_id.to_string()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.kind == kinds::LOGIN_SUCCEEDED || e.kind == kinds::LOGIN_FAILED)
+        .take(RECENT_LOGINS)
+        .map(crate::render::activity::LoginActivity::of)
+        .collect())
 }
 
 /// The apps the user allowed, by name.

@@ -194,6 +194,21 @@ async fn the_portal_invites_a_customer_who_sets_a_password_and_logs_in() {
     .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.describe());
 
+    // Mina uppgifter shows her own recent activity: the two logins, with the method.
+    let account = portal_browser.get(&server.url("/account")).await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.describe());
+    assert!(
+        account.body.contains("Senaste aktivitet"),
+        "{}",
+        account.body
+    );
+    assert_eq!(
+        account.body.matches("Inloggning med lösenord").count(),
+        2,
+        "{}",
+        account.body
+    );
+
     // The portal lists its customers and sees the password set.
     let listed = call(
         &server,

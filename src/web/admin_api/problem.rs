@@ -31,7 +31,7 @@ pub struct Problem {
 /// A refusal of the admin API, with the headers it needs.
 #[derive(Debug)]
 pub struct ApiError {
-    problem: Problem,
+    problem: Box<Problem>,
     /// `WWW-Authenticate` for 401 and 403.
     challenge: Option<String>,
     retry_after: bool,
@@ -42,13 +42,13 @@ const TYPE_BASE: &str = "https://leasify.se/problems/";
 impl ApiError {
     pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> ApiError {
         ApiError {
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("{TYPE_BASE}{kind}"),
                 title: status.canonical_reason().unwrap_or("Error").to_string(),
                 status: status.as_u16(),
                 detail: Some(detail.into()),
                 errors: Vec::new(),
-            },
+            }),
             challenge: None,
             retry_after: false,
         }
