@@ -203,6 +203,7 @@ async fn bench(
     let key_pair = josekit::jws::ES256.generate_key_pair()?;
     let mut public = key_pair.to_jwk_public_key();
     public.set_key_id("bench-key");
+    public.set_algorithm("ES256");
     let jwks_file = data_dir.join("bench-client-jwks.json");
     std::fs::write(
         &jwks_file,

@@ -425,6 +425,12 @@ pub async fn show(state: &AppState, id: &str) -> Result<ClientView, AdminError> 
 /// Deletes a client with its grants and tokens.
 pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), AdminError> {
     get(state, id).await?;
+    if caller.actor == crate::audit::Actor::Client(id.to_string()) {
+        // Its own token would die with it, mid-conversation: another client must do it.
+        return Err(AdminError::Conflict(
+            "a client cannot delete itself; use another admin client".into(),
+        ));
+    }
     let event = caller
         .event(kinds::CLIENT_DELETED)
         .client(id)

@@ -9,7 +9,9 @@ use crate::state::AppState;
 use crate::store::{Client, Grant};
 
 use super::errors::TokenError;
-use super::tokens::{AccessTokenError, verify_access_token};
+use super::tokens::{
+    AccessTokenError, VerifiedClientToken, verify_access_token, verify_client_access_token,
+};
 
 /// A token we recognised, with the grant it belongs to.
 enum Recognised {
@@ -110,6 +112,28 @@ pub async fn revoke(
     let token = token_param(form)?;
     let hint = form.get("token_type_hint").map(String::as_str);
     let Some(found) = recognise(state, token, hint).await? else {
+        // A token a client got for itself (client_credentials) has no grant: its jti goes.
+        if let Ok(own) = verify_client_access_token(state, token).await {
+            if own.client_id != client.id {
+                return Err(TokenError::new(
+                    400,
+                    "unauthorized_client",
+                    "The token was not issued to this client.",
+                ));
+            }
+            let jti = own
+                .claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let exp = own
+                .claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
+            state.store.revoke_access_token(jti, exp).await?;
+            tracing::info!(client_id = %client.id, "client access token revoked");
+        }
         return Ok(());
     };
     if found.grant().client_id != client.id {
@@ -153,7 +177,12 @@ pub async fn introspect(
         out
     };
     let Some(found) = recognise(state, token, hint).await? else {
-        return Ok(inactive());
+        return Ok(match verify_client_access_token(state, token).await {
+            Ok(own) if !client.is_public() || own.client_id == client.id => {
+                client_token_answer(&own)
+            }
+            _ => inactive(),
+        });
     };
     if !visible_to(client, found.grant()) {
         return Ok(inactive());
@@ -190,6 +219,28 @@ pub async fn introspect(
         }
     }
     Ok(out)
+}
+
+/// Introspection of a live token a client got for itself: its own claims, audience included.
+fn client_token_answer(own: &VerifiedClientToken) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("active".into(), json!(true));
+    for name in [
+        "scope",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "iss",
+        "jti",
+        "client_id",
+    ] {
+        if let Some(value) = own.claims.get(name) {
+            out.insert(name.into(), value.clone());
+        }
+    }
+    out.insert("token_type".into(), json!("Bearer"));
+    out
 }
 
 fn visible_to(client: &Client, grant: &Grant) -> bool {

@@ -169,6 +169,8 @@ pub struct VerifiedClientToken {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub audience: Vec<String>,
+    /// Every claim, for introspection.
+    pub claims: Map<String, Value>,
 }
 
 /// Checks an access token a client got for itself with `client_credentials`: signature, type,
@@ -212,6 +214,7 @@ pub async fn verify_client_access_token(
         client_id: client_id.to_string(),
         scopes,
         audience,
+        claims,
     })
 }
 

@@ -380,6 +380,46 @@ async fn callers_without_the_right_token_are_refused_and_told_why() {
     .await;
     assert_problem(&as_user, StatusCode::UNAUTHORIZED, "a user's token");
 
+    // A resource server introspects the reader's token: live, with its own audience; once
+    // revoked by its client, the admin API refuses it.
+    let (rs_id, rs_secret) = server.create_client("Resource server").await;
+    let introspected = plain_client()
+        .post(server.url("/introspect"))
+        .basic_auth(&rs_id, Some(&rs_secret))
+        .form(&[("token", reader.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["client_id"], json!(reader_id));
+    assert_eq!(
+        introspected["aud"],
+        json!(format!("{}/admin/api", server.base_url))
+    );
+    let (spare_id, spare_secret) = machine_client(&server, "admin:users:read").await;
+    let spare = admin_token(&server, &spare_id, &spare_secret, "admin:users:read").await;
+    let revoked = plain_client()
+        .post(server.url("/revoke"))
+        .basic_auth(&spare_id, Some(&spare_secret))
+        .form(&[("token", spare.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let after = call(
+        &server,
+        reqwest::Method::GET,
+        "/users",
+        Some(&spare),
+        None,
+        None,
+    )
+    .await;
+    assert_problem(&after, StatusCode::UNAUTHORIZED, "revoked token");
+
     // Garbage, and an expired token.
     let garbage = call(
         &server,
@@ -846,6 +886,18 @@ async fn users_clients_and_keys_are_managed_and_every_write_is_audited() {
     )
     .await;
     assert_eq!(after.status, StatusCode::NOT_FOUND);
+
+    // A client cannot delete itself (its own token would die mid-conversation).
+    let itself = call(
+        &server,
+        Method::DELETE,
+        &format!("/clients/{id}"),
+        t,
+        None,
+        None,
+    )
+    .await;
+    assert_problem(&itself, StatusCode::CONFLICT, "deleting itself");
 
     // Keys: list and rotate.
     let keys = call(&server, Method::GET, "/keys", t, None, None).await;

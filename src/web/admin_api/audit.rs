@@ -12,7 +12,7 @@ use crate::web::extract::AppStateArc;
 
 use super::auth::{AdminCaller, ApiQuery};
 use super::json;
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +33,7 @@ pub struct AuditParams {
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = "audit", params(AuditParams),
-    responses((status = 200, body = Page<AuditEventView>), (status = 422, body = Problem)),
+    responses((status = 200, body = Page<AuditEventView>)),
     security(("bearer" = ["admin:audit:read"])))]
 pub async fn query(
     State(state): State<AppStateArc>,

@@ -11,7 +11,7 @@ use crate::store::AuditEvent;
 use crate::web::extract::AppStateArc;
 
 use super::auth::{AdminCaller, ApiJson};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 use super::{created, json, no_content, replayed};
 
 const READ: &str = "admin:clients:read";
@@ -114,8 +114,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/clients", tag = "clients", request_body = CreateClient,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
-    responses((status = 201, body = ClientView, description = "client_secret is shown only here"),
-        (status = 422, body = Problem)),
+    responses((status = 201, body = ClientView, description = "client_secret is shown only here")),
     security(("bearer" = ["admin:clients:write"])))]
 pub async fn create(
     State(state): State<AppStateArc>,
@@ -150,7 +149,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/clients/{id}", tag = "clients", params(ClientPath),
-    responses((status = 200, body = ClientView), (status = 404, body = Problem)),
+    responses((status = 200, body = ClientView)),
     security(("bearer" = ["admin:clients:read"])))]
 pub async fn get(
     State(state): State<AppStateArc>,
@@ -166,8 +165,7 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/clients/{id}", tag = "clients", params(ClientPath),
     request_body = UpdateClient,
-    responses((status = 200, body = ClientView), (status = 404, body = Problem),
-        (status = 422, body = Problem)),
+    responses((status = 200, body = ClientView)),
     security(("bearer" = ["admin:clients:write"])))]
 pub async fn update(
     State(state): State<AppStateArc>,
@@ -223,8 +221,7 @@ pub async fn update(
 }
 
 #[utoipa::path(post, path = "/clients/{id}/secret", tag = "clients", params(ClientPath),
-    responses((status = 200, body = ClientView, description = "The new client_secret, shown once"),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = ClientView, description = "The new client_secret, shown once")),
     security(("bearer" = ["admin:clients:write"])))]
 pub async fn rotate_secret(
     State(state): State<AppStateArc>,
@@ -240,8 +237,7 @@ pub async fn rotate_secret(
 }
 
 #[utoipa::path(delete, path = "/clients/{id}", tag = "clients", params(ClientPath),
-    responses((status = 204, description = "Deleted with its grants and tokens"),
-        (status = 404, body = Problem)),
+    responses((status = 204, description = "Deleted with its grants and tokens")),
     security(("bearer" = ["admin:clients:write"])))]
 pub async fn delete(
     State(state): State<AppStateArc>,

@@ -28,6 +28,7 @@ use super::{audit, clients, keys, users};
         keys::list, keys::rotate,
         audit::query,
     ),
+    components(schemas(super::problem::Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "users", description = "Customers' accounts"),
@@ -40,13 +41,65 @@ pub struct AdminApiDoc;
 
 struct BearerAuth;
 
+/// Refusals any operation can answer, each a problem.
+const COMMON_PROBLEMS: &[(&str, &str)] = &[
+    ("400", "The request cannot be read"),
+    (
+        "401",
+        "No valid access token for this API (see WWW-Authenticate)",
+    ),
+    ("403", "The token lacks the scope (see WWW-Authenticate)"),
+    ("404", "No such resource"),
+    ("409", "In conflict with what exists (an email in use, say)"),
+    ("413", "The body is too large"),
+    ("415", "The body is not JSON"),
+    (
+        "422",
+        "Invalid fields, query parameters or Idempotency-Key reuse",
+    ),
+    (
+        "503",
+        "The database is briefly unavailable; retry after Retry-After",
+    ),
+];
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, description) in COMMON_PROBLEMS {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(*description)
+                                .content(
+                                    super::problem::PROBLEM_JSON,
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("Problem")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
     }
 }
 

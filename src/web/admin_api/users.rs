@@ -12,7 +12,7 @@ use crate::store::AuditEvent;
 use crate::web::extract::AppStateArc;
 
 use super::auth::{AdminCaller, ApiJson, ApiQuery};
-use super::problem::{ApiError, Problem};
+use super::problem::ApiError;
 use super::{created, json, no_content, replayed};
 
 const READ: &str = "admin:users:read";
@@ -79,7 +79,7 @@ async fn replay_user(state: &AppStateArc, event: &AuditEvent, status: StatusCode
 }
 
 #[utoipa::path(get, path = "/users", tag = "users", params(UserListParams),
-    responses((status = 200, body = Page<UserDetails>), (status = 422, body = Problem)),
+    responses((status = 200, body = Page<UserDetails>)),
     security(("bearer" = ["admin:users:read"])))]
 pub async fn list(
     State(state): State<AppStateArc>,
@@ -104,8 +104,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
-    responses((status = 201, body = UserDetails), (status = 409, body = Problem),
-        (status = 422, body = Problem)),
+    responses((status = 201, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn create(
     State(state): State<AppStateArc>,
@@ -132,7 +131,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(UserPath),
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:read"])))]
 pub async fn get(
     State(state): State<AppStateArc>,
@@ -148,8 +147,7 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(UserPath),
     request_body = UpdateUser,
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem),
-        (status = 422, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn update(
     State(state): State<AppStateArc>,
@@ -173,8 +171,7 @@ pub async fn update(
 }
 
 #[utoipa::path(post, path = "/users/{id}/invitation", tag = "users", params(UserPath),
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem),
-        (status = 409, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn resend_invitation(
     State(state): State<AppStateArc>,
@@ -190,7 +187,7 @@ pub async fn resend_invitation(
 }
 
 #[utoipa::path(post, path = "/users/{id}/disable", tag = "users", params(UserPath),
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn disable(
     State(state): State<AppStateArc>,
@@ -201,7 +198,7 @@ pub async fn disable(
 }
 
 #[utoipa::path(post, path = "/users/{id}/enable", tag = "users", params(UserPath),
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn enable(
     State(state): State<AppStateArc>,
@@ -226,7 +223,7 @@ async fn set_disabled(
 }
 
 #[utoipa::path(delete, path = "/users/{id}/personnummer", tag = "users", params(UserPath),
-    responses((status = 200, body = UserDetails), (status = 404, body = Problem)),
+    responses((status = 200, body = UserDetails)),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn remove_personnummer(
     State(state): State<AppStateArc>,
@@ -257,7 +254,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(get, path = "/users/{id}/sessions", tag = "users", params(UserPath),
-    responses((status = 200, body = Vec<SessionView>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<SessionView>)),
     security(("bearer" = ["admin:users:read"])))]
 pub async fn sessions(
     State(state): State<AppStateArc>,
@@ -272,8 +269,7 @@ pub async fn sessions(
 }
 
 #[utoipa::path(delete, path = "/users/{id}/sessions", tag = "users", params(UserPath),
-    responses((status = 204, description = "Every session ended, every token revoked"),
-        (status = 404, body = Problem)),
+    responses((status = 204, description = "Every session ended, every token revoked")),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn revoke_access(
     State(state): State<AppStateArc>,
@@ -296,7 +292,7 @@ pub struct SessionPath {
 }
 
 #[utoipa::path(delete, path = "/users/{id}/sessions/{sid}", tag = "users", params(SessionPath),
-    responses((status = 204, description = "Session ended"), (status = 404, body = Problem)),
+    responses((status = 204, description = "Session ended")),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn revoke_session(
     State(state): State<AppStateArc>,
@@ -311,7 +307,7 @@ pub async fn revoke_session(
 }
 
 #[utoipa::path(get, path = "/users/{id}/consents", tag = "users", params(UserPath),
-    responses((status = 200, body = Vec<ConsentView>), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<ConsentView>)),
     security(("bearer" = ["admin:users:read"])))]
 pub async fn consents(
     State(state): State<AppStateArc>,
@@ -335,7 +331,7 @@ pub struct ConsentPath {
 
 #[utoipa::path(delete, path = "/users/{id}/consents/{client_id}", tag = "users",
     params(ConsentPath),
-    responses((status = 204, description = "Consent withdrawn"), (status = 404, body = Problem)),
+    responses((status = 204, description = "Consent withdrawn")),
     security(("bearer" = ["admin:users:write"])))]
 pub async fn revoke_consent(
     State(state): State<AppStateArc>,
