@@ -13,21 +13,6 @@ use reqwest::StatusCode;
 const PASSWORD: &str = "Blåbärssylt-på-taket-42";
 const NEW_PASSWORD: &str = "Hallonsaft-i-källaren-77";
 
-async fn start() -> (TestServer, TestSmtpServer) {
-    let smtp = TestSmtpServer::start().await;
-    let port = smtp.port();
-    let server = TestServer::start_with(|config| {
-        config.mail.transport = "smtp".into();
-        config.mail.smtp_tls = "none".into();
-        config.mail.smtp_host = "127.0.0.1".into();
-        config.mail.smtp_port = port;
-        config.mail.retry_base = 1;
-        config.mail.poll_interval = 1;
-    })
-    .await;
-    (server, smtp)
-}
-
 async fn mail(smtp: &TestSmtpServer) -> ReceivedMail {
     smtp.next_message(Duration::from_secs(10))
         .await
@@ -47,7 +32,7 @@ async fn set_password(browser: &mut Browser, link: &str, password: &str) -> comm
 
 #[tokio::test]
 async fn invitation_link_works_once_expires_and_can_be_renewed() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     leasify_id::account::invitations::invite(
         &server.state,
         &leasify_id::audit::Caller::system(),
@@ -138,7 +123,7 @@ async fn forgot(server: &TestServer, email: &str) -> common::Response {
 
 #[tokio::test]
 async fn forgot_password_answers_the_same_for_unknown_addresses_and_sends_nothing() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     server
         .create_user("eva@example.se", "Eva Lund", PASSWORD)
         .await;
@@ -175,7 +160,7 @@ async fn forgot_password_answers_the_same_for_unknown_addresses_and_sends_nothin
 
 #[tokio::test]
 async fn reset_ends_other_sessions_and_refresh_tokens_and_sends_a_notice() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let (client_id, secret) = server.create_client("Portal").await;
     server
         .create_user("ali@example.se", "Ali Berg", PASSWORD)
@@ -237,7 +222,7 @@ async fn reset_ends_other_sessions_and_refresh_tokens_and_sends_a_notice() {
 
 #[tokio::test]
 async fn an_smtp_outage_delays_the_welcome_email_but_it_arrives_exactly_once() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     smtp.set_refuse_next(2);
     leasify_id::account::invitations::invite(
         &server.state,

@@ -68,23 +68,6 @@ const QUIET: Duration = Duration::from_secs(2);
 // Setup
 // ---------------------------------------------------------------------------------------------
 
-/// A test SMTP server, and a Leasify ID server that delivers its mail there.
-async fn start() -> (TestServer, TestSmtpServer) {
-    let smtp = TestSmtpServer::start().await;
-    let port = smtp.port();
-    let server = TestServer::start_with(|config| {
-        config.mail.transport = "smtp".into();
-        config.mail.smtp_tls = "none".into();
-        config.mail.smtp_host = "127.0.0.1".into();
-        config.mail.smtp_port = port;
-        config.mail.smtp_timeout = 5;
-        config.mail.retry_base = 1;
-        config.mail.poll_interval = 1;
-    })
-    .await;
-    (server, smtp)
-}
-
 async fn invite(server: &TestServer, email: &str, name: &str) -> InviteOutcome {
     invitations::invite(
         &server.state,
@@ -444,7 +427,7 @@ async fn has_password(server: &TestServer, email: &str) -> bool {
 
 #[tokio::test]
 async fn invitation_sets_a_password_logs_in_and_works_with_a_relying_party() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let app = app(&server).await;
     let email = "anna.svensson@example.se";
 
@@ -554,7 +537,7 @@ async fn invitation_sets_a_password_logs_in_and_works_with_a_relying_party() {
 
 #[tokio::test]
 async fn used_expired_and_unknown_links_explain_themselves_and_offer_a_new_link() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let email = "bo.berg@example.se";
     invite(&server, email, "Bo Berg").await;
     let link = link_mail(
@@ -689,7 +672,7 @@ async fn used_expired_and_unknown_links_explain_themselves_and_offer_a_new_link(
 
 #[tokio::test]
 async fn forgot_password_answers_neutrally_sends_only_to_accounts_and_throttles_per_address() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let email = "dora.dahl@example.se";
     server.create_user(email, "Dora Dahl", PASSWORD).await;
     let mut browser = Browser::new(&server.base_url);
@@ -779,7 +762,7 @@ async fn forgot_password_answers_neutrally_sends_only_to_accounts_and_throttles_
 
 #[tokio::test]
 async fn reset_ends_old_sessions_and_tokens_notifies_and_logs_in() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let app = app(&server).await;
     let email = "frida.falk@example.se";
     let sub = server.create_user(email, "Frida Falk", PASSWORD).await;
@@ -839,7 +822,7 @@ async fn reset_ends_old_sessions_and_tokens_notifies_and_logs_in() {
 
 #[tokio::test]
 async fn change_password_keeps_this_session_ends_the_others_and_checks_csrf() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let app = app(&server).await;
     let email = "gustav.gren@example.se";
     server.create_user(email, "Gustav Gren", PASSWORD).await;
@@ -946,7 +929,7 @@ async fn change_password_keeps_this_session_ends_the_others_and_checks_csrf() {
 
 #[tokio::test]
 async fn account_page_requires_a_login_and_returns_there() {
-    let (server, _smtp) = start().await;
+    let (server, _smtp) = TestServer::start_with_smtp().await;
     let email = "hanna.holm@example.se";
     server.create_user(email, "Hanna Holm", PASSWORD).await;
     let mut browser = Browser::new(&server.base_url);
@@ -978,7 +961,7 @@ async fn account_page_requires_a_login_and_returns_there() {
 
 #[tokio::test]
 async fn smtp_refusals_delay_the_email_which_then_arrives_exactly_once() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let email = "ivar.isaksson@example.se";
     smtp.set_refuse_next(2);
     invite(&server, email, "Ivar Isaksson").await;
@@ -1046,7 +1029,7 @@ async fn smtp_refusals_delay_the_email_which_then_arrives_exactly_once() {
 
 #[tokio::test]
 async fn inviting_an_existing_address_resends_and_the_list_shows_who_has_no_password() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let email = "jonna.juhl@example.se";
 
     let first = invite(&server, email, "Jonna Juhl").await;
@@ -1108,7 +1091,7 @@ async fn inviting_an_existing_address_resends_and_the_list_shows_who_has_no_pass
 
 #[tokio::test]
 async fn forgot_password_from_an_apps_login_returns_to_the_app() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let app = app(&server).await;
     let email = "karin.kvist@example.se";
     let sub = server.create_user(email, "Karin Kvist", PASSWORD).await;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::smtp::TestSmtpServer;
 use crate::common::{
     Backend, Browser, Form, REDIRECT_URI, TestServer, backend, plain_client, token_request,
 };
@@ -16,23 +15,6 @@ use leasify_id::admin::clients::{self, NewClient};
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 const ALL_ADMIN_SCOPES: &str = "admin:users:read admin:users:write admin:clients:read \
                                 admin:clients:write admin:keys admin:audit:read";
-
-/// A server delivering mail to a test SMTP server.
-async fn start() -> (TestServer, TestSmtpServer) {
-    let smtp = TestSmtpServer::start().await;
-    let port = smtp.port();
-    let server = TestServer::start_with(|config| {
-        config.mail.transport = "smtp".into();
-        config.mail.smtp_tls = "none".into();
-        config.mail.smtp_host = "127.0.0.1".into();
-        config.mail.smtp_port = port;
-        config.mail.smtp_timeout = 5;
-        config.mail.retry_base = 1;
-        config.mail.poll_interval = 1;
-    })
-    .await;
-    (server, smtp)
-}
 
 /// A machine client allowed `scopes` through client_credentials; returns (id, secret).
 async fn machine_client(server: &TestServer, scopes: &str) -> (String, String) {
@@ -136,7 +118,7 @@ fn field_errors(answer: &Answer) -> Vec<String> {
 
 #[tokio::test]
 async fn the_portal_invites_a_customer_who_sets_a_password_and_logs_in() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let (portal_id, portal_secret) = machine_client(&server, ALL_ADMIN_SCOPES).await;
     let (rp_id, rp_secret) = server.create_client("Leasify portal").await;
 
@@ -654,7 +636,7 @@ async fn bad_input_gets_a_problem_naming_the_field_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_retried_create_with_the_same_idempotency_key_invites_once() {
-    let (server, smtp) = start().await;
+    let (server, smtp) = TestServer::start_with_smtp().await;
     let (id, secret) = machine_client(&server, ALL_ADMIN_SCOPES).await;
     let token = admin_token(&server, &id, &secret, ALL_ADMIN_SCOPES).await;
     let body = json!({"email": "lisa@example.se", "name": "Lisa Lund", "invite": true});

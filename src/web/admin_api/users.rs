@@ -1,5 +1,7 @@
 //! `/admin/api/v1/users`: the portal and support tools manage customers' accounts.
 
+use std::future::Future;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -76,6 +78,24 @@ async fn replay_user(state: &AppStateArc, event: &AuditEvent, status: StatusCode
         },
         None => replayed(StatusCode::NO_CONTENT, &serde_json::json!({})),
     }
+}
+
+/// A write that answers with the user: the scope checked, a replay answered from the earlier
+/// write's event, otherwise `change` done.
+async fn user_write<F>(
+    state: &AppStateArc,
+    caller: &AdminCaller,
+    status: StatusCode,
+    change: F,
+) -> Result<Response, ApiError>
+where
+    F: Future<Output = Result<UserDetails, crate::admin::AdminError>>,
+{
+    caller.require(WRITE)?;
+    if let Some(event) = &caller.replay {
+        return Ok(replay_user(state, event, status).await);
+    }
+    Ok(json(status, &change.await?))
 }
 
 #[utoipa::path(get, path = "/users", tag = "users", params(UserListParams),
@@ -155,19 +175,14 @@ pub async fn update(
     Path(path): Path<UserPath>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Response, ApiError> {
-    caller.require(WRITE)?;
-    if let Some(event) = &caller.replay {
-        return Ok(replay_user(&state, event, StatusCode::OK).await);
-    }
-    let user = users::update(
+    let change = users::update(
         &state,
         &caller.caller,
         &path.id,
         body.name.as_deref(),
         body.locale.as_deref(),
-    )
-    .await?;
-    Ok(json(StatusCode::OK, &user))
+    );
+    user_write(&state, &caller, StatusCode::OK, change).await
 }
 
 #[utoipa::path(post, path = "/users/{id}/invitation", tag = "users", params(UserPath),
@@ -178,12 +193,8 @@ pub async fn resend_invitation(
     caller: AdminCaller,
     Path(path): Path<UserPath>,
 ) -> Result<Response, ApiError> {
-    caller.require(WRITE)?;
-    if let Some(event) = &caller.replay {
-        return Ok(replay_user(&state, event, StatusCode::OK).await);
-    }
-    let user = users::resend_invitation(&state, &caller.caller, &path.id).await?;
-    Ok(json(StatusCode::OK, &user))
+    let change = users::resend_invitation(&state, &caller.caller, &path.id);
+    user_write(&state, &caller, StatusCode::OK, change).await
 }
 
 #[utoipa::path(post, path = "/users/{id}/disable", tag = "users", params(UserPath),
@@ -214,12 +225,8 @@ async fn set_disabled(
     path: UserPath,
     disabled: bool,
 ) -> Result<Response, ApiError> {
-    caller.require(WRITE)?;
-    if let Some(event) = &caller.replay {
-        return Ok(replay_user(&state, event, StatusCode::OK).await);
-    }
-    let user = users::set_disabled(&state, &caller.caller, &path.id, disabled).await?;
-    Ok(json(StatusCode::OK, &user))
+    let change = users::set_disabled(&state, &caller.caller, &path.id, disabled);
+    user_write(&state, &caller, StatusCode::OK, change).await
 }
 
 #[utoipa::path(delete, path = "/users/{id}/personnummer", tag = "users", params(UserPath),
@@ -230,12 +237,8 @@ pub async fn remove_personnummer(
     caller: AdminCaller,
     Path(path): Path<UserPath>,
 ) -> Result<Response, ApiError> {
-    caller.require(WRITE)?;
-    if let Some(event) = &caller.replay {
-        return Ok(replay_user(&state, event, StatusCode::OK).await);
-    }
-    let user = users::remove_personnummer(&state, &caller.caller, &path.id).await?;
-    Ok(json(StatusCode::OK, &user))
+    let change = users::remove_personnummer(&state, &caller.caller, &path.id);
+    user_write(&state, &caller, StatusCode::OK, change).await
 }
 
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(UserPath),

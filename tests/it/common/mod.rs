@@ -203,6 +203,24 @@ impl TestServer {
         }
     }
 
+    /// A server that delivers its mail over SMTP to a fresh [`smtp::TestSmtpServer`], retrying
+    /// after a second; both are returned.
+    pub async fn start_with_smtp() -> (TestServer, smtp::TestSmtpServer) {
+        let smtp = smtp::TestSmtpServer::start().await;
+        let port = smtp.port();
+        let server = TestServer::start_with(|config| {
+            config.mail.transport = "smtp".into();
+            config.mail.smtp_tls = "none".into();
+            config.mail.smtp_host = "127.0.0.1".into();
+            config.mail.smtp_port = port;
+            config.mail.smtp_timeout = 5;
+            config.mail.retry_base = 1;
+            config.mail.poll_interval = 1;
+        })
+        .await;
+        (server, smtp)
+    }
+
     /// A second instance on the same database, data dir (so the same generated secrets), issuer
     /// and clock, listening on a port of its own.
     pub async fn sibling(&self) -> TestServer {
