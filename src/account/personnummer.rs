@@ -51,8 +51,17 @@ pub async fn set(
     };
     // Saved unverified, even if another account holds the same number: the answer never says
     // whether a number has an account here, and BankID later decides whose it is.
-    let event = Event::by_user(kinds::PERSONNUMMER_ADDED, user_id).at(stored.updated_at);
-    state.store.set_personnummer(&stored, &[event]).await?;
+    let mut events = vec![Event::by_user(kinds::PERSONNUMMER_ADDED, user_id).at(stored.updated_at)];
+    // A new number must be proven again: a link BankID had made goes.
+    let was_linked = state
+        .store
+        .personnummer_of(user_id)
+        .await?
+        .is_some_and(|p| p.bankid_linked_at.is_some());
+    if was_linked {
+        events.push(Event::by_user(kinds::BANKID_UNLINKED, user_id).at(stored.updated_at));
+    }
+    state.store.set_personnummer(&stored, &events).await?;
     tracing::info!(user_id = %user_id, "personnummer saved");
     Ok(())
 }
@@ -65,10 +74,19 @@ pub async fn remove(
     source: AttemptSource<'_>,
 ) -> Result<(), AccountError> {
     confirm_password(state, active, password, source).await?;
-    let event = Event::by_user(kinds::PERSONNUMMER_REMOVED, &active.user.id).at(state.clock.now());
+    let now = state.clock.now();
+    let mut events = vec![Event::by_user(kinds::PERSONNUMMER_REMOVED, &active.user.id).at(now)];
+    let linked = state
+        .store
+        .personnummer_of(&active.user.id)
+        .await?
+        .is_some_and(|p| p.bankid_linked_at.is_some());
+    if linked {
+        events.push(Event::by_user(kinds::BANKID_UNLINKED, &active.user.id).at(now));
+    }
     state
         .store
-        .delete_personnummer(&active.user.id, &[event])
+        .delete_personnummer(&active.user.id, &events)
         .await?;
     tracing::info!(user_id = %active.user.id, "personnummer removed");
     Ok(())

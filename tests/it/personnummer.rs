@@ -426,6 +426,39 @@ async fn a_typed_in_copy_cannot_block_the_owner_and_gives_way_to_bankid() {
         .expect("store")
         .expect("stored");
     assert!(stored.bankid_linked_at.is_some());
+    // The audit trail has it, for both accounts, with no number in it.
+    let kinds_of = |events: &[leasify_id::store::AuditEvent]| {
+        events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>()
+    };
+    let trail = |user_id: String| {
+        let store = server.state.store.clone();
+        async move {
+            store
+                .audit_events(&leasify_id::store::AuditQuery {
+                    user_id: Some(user_id),
+                    limit: 50,
+                    ..Default::default()
+                })
+                .await
+                .expect("audit")
+        }
+    };
+    let owner_events = trail(owner.clone()).await;
+    let owner_kinds = kinds_of(&owner_events);
+    assert!(
+        owner_kinds.contains(&"bankid.linked".to_string())
+            && owner_kinds.contains(&"personnummer.added".to_string()),
+        "{owner_kinds:?}"
+    );
+    let squatter_kinds = kinds_of(&trail(squatter.id.clone()).await);
+    assert_eq!(
+        squatter_kinds.first().map(String::as_str),
+        Some("personnummer.removed"),
+        "{squatter_kinds:?}"
+    );
+    for event in &owner_events {
+        assert!(!event.details.contains("19990807"), "{event:?}");
+    }
 
     // Typing the verified number on a third account answers like any number…
     server
