@@ -637,6 +637,10 @@ impl Server {
                         ready.startup_ms = fields["startup_ms"].as_u64();
                         ready.backend = fields["backend"].as_str().map(str::to_string);
                     }
+                    if std::env::var_os("BENCH_SERVER_LOG").is_some() && line.contains("assertion")
+                    {
+                        eprintln!("server: {line}");
+                    }
                     let mut tail = log_tail.lock().unwrap();
                     if tail.len() == 20 {
                         tail.pop_front();

@@ -217,7 +217,7 @@ async fn authenticate_assertion(
     if !audience_ok {
         return Err(failed("aud"));
     }
-    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let number = |name: &str| claims.get(name).and_then(numeric_date);
     let exp = number("exp").ok_or_else(|| failed("no exp"))?;
     if exp.saturating_add(ASSERTION_SKEW_SECS) <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
         return Err(failed("exp"));
@@ -240,6 +240,17 @@ async fn authenticate_assertion(
     Ok(client)
 }
 
+/// A JWT NumericDate (RFC 7519 §2): seconds, which may have a fraction (josekit, for one,
+/// writes them); whole seconds are enough here.
+fn numeric_date(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.floor() as i64)
+    })
+}
+
 /// The payload of a compact JWS, unverified (only to learn which client claims to send it).
 fn peek_claims(token: &str) -> Option<Map<String, Value>> {
     let payload = token.split('.').nth(1)?;
@@ -252,6 +263,20 @@ fn peek_claims(token: &str) -> Option<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_dates_may_have_a_fraction() {
+        assert_eq!(
+            numeric_date(&serde_json::json!(1_796_218_663)),
+            Some(1_796_218_663)
+        );
+        assert_eq!(
+            numeric_date(&serde_json::json!(1_796_218_663.634_682)),
+            Some(1_796_218_663)
+        );
+        assert_eq!(numeric_date(&serde_json::json!("1796218663")), None);
+        assert_eq!(numeric_date(&serde_json::json!(1e300)), None);
+    }
 
     #[test]
     fn basic_header_is_form_decoded() {
