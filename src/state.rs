@@ -17,6 +17,8 @@ use crate::store::{self, Store};
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    /// Registered clients, read through memory on the per-request paths.
+    pub clients: store::ClientCache,
     pub keys: KeyRing,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
@@ -253,6 +255,7 @@ pub async fn build_with_store(
     };
     Ok(Arc::new(AppState {
         config,
+        clients: store::ClientCache::new(store.clone()),
         store,
         keys,
         clock: overrides.clock,

@@ -397,6 +397,7 @@ pub async fn update(
     let now = state.clock.now();
     let event = caller.event(kinds::CLIENT_UPDATED).client(id).at(now);
     state.store.update_client(&client, &[event]).await?;
+    state.clients.forget(id);
     Ok(ClientView::of(&client, secret))
 }
 
@@ -435,7 +436,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), A
         .event(kinds::CLIENT_DELETED)
         .client(id)
         .at(state.clock.now());
-    Ok(state.store.delete_client(id, &[event]).await?)
+    state.store.delete_client(id, &[event]).await?;
+    state.clients.forget(id);
+    Ok(())
 }
 
 /// A new secret replaces the old one at once.
@@ -465,6 +468,7 @@ pub async fn rotate_secret(
         .store
         .set_client_secret_hash(id, &hash, &[event])
         .await?;
+    state.clients.forget(id);
     client.secret_hash = Some(hash);
     Ok(ClientView::of(&client, Some(secret)))
 }

@@ -3,6 +3,7 @@
 //! `none` (public clients, which must use PKCE).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -88,7 +89,7 @@ pub async fn authenticate(
     state: &AppState,
     presented: &PresentedCredentials,
     endpoint: &str,
-) -> Result<Client, TokenError> {
+) -> Result<Arc<Client>, TokenError> {
     let methods = [
         presented.basic.is_some(),
         presented.form_client_secret.is_some(),
@@ -119,11 +120,7 @@ pub async fn authenticate(
         }
     };
     let unknown = || TokenError::invalid_client("Client authentication failed.");
-    let client = state
-        .store
-        .client_by_id(&client_id)
-        .await?
-        .ok_or_else(unknown)?;
+    let client = state.clients.get(&client_id).await?.ok_or_else(unknown)?;
     match (
         client.token_endpoint_auth_method.as_str(),
         &client.secret_hash,
@@ -143,7 +140,7 @@ async fn authenticate_assertion(
     state: &AppState,
     presented: &PresentedCredentials,
     endpoint: &str,
-) -> Result<Client, TokenError> {
+) -> Result<Arc<Client>, TokenError> {
     let failed = |why: &str| {
         tracing::info!(reason = why, "client assertion refused");
         TokenError::invalid_client("Client authentication failed.")
@@ -174,8 +171,8 @@ async fn authenticate_assertion(
         ));
     }
     let client = state
-        .store
-        .client_by_id(&client_id)
+        .clients
+        .get(&client_id)
         .await?
         .ok_or_else(|| failed("unknown client"))?;
     if client.token_endpoint_auth_method != "private_key_jwt" {

@@ -191,9 +191,11 @@ pub async fn introspect(
     out.insert("active".into(), json!(true));
     match found {
         Recognised::Access { grant, claims } => {
+            // RFC 7662 §2.2: `aud` is the token's own audience, not the client's id.
             for name in [
                 "scope",
                 "sub",
+                "aud",
                 "exp",
                 "iat",
                 "iss",
@@ -206,7 +208,6 @@ pub async fn introspect(
                 }
             }
             out.insert("client_id".into(), json!(grant.client_id));
-            out.insert("aud".into(), json!(grant.client_id));
             out.insert("token_type".into(), json!("Bearer"));
         }
         Recognised::Refresh { grant, expires_at } => {

@@ -60,31 +60,13 @@ pub async fn mint_access_token(
     grant: &Grant,
     scope: &str,
 ) -> Result<String, KeyError> {
-    let now = state.clock.now();
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(state.config.issuer));
-    claims.insert("sub".into(), json!(grant.user_id));
+    let mut claims = access_token_claims(state, &grant.user_id, &grant.client_id, scope);
     claims.insert("aud".into(), json!(state.config.issuer));
-    claims.insert("client_id".into(), json!(grant.client_id));
-    claims.insert(
-        "exp".into(),
-        json!(now + state.config.tokens.access_token_ttl),
-    );
-    claims.insert("iat".into(), json!(now));
-    claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
-    claims.insert("scope".into(), json!(scope));
     claims.insert("auth_time".into(), json!(grant.auth_time));
     claims.insert("acr".into(), json!(grant.acr));
     claims.insert("amr".into(), json!(grant.amr));
     claims.insert("gid".into(), json!(grant.id));
-    state
-        .keys
-        .sign(
-            alg(&state.config.tokens.access_token_signing_alg),
-            Some("at+jwt"),
-            &claims,
-        )
-        .await
+    sign_access_token(state, &claims).await
 }
 
 /// An access token a client gets for itself (`client_credentials`): no user, no grant row.
@@ -93,11 +75,23 @@ pub async fn mint_client_access_token(
     client_id: &str,
     grant: &ClientGrant,
 ) -> Result<String, KeyError> {
+    let mut claims = access_token_claims(state, client_id, client_id, &grant.scope);
+    claims.insert("aud".into(), json!(grant.audience));
+    sign_access_token(state, &claims).await
+}
+
+/// The claims every RFC 9068 access token has (RFC 9068 §2.2), from now on for the configured
+/// lifetime.
+fn access_token_claims(
+    state: &AppState,
+    sub: &str,
+    client_id: &str,
+    scope: &str,
+) -> Map<String, Value> {
     let now = state.clock.now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(state.config.issuer));
-    claims.insert("sub".into(), json!(client_id));
-    claims.insert("aud".into(), json!(grant.audience));
+    claims.insert("sub".into(), json!(sub));
     claims.insert("client_id".into(), json!(client_id));
     claims.insert(
         "exp".into(),
@@ -105,13 +99,20 @@ pub async fn mint_client_access_token(
     );
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
-    claims.insert("scope".into(), json!(grant.scope));
+    claims.insert("scope".into(), json!(scope));
+    claims
+}
+
+async fn sign_access_token(
+    state: &AppState,
+    claims: &Map<String, Value>,
+) -> Result<String, KeyError> {
     state
         .keys
         .sign(
             alg(&state.config.tokens.access_token_signing_alg),
             Some("at+jwt"),
-            &claims,
+            claims,
         )
         .await
 }
@@ -194,7 +195,7 @@ pub async fn verify_client_access_token(
     if state.store.access_token_revoked(jti).await? {
         return Err(AccessTokenError::Invalid("revoked"));
     }
-    if state.store.client_by_id(client_id).await?.is_none() {
+    if state.clients.get(client_id).await?.is_none() {
         return Err(AccessTokenError::Invalid("client deleted"));
     }
     let audience = match claims.get("aud") {

@@ -7,6 +7,7 @@
 #[macro_use]
 mod sql;
 pub(crate) mod audit_log;
+pub mod client_cache;
 mod migrate;
 pub mod model;
 mod postgres;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use client_cache::ClientCache;
 pub use migrate::{MIGRATIONS, Migration};
 pub use model::*;
 pub use postgres::PostgresStore;

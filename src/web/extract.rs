@@ -285,7 +285,7 @@ impl FromRequest<AppStateArc> for ClientRequest {
 /// A client's request to the token, revocation or introspection endpoint, the client
 /// authenticated (secret, assertion or public client) for the endpoint it was sent to.
 pub struct AuthenticatedClient {
-    pub client: crate::store::Client,
+    pub client: std::sync::Arc<crate::store::Client>,
     pub form: HashMap<String, String>,
 }
 

@@ -14,6 +14,7 @@ pub mod metrics_http;
 pub mod oidc_handlers;
 pub mod pages;
 pub mod password_links;
+pub mod published_json;
 pub mod responses;
 
 use std::sync::Arc;
@@ -40,9 +41,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(login_handlers::home))
         .route(
             "/.well-known/openid-configuration",
-            get(oidc_handlers::discovery_document),
+            oidc_handlers::discovery_route(&state),
         )
-        .route("/jwks.json", get(oidc_handlers::jwks))
+        .route("/jwks.json", oidc_handlers::jwks_route())
         .route(
             "/authorize",
             get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post),

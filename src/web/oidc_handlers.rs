@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
 
 use crate::oidc::authorize::{self, AuthorizeOutcome};
 use crate::oidc::userinfo::PresentedToken;
@@ -16,34 +17,31 @@ use crate::state::AppState;
 use super::errors::WebError;
 use super::extract::{AuthenticatedClient, Lang, MaybeSession, field, parse_pairs};
 use super::pages::redirect_see_other;
+use super::published_json::{PublishedCache, PublishedJson};
 use super::responses::{authorization_response, no_store_json};
 
 type AppStateRef = State<Arc<AppState>>;
 
-fn public_json(value: serde_json::Value) -> Response {
-    let mut response = Json(value).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+/// `GET /.well-known/openid-configuration`: the configuration is fixed while the server runs, so
+/// the document is serialized once.
+pub fn discovery_route(state: &AppState) -> MethodRouter<Arc<AppState>> {
+    let document = Arc::new(PublishedJson::new(&discovery::document(&state.config)));
+    get(move |headers: HeaderMap| async move { document.respond(&headers) })
 }
 
-pub async fn discovery_document(State(state): AppStateRef) -> Response {
-    public_json(discovery::document(&state.config))
-}
-
-pub async fn jwks(State(state): AppStateRef) -> Result<Response, WebError> {
-    let jwks = state
-        .keys
-        .jwks()
-        .await
-        .map_err(crate::error::InternalError::from)?;
-    Ok(public_json(jwks))
+/// `GET /jwks.json`: serialized again only when a rotation changes the published keys.
+pub fn jwks_route() -> MethodRouter<Arc<AppState>> {
+    let published = Arc::new(PublishedCache::default());
+    get(
+        move |State(state): AppStateRef, headers: HeaderMap| async move {
+            let jwks = state
+                .keys
+                .jwks()
+                .await
+                .map_err(crate::error::InternalError::from)?;
+            Ok::<_, WebError>(published.get(jwks).respond(&headers))
+        },
+    )
 }
 
 pub async fn authorize_get(

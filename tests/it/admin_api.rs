@@ -709,6 +709,129 @@ async fn a_retried_create_with_the_same_idempotency_key_invites_once() {
     );
 }
 
+/// Clients are read through memory on the token endpoint: a secret rotated or a client deleted
+/// over the admin API stops working at once, and the tokens of a deleted client are refused.
+#[tokio::test]
+async fn a_rotated_secret_and_a_deleted_client_stop_working_at_once() {
+    let server = TestServer::start().await;
+    let (admin_id, admin_secret) = machine_client(&server, ALL_ADMIN_SCOPES).await;
+    let admin = admin_token(&server, &admin_id, &admin_secret, ALL_ADMIN_SCOPES).await;
+    let (id, old_secret) = machine_client(&server, "admin:users:read").await;
+    let grant = [("grant_type", "client_credentials")];
+    let status = |secret: String| {
+        let (base, id) = (server.base_url.clone(), id.clone());
+        async move {
+            token_request(&base, Some((&id, &secret)), &grant)
+                .await
+                .status
+        }
+    };
+    assert_eq!(status(old_secret.clone()).await, StatusCode::OK);
+    let token = admin_token(&server, &id, &old_secret, "admin:users:read").await;
+    let rotated = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/clients/{id}/secret"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    let new_secret = rotated.body["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        status(old_secret).await,
+        StatusCode::UNAUTHORIZED,
+        "old secret"
+    );
+    assert_eq!(
+        status(new_secret.clone()).await,
+        StatusCode::OK,
+        "new secret"
+    );
+    let listed = call(
+        &server,
+        reqwest::Method::GET,
+        "/users",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK, "its token still works");
+
+    let gone = call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("/clients/{id}"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(new_secret).await,
+        StatusCode::UNAUTHORIZED,
+        "deleted"
+    );
+    let refused = call(
+        &server,
+        reqwest::Method::GET,
+        "/users",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_problem(
+        &refused,
+        StatusCode::UNAUTHORIZED,
+        "a deleted client's token",
+    );
+}
+
+/// A portal that gives up waiting and retries while its first request still runs: every copy
+/// gets the same user, one of them created it, and one welcome email is sent.
+#[tokio::test]
+async fn concurrent_retries_with_one_idempotency_key_create_and_invite_once() {
+    let (server, smtp) = TestServer::start_with_smtp().await;
+    let (id, secret) = machine_client(&server, ALL_ADMIN_SCOPES).await;
+    let token = admin_token(&server, &id, &secret, ALL_ADMIN_SCOPES).await;
+    let body = json!({"email": "samtidig@example.se", "name": "Sam Tidig", "invite": true});
+    let answers = futures_util::future::join_all((0..6).map(|_| {
+        call(
+            &server,
+            reqwest::Method::POST,
+            "/users",
+            Some(&token),
+            Some(body.clone()),
+            Some("same-key"),
+        )
+    }))
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        assert_eq!(answer.body["id"], answers[0].body["id"]);
+    }
+    let replayed = answers
+        .iter()
+        .filter(|a| a.headers.contains_key("idempotent-replayed"))
+        .count();
+    assert_eq!(
+        replayed,
+        answers.len() - 1,
+        "one created, the rest replayed"
+    );
+    assert!(
+        smtp.next_message(MAIL_TIMEOUT).await.is_some(),
+        "one welcome email"
+    );
+    assert!(
+        smtp.next_message(Duration::from_secs(2)).await.is_none(),
+        "and only one"
+    );
+}
+
 #[tokio::test]
 async fn users_clients_and_keys_are_managed_and_every_write_is_audited() {
     let server = TestServer::start().await;

@@ -423,3 +423,31 @@ async fn health_endpoints_answer() {
     .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// An app that already has the document gets `304 Not Modified` instead of the same bytes again;
+/// the entity tags stay the same while nothing changes.
+#[tokio::test]
+async fn discovery_and_jwks_answer_a_known_etag_with_304() {
+    let server = TestServer::start().await;
+    for path in ["/.well-known/openid-configuration", "/jwks.json"] {
+        let (first, _) = get_json(&server.url(path)).await;
+        let etag = first.header("etag").expect("an ETag").to_string();
+        let (second, _) = get_json(&server.url(path)).await;
+        assert_eq!(second.header("etag"), Some(etag.as_str()), "{path}: stable");
+        let revalidated = plain_client()
+            .get(server.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(revalidated.headers()["etag"], etag.as_str());
+        let other = plain_client()
+            .get(server.url(path))
+            .header("if-none-match", "\"something-else\"")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(other.status(), StatusCode::OK, "{path}: another tag");
+    }
+}

@@ -178,3 +178,25 @@ async fn introspection_shows_a_public_client_only_its_own_tokens() {
     assert!(!active(&flow, &spa, &tokens.access_token).await);
     assert!(!active(&flow, &flow.client, "never-issued").await);
 }
+
+/// RFC 7662 §2.2: `aud` is the token's intended audience, as the token itself says it.
+#[tokio::test]
+async fn introspection_reports_the_tokens_own_audience() {
+    let flow = Flow::new().await;
+    let tokens = flow.tokens(&[]).await;
+    let answer = introspect(
+        &flow.kit.state,
+        &flow.client,
+        &form(&[("token", &tokens.access_token)]),
+    )
+    .await
+    .expect("introspection answers");
+    let payload = tokens.access_token.split('.').nth(1).expect("a JWS");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    assert_eq!(answer["aud"], claims["aud"]);
+    assert_eq!(answer["client_id"], serde_json::json!(flow.client.id));
+}

@@ -60,6 +60,8 @@ pub struct AdminCaller {
     pub caller: Caller,
     /// The event of an earlier write with the same key and request: answer that again.
     pub replay: Option<AuditEvent>,
+    /// This request's turn among those with its `Idempotency-Key`, held until it is answered.
+    _turn: Option<std::sync::Arc<super::idempotency::InFlight>>,
 }
 
 impl AdminCaller {
@@ -111,6 +113,7 @@ impl FromRequestParts<AppStateArc> for AdminCaller {
         }
         let mut caller = Caller::new(Actor::Client(verified.client_id.clone()));
         let mut replay = None;
+        let mut turn = None;
         if let Some(raw) = parts.headers.get("idempotency-key") {
             let key = raw
                 .to_str()
@@ -127,6 +130,9 @@ impl FromRequestParts<AppStateArc> for AdminCaller {
                 .get::<Fingerprint>()
                 .map(|f| f.0.clone())
                 .unwrap_or_default();
+            turn = Some(std::sync::Arc::new(
+                super::idempotency::take_turn(&verified.client_id, &key).await,
+            ));
             if let Some(earlier) =
                 crate::admin::audit_trail::by_idempotency_key(state, &verified.client_id, &key)
                     .await?
@@ -147,6 +153,7 @@ impl FromRequestParts<AppStateArc> for AdminCaller {
             scopes: verified.scopes,
             caller,
             replay,
+            _turn: turn,
         })
     }
 }

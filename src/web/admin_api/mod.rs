@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+mod idempotency;
 pub mod keys;
 pub mod openapi;
 pub mod problem;

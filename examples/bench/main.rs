@@ -23,6 +23,9 @@ use clap::Parser;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 
+mod wire;
+use wire::Conn;
+
 const REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
 const USER_EMAIL: &str = "bench@example.com";
 const USER_PASSWORD: &str = "correct horse battery staple, benchmark edition";
@@ -265,68 +268,65 @@ async fn bench(
     let concurrency = args.concurrency;
     let mut phases = Vec::new();
 
-    eprintln!("bench: GET discovery");
-    let url = Arc::new(format!("{base}/.well-known/openid-configuration"));
-    phases.push(
-        load_phase(
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let authority = format!("127.0.0.1:{port}");
+    let connections = || {
+        (0..concurrency)
+            .map(|_| Conn::new(addr))
+            .collect::<Vec<_>>()
+    };
+    for (name, path) in [
+        (
             "GET /.well-known/openid-configuration",
-            pid,
-            concurrency,
-            duration,
-            vec![(); concurrency],
-            {
-                let (ctx, url) = (ctx.clone(), url.clone());
-                move |()| {
-                    let (ctx, url) = (ctx.clone(), url.clone());
-                    async move { ((), get_ok(&ctx.http, &url, None).await) }
+            "/.well-known/openid-configuration",
+        ),
+        ("GET /jwks.json", "/jwks.json"),
+    ] {
+        eprintln!("bench: {name}");
+        let request = Arc::new(wire::request("GET", &authority, path, &[], b""));
+        phases.push(
+            load_phase(name, pid, concurrency, duration, connections(), {
+                move |mut conn: Conn| {
+                    let request = request.clone();
+                    async move {
+                        let result = conn.expect(&request, 200).await.map(|_| ());
+                        (conn, result)
+                    }
                 }
-            },
-        )
-        .await,
-    );
-
-    eprintln!("bench: GET /jwks.json");
-    let url = Arc::new(format!("{base}/jwks.json"));
-    phases.push(
-        load_phase(
-            "GET /jwks.json",
-            pid,
-            concurrency,
-            duration,
-            vec![(); concurrency],
-            {
-                let (ctx, url) = (ctx.clone(), url.clone());
-                move |()| {
-                    let (ctx, url) = (ctx.clone(), url.clone());
-                    async move { ((), get_ok(&ctx.http, &url, None).await) }
-                }
-            },
-        )
-        .await,
-    );
+            })
+            .await,
+        );
+    }
 
     eprintln!("bench: POST /token (client_credentials, client_secret_basic)");
-    let machine_ctx = Arc::new(Ctx {
+    let machine_ctx = Ctx {
         http: ctx.http.clone(),
         base: base.clone(),
         client_id: machine.0.clone(),
         client_secret: machine.1.clone(),
-    });
+    };
+    let request = Arc::new(wire::request(
+        "POST",
+        &authority,
+        "/token",
+        &[
+            ("Authorization", &machine_ctx.basic_auth()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    ));
     phases.push(
         load_phase(
             "POST /token (client_credentials, client_secret_basic)",
             pid,
             concurrency,
             duration,
-            vec![(); concurrency],
-            {
-                let ctx = machine_ctx.clone();
-                move |()| {
-                    let ctx = ctx.clone();
-                    async move {
-                        let result = secret_client_credentials(&ctx).await;
-                        ((), result)
-                    }
+            connections(),
+            move |mut conn: Conn| {
+                let request = request.clone();
+                async move {
+                    let result = conn.expect(&request, 200).await.map(|_| ());
+                    (conn, result)
                 }
             },
         )
@@ -335,27 +335,34 @@ async fn bench(
 
     eprintln!("bench: POST /token (client_credentials, private_key_jwt)");
     let token_url = Arc::new(format!("{base}/token"));
+    let authority = Arc::new(authority);
     phases.push(
         load_phase(
             "POST /token (client_credentials, private_key_jwt)",
             pid,
             concurrency,
             duration,
-            vec![(); concurrency],
+            connections(),
             {
-                let (http, token_url, signer, id) = (
-                    ctx.http.clone(),
+                let (authority, token_url, signer, id) = (
+                    authority.clone(),
                     token_url.clone(),
                     signer.clone(),
                     keyed_id.clone(),
                 );
-                move |()| {
-                    let (http, token_url, signer, id) =
-                        (http.clone(), token_url.clone(), signer.clone(), id.clone());
+                move |mut conn: Conn| {
+                    let (authority, token_url, signer, id) = (
+                        authority.clone(),
+                        token_url.clone(),
+                        signer.clone(),
+                        id.clone(),
+                    );
                     async move {
-                        let result =
-                            keyed_client_credentials(&http, &token_url, &signer, &id).await;
-                        ((), result)
+                        let result = keyed_client_credentials(
+                            &mut conn, &authority, &token_url, &signer, &id,
+                        )
+                        .await;
+                        (conn, result)
                     }
                 }
             },
@@ -383,7 +390,11 @@ async fn bench(
     );
 
     eprintln!("bench: POST /token (refresh_token grant)");
-    let chains: Vec<String> = tokens.iter().map(|t| t.refresh_token.clone()).collect();
+    let chains: Vec<(Conn, String)> = tokens
+        .iter()
+        .map(|t| (Conn::new(addr), t.refresh_token.clone()))
+        .collect();
+    let basic = Arc::new(ctx.basic_auth());
     phases.push(
         load_phase(
             "POST /token (refresh_token)",
@@ -392,13 +403,13 @@ async fn bench(
             duration,
             chains,
             {
-                let ctx = ctx.clone();
-                move |refresh_token: String| {
-                    let ctx = ctx.clone();
+                let (authority, basic) = (authority.clone(), basic.clone());
+                move |(mut conn, refresh_token): (Conn, String)| {
+                    let (authority, basic) = (authority.clone(), basic.clone());
                     async move {
-                        match refresh(&ctx, &refresh_token).await {
-                            Ok(next) => (next, Ok(())),
-                            Err(e) => (refresh_token, Err(e)),
+                        match refresh(&mut conn, &authority, &basic, &refresh_token).await {
+                            Ok(next) => ((conn, next), Ok(())),
+                            Err(e) => ((conn, refresh_token), Err(e)),
                         }
                     }
                 }
@@ -408,10 +419,19 @@ async fn bench(
     );
 
     eprintln!("bench: GET /userinfo");
-    let url = Arc::new(format!("{base}/userinfo"));
-    let bearers: Vec<String> = tokens
+    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
         .iter()
-        .map(|t| format!("Bearer {}", t.access_token))
+        .map(|t| {
+            let bearer = format!("Bearer {}", t.access_token);
+            let request = wire::request(
+                "GET",
+                &authority,
+                "/userinfo",
+                &[("Authorization", &bearer)],
+                b"",
+            );
+            (Conn::new(addr), Arc::new(request))
+        })
         .collect();
     phases.push(
         load_phase(
@@ -419,16 +439,10 @@ async fn bench(
             pid,
             concurrency,
             duration,
-            bearers,
-            {
-                let (ctx, url) = (ctx.clone(), url.clone());
-                move |bearer: String| {
-                    let (ctx, url) = (ctx.clone(), url.clone());
-                    async move {
-                        let result = get_ok(&ctx.http, &url, Some(&bearer)).await;
-                        (bearer, result)
-                    }
-                }
+            requests,
+            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
+                let result = conn.expect(&request, 200).await.map(|_| ());
+                ((conn, request), result)
             },
         )
         .await,
@@ -994,21 +1008,6 @@ async fn expect_status(
     bail!("{what}: expected {expected}, got {status}: {body}")
 }
 
-/// GET expecting 200; the body is read in full (so the connection is reused) but not parsed.
-async fn get_ok(
-    http: &reqwest::Client,
-    url: &str,
-    authorization: Option<&str>,
-) -> anyhow::Result<()> {
-    let mut request = http.get(url);
-    if let Some(value) = authorization {
-        request = request.header(AUTHORIZATION, value);
-    }
-    let response = expect_status(request.send().await?, StatusCode::OK, url).await?;
-    response.bytes().await?;
-    Ok(())
-}
-
 struct Tokens {
     access_token: String,
     refresh_token: String,
@@ -1035,23 +1034,11 @@ async fn token_request(ctx: &Ctx, form: &[(&str, &str)]) -> anyhow::Result<Token
     parse_tokens(&response.bytes().await?)
 }
 
-/// A client_credentials token for a client with a secret (`client_secret_basic`).
-async fn secret_client_credentials(ctx: &Ctx) -> anyhow::Result<()> {
-    let response = ctx
-        .http
-        .post(format!("{}/token", ctx.base))
-        .header(AUTHORIZATION, ctx.basic_auth())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?;
-    expect_status(response, StatusCode::OK, "POST /token (client_credentials)").await?;
-    Ok(())
-}
-
 /// A client_credentials token for a `private_key_jwt` client: a fresh assertion each time (the
 /// server refuses a `jti` twice), signed here, in the load generator.
 async fn keyed_client_credentials(
-    http: &reqwest::Client,
+    conn: &mut Conn,
+    authority: &str,
     token_url: &str,
     signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
     client_id: &str,
@@ -1067,33 +1054,50 @@ async fn keyed_client_credentials(
     payload.set_issued_at(&now);
     payload.set_expires_at(&(now + Duration::from_secs(60)));
     let assertion = josekit::jwt::encode_with_signer(&payload, &header, signer)?;
-    let response = http
-        .post(token_url)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", &assertion),
-        ])
-        .send()
-        .await?;
-    expect_status(response, StatusCode::OK, "POST /token (private_key_jwt)").await?;
+    let body = serde_urlencoded_pairs(&[
+        ("grant_type".into(), "client_credentials".into()),
+        (
+            "client_assertion_type".into(),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ),
+        ("client_assertion".into(), assertion),
+    ]);
+    let request = wire::request(
+        "POST",
+        authority,
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
+    conn.expect(&request, 200)
+        .await
+        .context("POST /token (private_key_jwt)")?;
     Ok(())
 }
 
 /// One rotation step: returns the next refresh token of the chain.
-async fn refresh(ctx: &Ctx, refresh_token: &str) -> anyhow::Result<String> {
-    let tokens = token_request(
-        ctx,
+async fn refresh(
+    conn: &mut Conn,
+    authority: &str,
+    basic: &str,
+    refresh_token: &str,
+) -> anyhow::Result<String> {
+    let body = serde_urlencoded_pairs(&[
+        ("grant_type".into(), "refresh_token".into()),
+        ("refresh_token".into(), refresh_token.into()),
+    ]);
+    let request = wire::request(
+        "POST",
+        authority,
+        "/token",
         &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
+            ("Authorization", basic),
+            ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-    )
-    .await?;
-    Ok(tokens.refresh_token)
+        body.as_bytes(),
+    );
+    let answer = conn.expect(&request, 200).await.context("POST /token")?;
+    Ok(parse_tokens(answer)?.refresh_token)
 }
 
 fn location(response: &reqwest::Response) -> anyhow::Result<String> {

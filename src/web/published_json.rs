@@ -1,0 +1,130 @@
+//! Public JSON documents every app fetches (discovery, the JWK Set): serialized once, answered
+//! with a strong `ETag`, and `304 Not Modified` when the app already has these bytes.
+
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// The bytes of one version of a document and their entity tag.
+#[derive(Debug, Clone)]
+pub struct PublishedJson {
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+impl PublishedJson {
+    pub fn new(value: &Value) -> Self {
+        let body = Bytes::from(serde_json::to_vec(value).expect("a JSON value serializes"));
+        let tag = crate::crypto::sha256_b64url(&body);
+        let etag = HeaderValue::from_str(&format!("\"{tag}\"")).expect("base64url is a header");
+        PublishedJson { body, etag }
+    }
+
+    /// `200` with the document, or `304` when `If-None-Match` names this version.
+    pub fn respond(&self, request: &HeaderMap) -> Response {
+        let status = if self.matches(request) {
+            StatusCode::NOT_MODIFIED
+        } else {
+            StatusCode::OK
+        };
+        let mut response = if status == StatusCode::OK {
+            let mut ok = self.body.clone().into_response();
+            ok.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            ok
+        } else {
+            status.into_response()
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        response
+    }
+
+    /// RFC 9110 §13.1.2: a list of tags (weak ones compare weakly) or `*`.
+    fn matches(&self, request: &HeaderMap) -> bool {
+        let ours = self.etag.as_bytes();
+        request
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == ours)
+    }
+}
+
+/// A document that changes now and then (the JWK Set at a key rotation): the bytes are kept
+/// while the value they were made from stays the same.
+#[derive(Debug, Default)]
+pub struct PublishedCache {
+    last: Mutex<Option<(Value, PublishedJson)>>,
+}
+
+impl PublishedCache {
+    pub fn get(&self, value: Value) -> PublishedJson {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some((cached, published)) if *cached == value => published.clone(),
+            _ => {
+                let published = PublishedJson::new(&value);
+                *last = Some((value, published.clone()));
+                published
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn asking(tags: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(tags).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_known_version_is_not_sent_again() {
+        let doc = PublishedJson::new(&json!({"issuer": "https://id.example"}));
+        let fresh = doc.respond(&HeaderMap::new());
+        assert_eq!(fresh.status(), StatusCode::OK);
+        let etag = fresh.headers()[header::ETAG].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'));
+        for tags in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
+            let again = doc.respond(&asking(&tags));
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{tags}");
+            assert_eq!(again.headers()[header::ETAG], etag.as_str());
+        }
+        assert_eq!(doc.respond(&asking("\"other\"")).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn a_changed_value_gets_new_bytes_and_a_new_tag() {
+        let cache = PublishedCache::default();
+        let one = cache.get(json!({"keys": [1]}));
+        assert_eq!(cache.get(json!({"keys": [1]})).etag, one.etag);
+        let two = cache.get(json!({"keys": [1, 2]}));
+        assert_ne!(two.etag, one.etag);
+        assert_eq!(&two.body[..], br#"{"keys":[1,2]}"#);
+    }
+}
