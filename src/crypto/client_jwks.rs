@@ -4,7 +4,7 @@
 use josekit::jwk::{Jwk, JwkSet};
 use josekit::jws::{self, JwsVerifier};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -86,22 +86,48 @@ pub fn verify_with_jwks(token: &str, jwks: &str) -> Result<HeaderAndClaims, Cryp
             ));
         }
     };
-    let unusable = |e: josekit::JoseError| CryptoError::InvalidKey(e.to_string());
-    // The key is chosen above; josekit would also demand a header kid equal to the key's.
-    let mut members = key.as_ref().clone();
-    members.remove("kid");
-    let key = &Jwk::from_map(members).map_err(unusable)?;
-    let verifier: Box<dyn JwsVerifier> = match alg {
-        "RS256" => Box::new(jws::RS256.verifier_from_jwk(key).map_err(unusable)?),
-        "PS256" => Box::new(jws::PS256.verifier_from_jwk(key).map_err(unusable)?),
-        _ => Box::new(jws::ES256.verifier_from_jwk(key).map_err(unusable)?),
-    };
+    let verifier = verifier_for(key, alg)?;
     let (payload, _) = jws::deserialize_compact(token, &*verifier).map_err(|e| {
         CryptoError::Signature(format!("verification failed: {}", shorten(&e.to_string())))
     })?;
     let claims: Map<String, Value> = serde_json::from_slice(&payload)
         .map_err(|_| CryptoError::Signature("payload is not a JSON object".into()))?;
     Ok((header, claims))
+}
+
+type SharedVerifier = Arc<dyn JwsVerifier>;
+type MakeVerifier = fn(&Jwk) -> Result<SharedVerifier, josekit::JoseError>;
+
+/// Verifiers made from registered keys, by key and algorithm. Making one from a JWK has OpenSSL
+/// decode the key, which costs several times the signature check itself. Only keys of registered
+/// sets get here (a header cannot bring its own), so the map stays small; it is emptied if it
+/// ever holds [`MAX_CACHED_VERIFIERS`].
+static VERIFIERS: LazyLock<Mutex<HashMap<(String, &'static str), SharedVerifier>>> =
+    LazyLock::new(Default::default);
+const MAX_CACHED_VERIFIERS: usize = 1024;
+
+fn verifier_for(key: &Jwk, alg: &str) -> Result<SharedVerifier, CryptoError> {
+    let (alg, make): (&'static str, MakeVerifier) = match alg {
+        "RS256" => ("RS256", |k| Ok(Arc::new(jws::RS256.verifier_from_jwk(k)?))),
+        "PS256" => ("PS256", |k| Ok(Arc::new(jws::PS256.verifier_from_jwk(k)?))),
+        _ => ("ES256", |k| Ok(Arc::new(jws::ES256.verifier_from_jwk(k)?))),
+    };
+    // The key is chosen by the caller; josekit would also demand a header kid equal to the key's.
+    let mut members = key.as_ref().clone();
+    members.remove("kid");
+    let id = (serde_json::to_string(&members).unwrap_or_default(), alg);
+    let cache = || VERIFIERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(verifier) = cache().get(&id) {
+        return Ok(Arc::clone(verifier));
+    }
+    let unusable = |e: josekit::JoseError| CryptoError::InvalidKey(e.to_string());
+    let verifier = make(&Jwk::from_map(members).map_err(unusable)?).map_err(unusable)?;
+    let mut cache = cache();
+    if cache.len() >= MAX_CACHED_VERIFIERS {
+        cache.clear();
+    }
+    cache.insert(id, Arc::clone(&verifier));
+    Ok(verifier)
 }
 
 // ---------------------------------------------------------------------------------------------
