@@ -73,9 +73,6 @@ impl PostgresStore {
 sql_store!(
     PostgresStore,
     sqlx::Postgres,
-    sqlx::postgres::PgRow,
-    sqlx::PgConnection,
-    sqlx::postgres::PgQueryResult,
     backend = "postgres",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );

@@ -5,6 +5,9 @@
 //! module, over that backend's sqlx types. What truly differs stays in the backend: connecting,
 //! `migrate_locked` (the migration lock), `begin_write` (how a read-then-write transaction takes
 //! its lock) and `claim_rows` plus the `FOR UPDATE SKIP LOCKED` suffix (how work is claimed).
+//!
+//! Each row model lists its fields once, in `row_models!`, which reads and binds them; the SQL
+//! names the same columns in the `*_columns!` macros below.
 
 /// Throttle rows whose window started longer ago than this are purged (longer than any window).
 pub(crate) const THROTTLE_RETENTION_SECS: i64 = 24 * 3600;
@@ -91,6 +94,23 @@ macro_rules! bankid_order_columns {
     };
 }
 
+macro_rules! backchannel_columns {
+    () => {
+        "id, client_id, uri, logout_token, status, attempts, next_attempt_at, locked_until, \
+         last_error, created_at"
+    };
+}
+macro_rules! pending_columns {
+    () => {
+        "id, request_json, created_at, expires_at"
+    };
+}
+macro_rules! consent_columns {
+    () => {
+        "user_id, client_id, scope, granted_at"
+    };
+}
+
 /// The metrics of one work queue table: pending items, the oldest one's `created_at`, and the
 /// items given up on. Only `pending` and `failed` rows are read (the status index finds them).
 macro_rules! queue_stats_sql {
@@ -106,12 +126,83 @@ macro_rules! queue_stats_sql {
     };
 }
 
+/// Leases the due items of a work queue table (`$1` lease end, `$2` now, `$3` limit): the subquery
+/// picks them, oldest due first, with the backend's row-locking `$skip_locked`; the update locks
+/// them.
+macro_rules! claim_sql {
+    ($table:literal, $columns:expr, $skip_locked:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET locked_until = $1 WHERE id IN (SELECT id FROM ",
+            $table,
+            " WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_attempt_at, id LIMIT $3",
+            $skip_locked,
+            ") RETURNING ",
+            $columns
+        )
+    };
+}
+
+/// An `INSERT` of one row: `$values` are the placeholders of `$columns`, in their order.
+macro_rules! insert_sql {
+    ($table:literal, $columns:expr, $values:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (",
+            $columns,
+            ") VALUES (",
+            $values,
+            ")"
+        )
+    };
+}
+
+/// Implements `RowModel` for models stored as a column per field, named like the field. Each
+/// model lists its fields in the order of its table's `*_columns!`, which is the order `bind_row`
+/// binds them in; `json` marks a list kept as JSON text.
+macro_rules! row_models {
+    ($($Model:ident { $($field:ident $(: $json:ident)?),* $(,)? })*) => {
+        $(
+            impl RowModel for $Model {
+                fn from_row(row: &Row) -> StoreResult<Self> {
+                    Ok(Self {
+                        $($field: row_models!(@read row, $field $(, $json)?),)*
+                    })
+                }
+
+                fn bind_row(&self, query: Query) -> Query {
+                    query $(.bind(row_models!(@bind self.$field $(, $json)?)))*
+                }
+            }
+        )*
+    };
+    (@read $row:ident, $field:ident) => {
+        $row.try_get(stringify!($field))?
+    };
+    (@read $row:ident, $field:ident, json) => {
+        from_json($row, stringify!($field))?
+    };
+    (@bind $value:expr) => {
+        &$value
+    };
+    (@bind $value:expr, json) => {
+        to_json(&$value)
+    };
+}
+
 /// Expands, inside a backend module, to the row helpers and `impl Store for $Store`. The backend
 /// provides `pool`, `migrate_locked`, `begin_write` and `claim_rows` on `$Store`.
+///
+/// A transaction dropped without a commit rolls back, so an early return (`?` included) from a
+/// method below undoes whatever it wrote before.
 macro_rules! sql_store {
-    ($Store:ident, $DB:ty, $Row:ty, $Conn:ty, $QueryResult:ty, backend = $backend:literal, skip_locked = $skip_locked:literal) => {
+    ($Store:ident, $DB:ty, backend = $backend:literal, skip_locked = $skip_locked:literal) => {
         use async_trait::async_trait;
-        use sqlx::Row;
+        use sqlx::Row as _;
 
         use $crate::store::{
             AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
@@ -121,36 +212,209 @@ macro_rules! sql_store {
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
         };
 
-        /// Leases due messages: the subquery picks them (oldest due first), the update locks them.
-        const CLAIM_OUTBOX: &str = concat!(
-            "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox \
-             WHERE status = 'pending' AND next_attempt_at <= $2 \
-             AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_attempt_at, id LIMIT $3",
-            $skip_locked,
-            ") RETURNING ",
-            outbox_columns!()
+        type Row = <$DB as sqlx::Database>::Row;
+        type Conn = <$DB as sqlx::Database>::Connection;
+        type QueryResult = <$DB as sqlx::Database>::QueryResult;
+        type Query = sqlx::query::Query<'static, $DB, <$DB as sqlx::Database>::Arguments>;
+
+        /// A model read from (and inserted as) one row; see `row_models!`.
+        trait RowModel: Sized {
+            fn from_row(row: &Row) -> StoreResult<Self>;
+            /// Binds every column, in the order of the table's `*_columns!`.
+            fn bind_row(&self, query: Query) -> Query;
+        }
+
+        row_models! {
+            User {
+                id, email, email_verified, name, locale, password_hash, disabled, created_at,
+                updated_at,
+            }
+            Client {
+                id, name, secret_hash, token_endpoint_auth_method, redirect_uris: json,
+                post_logout_redirect_uris: json, allowed_scopes: json, first_party, created_at,
+                backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri,
+                grant_types: json, resources: json,
+            }
+            SigningKey {
+                kid, alg, private_sealed, public_jwk, created_at, active_from, retired_at,
+                unpublish_at,
+            }
+            PendingAuthorization { id, request_json, created_at, expires_at }
+            Session { id_hash, sid, user_id, auth_time, amr: json, acr, created_at, expires_at }
+            Grant {
+                id, user_id, client_id, scope, auth_time, amr: json, acr, sid, created_at,
+                expires_at, revoked_at, requested_claims,
+            }
+            AuthCode {
+                code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge,
+                code_challenge_method, created_at, expires_at, used_at,
+            }
+            RefreshToken {
+                token_hash, grant_id, generation, created_at, expires_at, used_at, revoked_at,
+            }
+            UserToken { token_hash, user_id, purpose, created_at, expires_at, used_at }
+            OutboxEmail {
+                id, recipient, kind, sealed_message, status, attempts, next_attempt_at,
+                locked_until, last_error, created_at, sent_at,
+            }
+            Job {
+                id, kind, payload, status, attempts, next_attempt_at, locked_until, last_error,
+                created_at, finished_at,
+            }
+            AuditEvent {
+                id, at, kind, actor_type, actor_id, user_id, client_id, ip, user_agent, result,
+                details, idempotency_key, request_hash,
+            }
+            StoredPersonnummer { user_id, sealed, blind_index, bankid_linked_at, updated_at }
+            BankIdOrder {
+                order_ref, purpose, browser_binding, user_id, pending_authorization, next_path,
+                auto_start_token, qr_start_token, qr_start_secret_sealed, started_at, status,
+                hint_code, completion_sealed, end_user_ip, last_collect_at, created_at,
+                finished_at,
+            }
+            Consent { user_id, client_id, scope, granted_at }
+            BackchannelDelivery {
+                id, client_id, uri, logout_token, status, attempts, next_attempt_at, locked_until,
+                last_error, created_at,
+            }
+        }
+
+        const INSERT_USER: &str = insert_sql!(
+            "users",
+            user_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9"
         );
-        /// Claims due background jobs the same way.
-const CLAIM_JOBS: &str = concat!(
-    "UPDATE jobs SET locked_until = $1 WHERE id IN (SELECT id FROM jobs \
-     WHERE status = 'pending' AND next_attempt_at <= $2 \
-     AND (locked_until IS NULL OR locked_until <= $2) \
-     ORDER BY next_attempt_at, id LIMIT $3",
-    $skip_locked,
-    ") RETURNING ",
-    job_columns!()
-);
-/// Claims due back-channel deliveries the same way.
-        const CLAIM_BACKCHANNEL: &str = concat!(
-            "UPDATE backchannel_deliveries SET locked_until = $1 \
-             WHERE id IN (SELECT id FROM backchannel_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_attempt_at, id LIMIT $3",
-            $skip_locked,
-            ") RETURNING id, client_id, uri, logout_token, status, attempts, next_attempt_at, \
-             locked_until, last_error, created_at"
+        const INSERT_CLIENT: &str = insert_sql!(
+            "clients",
+            client_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
         );
+        const INSERT_SIGNING_KEY: &str = insert_sql!(
+            "signing_keys",
+            signing_key_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8"
+        );
+        const INSERT_PENDING_AUTHORIZATION: &str = insert_sql!(
+            "pending_authorizations",
+            pending_columns!(),
+            "$1, $2, $3, $4"
+        );
+        const INSERT_SESSION: &str = insert_sql!(
+            "sessions",
+            session_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8"
+        );
+        const INSERT_GRANT: &str = insert_sql!(
+            "grants",
+            grant_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+        );
+        const INSERT_AUTH_CODE: &str = insert_sql!(
+            "auth_codes",
+            auth_code_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+        );
+        const INSERT_REFRESH_TOKEN: &str = insert_sql!(
+            "refresh_tokens",
+            refresh_token_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7"
+        );
+        const INSERT_USER_TOKEN: &str = insert_sql!(
+            "user_tokens",
+            user_token_columns!(),
+            "$1, $2, $3, $4, $5, $6"
+        );
+        const INSERT_OUTBOX: &str = insert_sql!(
+            "outbox",
+            outbox_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
+        );
+        const INSERT_JOB: &str = insert_sql!(
+            "jobs",
+            job_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+        );
+        const INSERT_AUDIT_EVENT: &str = insert_sql!(
+            "audit_events",
+            audit_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+        );
+        const INSERT_BANKID_ORDER: &str = insert_sql!(
+            "bankid_orders",
+            bankid_order_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
+        );
+        const INSERT_BACKCHANNEL: &str = insert_sql!(
+            "backchannel_deliveries",
+            backchannel_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+        );
+
+        /// A work queue table: how its due items are leased, and the order they are handed out
+        /// in (RETURNING does not keep the order the subquery picked them in).
+        struct WorkTable<T> {
+            claim: &'static str,
+            due: fn(&T) -> (UnixTime, &str),
+        }
+        const OUTBOX: WorkTable<OutboxEmail> = WorkTable {
+            claim: claim_sql!("outbox", outbox_columns!(), $skip_locked),
+            due: |email| (email.next_attempt_at, &email.id),
+        };
+        const JOBS: WorkTable<Job> = WorkTable {
+            claim: claim_sql!("jobs", job_columns!(), $skip_locked),
+            due: |job| (job.next_attempt_at, &job.id),
+        };
+        const BACKCHANNEL: WorkTable<BackchannelDelivery> = WorkTable {
+            claim: claim_sql!(
+                "backchannel_deliveries",
+                backchannel_columns!(),
+                $skip_locked
+            ),
+            due: |delivery| (delivery.next_attempt_at, &delivery.id),
+        };
+
+        /// How `consume_once` uses up a row: `consume` marks it used (`$1` the key, `$2` the time)
+        /// and returns it if it was unused; `select` reads it by key.
+        struct SingleUse {
+            consume: &'static str,
+            select: &'static str,
+        }
+        const AUTH_CODE: SingleUse = SingleUse {
+            consume: concat!(
+                "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+                 RETURNING ",
+                auth_code_columns!()
+            ),
+            select: concat!(
+                "SELECT ",
+                auth_code_columns!(),
+                " FROM auth_codes WHERE code_hash = $1"
+            ),
+        };
+        const REFRESH_TOKEN: SingleUse = SingleUse {
+            consume: concat!(
+                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                 AND revoked_at IS NULL RETURNING ",
+                refresh_token_columns!()
+            ),
+            select: concat!(
+                "SELECT ",
+                refresh_token_columns!(),
+                " FROM refresh_tokens WHERE token_hash = $1"
+            ),
+        };
+        const USER_TOKEN: SingleUse = SingleUse {
+            consume: concat!(
+                "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                 RETURNING ",
+                user_token_columns!()
+            ),
+            select: concat!(
+                "SELECT ",
+                user_token_columns!(),
+                " FROM user_tokens WHERE token_hash = $1"
+            ),
+        };
 
         /// Maps unique-constraint violations to [`StoreError::Conflict`].
         fn db_err(error: sqlx::Error) -> StoreError {
@@ -162,251 +426,105 @@ const CLAIM_JOBS: &str = concat!(
             StoreError::Database(error)
         }
 
-        fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
-            matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+        /// `NotFound` for a foreign key violation: the row it refers to is gone.
+        fn missing_if_foreign_key(error: StoreError) -> StoreError {
+            match error {
+                StoreError::Database(sqlx::Error::Database(db))
+                    if db.is_foreign_key_violation() =>
+                {
+                    StoreError::NotFound
+                }
+                other => other,
+            }
+        }
+
+        fn missing_or_db_err(error: sqlx::Error) -> StoreError {
+            missing_if_foreign_key(db_err(error))
+        }
+
+        fn not_found_if_none_affected(result: QueryResult) -> StoreResult<()> {
+            if result.rows_affected() == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         }
 
         fn to_json(list: &[String]) -> String {
             serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
         }
 
-        fn from_json(row: &$Row, column: &str) -> StoreResult<Vec<String>> {
+        fn from_json(row: &Row, column: &str) -> StoreResult<Vec<String>> {
             let text: String = row.try_get(column)?;
             serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
         }
 
-        fn user_from_row(row: &$Row) -> StoreResult<User> {
-            Ok(User {
-                id: row.try_get("id")?,
-                email: row.try_get("email")?,
-                email_verified: row.try_get("email_verified")?,
-                name: row.try_get("name")?,
-                locale: row.try_get("locale")?,
-                password_hash: row.try_get("password_hash")?,
-                disabled: row.try_get("disabled")?,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
+        /// Keeps at most the maximum characters of a delivery error.
+        fn truncate_error(error: &str) -> String {
+            error
+                .chars()
+                .take($crate::store::sql::OUTBOX_ERROR_MAX_CHARS)
+                .collect()
         }
 
-        fn client_from_row(row: &$Row) -> StoreResult<Client> {
-            Ok(Client {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                secret_hash: row.try_get("secret_hash")?,
-                token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
-                redirect_uris: from_json(row, "redirect_uris")?,
-                post_logout_redirect_uris: from_json(row, "post_logout_redirect_uris")?,
-                allowed_scopes: from_json(row, "allowed_scopes")?,
-                first_party: row.try_get("first_party")?,
-                created_at: row.try_get("created_at")?,
-                backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
-                backchannel_logout_session_required: row.try_get("backchannel_logout_session_required")?,
-                jwks: row.try_get("jwks")?,
-                jwks_uri: row.try_get("jwks_uri")?,
-                grant_types: from_json(row, "grant_types")?,
-                resources: from_json(row, "resources")?,
-            })
+        /// The row `query` finds, if any.
+        async fn fetch_optional<'c, T: RowModel>(
+            executor: impl sqlx::Executor<'c, Database = $DB>,
+            query: Query,
+        ) -> StoreResult<Option<T>> {
+            query
+                .fetch_optional(executor)
+                .await?
+                .as_ref()
+                .map(T::from_row)
+                .transpose()
         }
 
-        fn signing_key_from_row(row: &$Row) -> StoreResult<SigningKey> {
-            Ok(SigningKey {
-                kid: row.try_get("kid")?,
-                alg: row.try_get("alg")?,
-                private_sealed: row.try_get("private_sealed")?,
-                public_jwk: row.try_get("public_jwk")?,
-                created_at: row.try_get("created_at")?,
-                active_from: row.try_get("active_from")?,
-                retired_at: row.try_get("retired_at")?,
-                unpublish_at: row.try_get("unpublish_at")?,
-            })
+        /// Every row `query` finds.
+        async fn fetch_all<'c, T: RowModel>(
+            executor: impl sqlx::Executor<'c, Database = $DB>,
+            query: Query,
+        ) -> StoreResult<Vec<T>> {
+            query
+                .fetch_all(executor)
+                .await?
+                .iter()
+                .map(T::from_row)
+                .collect()
         }
 
-        fn pending_from_row(row: &$Row) -> StoreResult<PendingAuthorization> {
-            Ok(PendingAuthorization {
-                id: row.try_get("id")?,
-                request_json: row.try_get("request_json")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-            })
+        /// Runs `sql`, an `INSERT` (or upsert) of all of `value`'s columns.
+        async fn insert_row<'c>(
+            executor: impl sqlx::Executor<'c, Database = $DB>,
+            sql: &'static str,
+            value: &impl RowModel,
+        ) -> StoreResult<()> {
+            let query = value.bind_row(sqlx::query(sql));
+            query.execute(executor).await.map_err(db_err)?;
+            Ok(())
         }
 
-        fn session_from_row(row: &$Row) -> StoreResult<Session> {
-            Ok(Session {
-                id_hash: row.try_get("id_hash")?,
-                sid: row.try_get("sid")?,
-                user_id: row.try_get("user_id")?,
-                auth_time: row.try_get("auth_time")?,
-                amr: from_json(row, "amr")?,
-                acr: row.try_get("acr")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-            })
-        }
-
-        fn grant_from_row(row: &$Row) -> StoreResult<Grant> {
-            Ok(Grant {
-                id: row.try_get("id")?,
-                user_id: row.try_get("user_id")?,
-                client_id: row.try_get("client_id")?,
-                scope: row.try_get("scope")?,
-                auth_time: row.try_get("auth_time")?,
-                amr: from_json(row, "amr")?,
-                acr: row.try_get("acr")?,
-                sid: row.try_get("sid")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                revoked_at: row.try_get("revoked_at")?,
-                requested_claims: row.try_get("requested_claims")?,
-            })
-        }
-
-        fn auth_code_from_row(row: &$Row) -> StoreResult<AuthCode> {
-            Ok(AuthCode {
-                code_hash: row.try_get("code_hash")?,
-                grant_id: row.try_get("grant_id")?,
-                client_id: row.try_get("client_id")?,
-                redirect_uri: row.try_get("redirect_uri")?,
-                nonce: row.try_get("nonce")?,
-                code_challenge: row.try_get("code_challenge")?,
-                code_challenge_method: row.try_get("code_challenge_method")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                used_at: row.try_get("used_at")?,
-            })
-        }
-
-        fn refresh_token_from_row(row: &$Row) -> StoreResult<RefreshToken> {
-            Ok(RefreshToken {
-                token_hash: row.try_get("token_hash")?,
-                grant_id: row.try_get("grant_id")?,
-                generation: row.try_get("generation")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                used_at: row.try_get("used_at")?,
-                revoked_at: row.try_get("revoked_at")?,
-            })
-        }
-
-        /// Marks a single-use row used, on `conn` (a transaction's or a plain connection).
-        /// `update` is `UPDATE … SET used_at = $2 WHERE <key> = $1 AND used_at IS NULL RETURNING
-        /// <columns>`, `select` reads the row by `$1`. The conditional update is the whole race:
-        /// of concurrent callers exactly one gets `Fresh`.
-        async fn consume_once<T>(
-            conn: &mut $Conn,
-            update: &'static str,
-            select: &'static str,
+        /// Marks a single-use row used, on `conn` (a transaction's or a plain connection). The
+        /// conditional update is the whole race: of concurrent callers exactly one gets `Fresh`.
+        async fn consume_once<T: RowModel>(
+            conn: &mut Conn,
+            statements: &SingleUse,
             key: &str,
             now: UnixTime,
-            map: fn(&$Row) -> StoreResult<T>,
         ) -> StoreResult<Consumed<T>> {
-            let fresh = sqlx::query(update)
-                .bind(key)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = fresh {
-                return Ok(Consumed::Fresh(map(&row)?));
+            let consume = sqlx::query(statements.consume).bind(key).bind(now);
+            if let Some(row) = fetch_optional(&mut *conn, consume).await? {
+                return Ok(Consumed::Fresh(row));
             }
-            match sqlx::query(select).bind(key).fetch_optional(&mut *conn).await? {
-                Some(row) => Ok(Consumed::AlreadyUsed(map(&row)?)),
-                None => Ok(Consumed::Missing),
-            }
-        }
-
-        const CONSUME_AUTH_CODE: &str = concat!(
-            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING ",
-            auth_code_columns!()
-        );
-        const SELECT_AUTH_CODE: &str = concat!(
-            "SELECT ",
-            auth_code_columns!(),
-            " FROM auth_codes WHERE code_hash = $1"
-        );
-        const CONSUME_REFRESH_TOKEN: &str = concat!(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-             AND revoked_at IS NULL RETURNING ",
-            refresh_token_columns!()
-        );
-        const SELECT_REFRESH_TOKEN: &str = concat!(
-            "SELECT ",
-            refresh_token_columns!(),
-            " FROM refresh_tokens WHERE token_hash = $1"
-        );
-        const CONSUME_USER_TOKEN: &str = concat!(
-            "UPDATE user_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING ",
-            user_token_columns!()
-        );
-        const SELECT_USER_TOKEN: &str = concat!(
-            "SELECT ",
-            user_token_columns!(),
-            " FROM user_tokens WHERE token_hash = $1"
-        );
-
-        async fn insert_refresh_token_in(conn: &mut $Conn, token: &RefreshToken) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO refresh_tokens (",
-                refresh_token_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ))
-            .bind(&token.token_hash)
-            .bind(&token.grant_id)
-            .bind(token.generation)
-            .bind(token.created_at)
-            .bind(token.expires_at)
-            .bind(token.used_at)
-            .bind(token.revoked_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
-        async fn insert_session_in(conn: &mut $Conn, session: &Session) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO sessions (",
-                session_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ))
-            .bind(&session.id_hash)
-            .bind(&session.sid)
-            .bind(&session.user_id)
-            .bind(session.auth_time)
-            .bind(to_json(&session.amr))
-            .bind(&session.acr)
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
+            let used = fetch_optional(&mut *conn, sqlx::query(statements.select).bind(key)).await?;
+            Ok(used.map_or(Consumed::Missing, Consumed::AlreadyUsed))
         }
 
         /// Appends audit events on a transaction's connection: they commit with the change they
         /// record, or not at all.
-        async fn insert_audit_in(conn: &mut $Conn, events: &[AuditEvent]) -> StoreResult<()> {
+        async fn insert_audit_in(conn: &mut Conn, events: &[AuditEvent]) -> StoreResult<()> {
             for event in events {
-                sqlx::query(concat!(
-                    "INSERT INTO audit_events (",
-                    audit_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                ))
-                .bind(&event.id)
-                .bind(event.at)
-                .bind(&event.kind)
-                .bind(&event.actor_type)
-                .bind(&event.actor_id)
-                .bind(&event.user_id)
-                .bind(&event.client_id)
-                .bind(&event.ip)
-                .bind(&event.user_agent)
-                .bind(&event.result)
-                .bind(&event.details)
-                .bind(&event.idempotency_key)
-                .bind(&event.request_hash)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
+                insert_row(&mut *conn, INSERT_AUDIT_EVENT, event).await?;
             }
             Ok(())
         }
@@ -422,48 +540,8 @@ const CLAIM_JOBS: &str = concat!(
             Ok(())
         }
 
-        fn audit_event_from_row(row: &$Row) -> StoreResult<AuditEvent> {
-            Ok(AuditEvent {
-                id: row.try_get("id")?,
-                at: row.try_get("at")?,
-                kind: row.try_get("kind")?,
-                actor_type: row.try_get("actor_type")?,
-                actor_id: row.try_get("actor_id")?,
-                user_id: row.try_get("user_id")?,
-                client_id: row.try_get("client_id")?,
-                ip: row.try_get("ip")?,
-                user_agent: row.try_get("user_agent")?,
-                result: row.try_get("result")?,
-                details: row.try_get("details")?,
-                idempotency_key: row.try_get("idempotency_key")?,
-                request_hash: row.try_get("request_hash")?,
-            })
-        }
-
-        async fn insert_backchannel_in(conn: &mut $Conn, delivery: &BackchannelDelivery) -> StoreResult<()> {
-            sqlx::query(
-                "INSERT INTO backchannel_deliveries (id, client_id, uri, logout_token, \
-                 status, attempts, next_attempt_at, locked_until, last_error, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&delivery.id)
-            .bind(&delivery.client_id)
-            .bind(&delivery.uri)
-            .bind(&delivery.logout_token)
-            .bind(&delivery.status)
-            .bind(delivery.attempts)
-            .bind(delivery.next_attempt_at)
-            .bind(delivery.locked_until)
-            .bind(&delivery.last_error)
-            .bind(delivery.created_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
         /// Moves a `complete` BankID order to `consumed`; `true` for the one caller that did.
-        async fn consume_bankid_order_in(conn: &mut $Conn, order_ref: &str) -> StoreResult<bool> {
+        async fn consume_bankid_order_in(conn: &mut Conn, order_ref: &str) -> StoreResult<bool> {
             let result = sqlx::query(
                 "UPDATE bankid_orders SET status = 'consumed' \
                  WHERE order_ref = $1 AND status = 'complete'",
@@ -477,7 +555,10 @@ const CLAIM_JOBS: &str = concat!(
         /// Everything a new password does, on a transaction's connection: the hash, the other
         /// sessions ended, every grant revoked (refresh and access tokens die), unused links used
         /// up, and the notice queued. `NotFound` if the user does not exist.
-        async fn apply_password_change_in(conn: &mut $Conn, change: &PasswordChange) -> StoreResult<()> {
+        async fn apply_password_change_in(
+            conn: &mut Conn,
+            change: &PasswordChange,
+        ) -> StoreResult<()> {
             let result = sqlx::query(
                 "UPDATE users SET password_hash = $2, updated_at = $3, \
                  email_verified = (email_verified OR $4) WHERE id = $1",
@@ -497,79 +578,43 @@ const CLAIM_JOBS: &str = concat!(
             .bind(&change.keep_session_hash)
             .execute(&mut *conn)
             .await?;
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
-                .bind(&change.user_id)
-                .bind(&change.keep_session_hash)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(&change.user_id)
-                .bind(change.now)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-                .bind(&change.user_id)
-                .bind(change.now)
-                .execute(&mut *conn)
-                .await?;
-            if let Some(notice) = &change.notice {
-                insert_outbox_tx(&mut *conn, notice).await?;
-            }
-            Ok(())
-        }
-
-        async fn save_consent_in(conn: &mut $Conn, consent: &Consent) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO consents (user_id, client_id, scope, granted_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
-                 DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                "DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)",
             )
-            .bind(&consent.user_id)
-            .bind(&consent.client_id)
-            .bind(&consent.scope)
-            .bind(consent.granted_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
+            .bind(&change.user_id)
+            .bind(&change.keep_session_hash)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(&change.user_id)
+            .bind(change.now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE user_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+            )
+            .bind(&change.user_id)
+            .bind(change.now)
+            .execute(&mut *conn)
+            .await?;
+            if let Some(notice) = &change.notice {
+                insert_row(&mut *conn, INSERT_OUTBOX, notice).await?;
+            }
             Ok(())
         }
 
-        fn not_found_if_none_affected(result: $QueryResult) -> StoreResult<()> {
-            if result.rows_affected() == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        }
-
-        fn user_token_from_row(row: &$Row) -> StoreResult<UserToken> {
-            Ok(UserToken {
-                token_hash: row.try_get("token_hash")?,
-                user_id: row.try_get("user_id")?,
-                purpose: row.try_get("purpose")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                used_at: row.try_get("used_at")?,
-            })
-        }
-
-        fn job_from_row(row: &$Row) -> StoreResult<Job> {
-            Ok(Job {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                status: row.try_get("status")?,
-                attempts: row.try_get("attempts")?,
-                next_attempt_at: row.try_get("next_attempt_at")?,
-                locked_until: row.try_get("locked_until")?,
-                last_error: row.try_get("last_error")?,
-                created_at: row.try_get("created_at")?,
-                finished_at: row.try_get("finished_at")?,
-            })
-        }
+        /// Inserts or replaces the user's consent for the client.
+        const SAVE_CONSENT: &str = concat!(
+            "INSERT INTO consents (",
+            consent_columns!(),
+            ") VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
+             DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at"
+        );
 
         /// Marks a job done and erases its payload (it may name a person).
-        async fn job_done_in(conn: &mut $Conn, id: &str, now: UnixTime) -> StoreResult<()> {
+        async fn job_done_in(conn: &mut Conn, id: &str, now: UnixTime) -> StoreResult<()> {
             sqlx::query(
                 "UPDATE jobs SET status = 'done', finished_at = $2, locked_until = NULL, \
                  payload = $3 WHERE id = $1 AND status = 'pending'",
@@ -582,81 +627,20 @@ const CLAIM_JOBS: &str = concat!(
             Ok(())
         }
 
-        fn outbox_from_row(row: &$Row) -> StoreResult<OutboxEmail> {
-            Ok(OutboxEmail {
-                id: row.try_get("id")?,
-                recipient: row.try_get("recipient")?,
-                kind: row.try_get("kind")?,
-                sealed_message: row.try_get("sealed_message")?,
-                status: row.try_get("status")?,
-                attempts: row.try_get("attempts")?,
-                next_attempt_at: row.try_get("next_attempt_at")?,
-                locked_until: row.try_get("locked_until")?,
-                last_error: row.try_get("last_error")?,
-                created_at: row.try_get("created_at")?,
-                sent_at: row.try_get("sent_at")?,
-            })
-        }
-
-        /// Keeps at most the maximum characters of a delivery error.
-        fn truncate_error(error: &str) -> String {
-            error.chars().take($crate::store::sql::OUTBOX_ERROR_MAX_CHARS).collect()
-        }
-
-        fn personnummer_from_row(row: &$Row) -> StoreResult<StoredPersonnummer> {
-            Ok(StoredPersonnummer {
-                user_id: row.try_get("user_id")?,
-                sealed: row.try_get("sealed")?,
-                blind_index: row.try_get("blind_index")?,
-                bankid_linked_at: row.try_get("bankid_linked_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        }
-
-        fn bankid_order_from_row(row: &$Row) -> StoreResult<BankIdOrder> {
-            Ok(BankIdOrder {
-                order_ref: row.try_get("order_ref")?,
-                purpose: row.try_get("purpose")?,
-                browser_binding: row.try_get("browser_binding")?,
-                user_id: row.try_get("user_id")?,
-                pending_authorization: row.try_get("pending_authorization")?,
-                next_path: row.try_get("next_path")?,
-                auto_start_token: row.try_get("auto_start_token")?,
-                qr_start_token: row.try_get("qr_start_token")?,
-                qr_start_secret_sealed: row.try_get("qr_start_secret_sealed")?,
-                started_at: row.try_get("started_at")?,
-                status: row.try_get("status")?,
-                hint_code: row.try_get("hint_code")?,
-                completion_sealed: row.try_get("completion_sealed")?,
-                end_user_ip: row.try_get("end_user_ip")?,
-                last_collect_at: row.try_get("last_collect_at")?,
-                created_at: row.try_get("created_at")?,
-                finished_at: row.try_get("finished_at")?,
-            })
-        }
-
-        /// `NotFound` for a foreign key violation (the referenced user is gone), `Conflict` for a unique
-        /// violation.
-        fn missing_user_or_db_err(error: sqlx::Error) -> StoreError {
-            if is_foreign_key_violation(&error) {
-                StoreError::NotFound
-            } else {
-                db_err(error)
-            }
-        }
-
-        /// Sets the user's name to `name` if it is empty or only whitespace (Rust's notion of whitespace,
-        /// so both backends agree); `updated_at` moves to `now` when given. Run inside a transaction.
+        /// Sets the user's name to `name` if it is empty or only whitespace (Rust's notion of
+        /// whitespace, so both backends agree); `updated_at` moves to `now` when given. Run inside
+        /// a transaction.
         async fn fill_empty_name_tx(
-            conn: &mut $Conn,
+            conn: &mut Conn,
             user_id: &str,
             name: &str,
             now: Option<UnixTime>,
         ) -> StoreResult<()> {
-            let current = sqlx::query_scalar::<$DB, String>("SELECT name FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let current =
+                sqlx::query_scalar::<$DB, String>("SELECT name FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
             if let Some(current) = current
                 && current.trim().is_empty()
             {
@@ -675,144 +659,44 @@ const CLAIM_JOBS: &str = concat!(
             Ok(())
         }
 
-        /// The `insert_*_tx` helpers run on `conn`: a transaction's connection or a plain one.
-        async fn insert_user_tx(conn: &mut $Conn, user: &User) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO users (",
-                user_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(&user.id)
-            .bind(&user.email)
-            .bind(user.email_verified)
-            .bind(&user.name)
-            .bind(&user.locale)
-            .bind(&user.password_hash)
-            .bind(user.disabled)
-            .bind(user.created_at)
-            .bind(user.updated_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
-        /// `NotFound` if the user does not exist.
-        async fn insert_user_token_tx(conn: &mut $Conn, token: &UserToken) -> StoreResult<()> {
-            let result = sqlx::query(concat!(
-                "INSERT INTO user_tokens (",
-                user_token_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6)"
-            ))
-            .bind(&token.token_hash)
-            .bind(&token.user_id)
-            .bind(&token.purpose)
-            .bind(token.created_at)
-            .bind(token.expires_at)
-            .bind(token.used_at)
-            .execute(conn)
-            .await;
-            match result {
-                Ok(_) => Ok(()),
-                // The user does not exist.
-                Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
-                Err(e) => Err(db_err(e)),
+        impl $Store {
+            /// Inserts `value` with `sql` and commits it with its audit `events`.
+            async fn insert_audited(
+                &self,
+                sql: &'static str,
+                value: &impl RowModel,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_row(&mut *tx, sql, value).await?;
+                commit_audited(tx, events).await
             }
-        }
 
-        async fn insert_outbox_tx(conn: &mut $Conn, email: &OutboxEmail) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO outbox (",
-                outbox_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(&email.id)
-            .bind(&email.recipient)
-            .bind(&email.kind)
-            .bind(&email.sealed_message)
-            .bind(&email.status)
-            .bind(email.attempts)
-            .bind(email.next_attempt_at)
-            .bind(email.locked_until)
-            .bind(&email.last_error)
-            .bind(email.created_at)
-            .bind(email.sent_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
+            /// Runs an update that must change a row and commits it with its audit `events`;
+            /// `NotFound`, with nothing recorded, when it changed none.
+            async fn update_audited(&self, query: Query, events: &[AuditEvent]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let result = query.execute(&mut *tx).await?;
+                not_found_if_none_affected(result)?;
+                commit_audited(tx, events).await
+            }
 
-        async fn insert_grant_in(conn: &mut $Conn, grant: &Grant) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO grants (",
-                grant_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ))
-            .bind(&grant.id)
-            .bind(&grant.user_id)
-            .bind(&grant.client_id)
-            .bind(&grant.scope)
-            .bind(grant.auth_time)
-            .bind(to_json(&grant.amr))
-            .bind(&grant.acr)
-            .bind(&grant.sid)
-            .bind(grant.created_at)
-            .bind(grant.expires_at)
-            .bind(grant.revoked_at)
-            .bind(&grant.requested_claims)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
-        async fn insert_auth_code_in(conn: &mut $Conn, code: &AuthCode) -> StoreResult<()> {
-            sqlx::query(concat!(
-                "INSERT INTO auth_codes (",
-                auth_code_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ))
-            .bind(&code.code_hash)
-            .bind(&code.grant_id)
-            .bind(&code.client_id)
-            .bind(&code.redirect_uri)
-            .bind(&code.nonce)
-            .bind(&code.code_challenge)
-            .bind(&code.code_challenge_method)
-            .bind(code.created_at)
-            .bind(code.expires_at)
-            .bind(code.used_at)
-            .execute(conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
-
-        fn consent_from_row(row: &$Row) -> StoreResult<Consent> {
-            Ok(Consent {
-                user_id: row.try_get("user_id")?,
-                client_id: row.try_get("client_id")?,
-                scope: row.try_get("scope")?,
-                granted_at: row.try_get("granted_at")?,
-            })
-        }
-
-
-        fn backchannel_from_row(row: &$Row) -> StoreResult<BackchannelDelivery> {
-            Ok(BackchannelDelivery {
-                id: row.try_get("id")?,
-                client_id: row.try_get("client_id")?,
-                uri: row.try_get("uri")?,
-                logout_token: row.try_get("logout_token")?,
-                status: row.try_get("status")?,
-                attempts: row.try_get("attempts")?,
-                next_attempt_at: row.try_get("next_attempt_at")?,
-                locked_until: row.try_get("locked_until")?,
-                last_error: row.try_get("last_error")?,
-                created_at: row.try_get("created_at")?,
-            })
+            /// Leases up to `limit` due items of a work queue, in the order they are due.
+            async fn claim<T: RowModel>(
+                &self,
+                table: &WorkTable<T>,
+                now: UnixTime,
+                lease_secs: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<T>> {
+                let rows = self.claim_rows(table.claim, now, lease_secs, limit).await?;
+                let mut claimed = rows
+                    .iter()
+                    .map(T::from_row)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                claimed.sort_by(|a, b| (table.due)(a).cmp(&(table.due)(b)));
+                Ok(claimed)
+            }
         }
 
         #[async_trait]
@@ -867,62 +751,41 @@ const CLAIM_JOBS: &str = concat!(
             // Users
 
             async fn insert_user(&self, user: &User, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                insert_user_tx(&mut tx, user).await?;
-                commit_audited(tx, events).await
+                self.insert_audited(INSERT_USER, user, events).await
             }
 
             async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(user_from_row)
-                .transpose()
+                let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
             }
 
             async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE email = $1"
-                ))
-                .bind(email)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(user_from_row)
-                .transpose()
+                let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(email)).await
             }
 
             async fn list_users(&self) -> StoreResult<Vec<User>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     user_columns!(),
                     " FROM users ORDER BY created_at, id"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(user_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql)).await
             }
 
-            async fn set_user_disabled(&self, id: &str, disabled: bool, now: UnixTime, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                let result = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(disabled)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                not_found_if_none_affected(result)?;
-                commit_audited(tx, events).await
+            async fn set_user_disabled(
+                &self,
+                id: &str,
+                disabled: bool,
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let query =
+                    sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(disabled)
+                        .bind(now);
+                self.update_audited(query, events).await
             }
 
             async fn set_user_password(
@@ -931,129 +794,76 @@ const CLAIM_JOBS: &str = concat!(
                 password_hash: &str,
                 now: UnixTime,
             ) -> StoreResult<()> {
-                let result =
-                    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-                        .bind(id)
-                        .bind(password_hash)
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await?;
+                let result = sqlx::query(
+                    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(password_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
                 not_found_if_none_affected(result)
             }
 
             // Clients
 
-            async fn insert_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO clients (",
-                    client_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
-                .bind(&client.id)
-                .bind(&client.name)
-                .bind(&client.secret_hash)
-                .bind(&client.token_endpoint_auth_method)
-                .bind(to_json(&client.redirect_uris))
-                .bind(to_json(&client.post_logout_redirect_uris))
-                .bind(to_json(&client.allowed_scopes))
-                .bind(client.first_party)
-                .bind(client.created_at)
-                .bind(&client.backchannel_logout_uri)
-                .bind(client.backchannel_logout_session_required)
-                .bind(&client.jwks)
-                .bind(&client.jwks_uri)
-                .bind(to_json(&client.grant_types))
-                .bind(to_json(&client.resources))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                commit_audited(tx, events).await
+            async fn insert_client(
+                &self,
+                client: &Client,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                self.insert_audited(INSERT_CLIENT, client, events).await
             }
 
             async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    client_columns!(),
-                    " FROM clients WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(client_from_row)
-                .transpose()
+                let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
             }
 
             async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     client_columns!(),
                     " FROM clients ORDER BY created_at, id"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(client_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql)).await
             }
 
             async fn delete_client(&self, id: &str, events: &[AuditEvent]) -> StoreResult<()> {
                 // Grants (and through them codes and refresh tokens) and session links cascade.
-                let mut tx = self.pool.begin().await?;
-                let result = sqlx::query("DELETE FROM clients WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                not_found_if_none_affected(result)?;
-                commit_audited(tx, events).await
+                let query = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id);
+                self.update_audited(query, events).await
             }
 
-            async fn set_client_secret_hash(&self, id: &str, secret_hash: &str, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                let result = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE id = $1")
+            async fn set_client_secret_hash(
+                &self,
+                id: &str,
+                secret_hash: &str,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let query = sqlx::query("UPDATE clients SET secret_hash = $2 WHERE id = $1")
                     .bind(id)
-                    .bind(secret_hash)
-                    .execute(&mut *tx)
-                    .await?;
-                not_found_if_none_affected(result)?;
-                commit_audited(tx, events).await
+                    .bind(secret_hash);
+                self.update_audited(query, events).await
             }
 
             // Signing keys
 
-            async fn insert_signing_key(&self, key: &SigningKey, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO signing_keys (",
-                    signing_key_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ))
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.private_sealed)
-                .bind(&key.public_jwk)
-                .bind(key.created_at)
-                .bind(key.active_from)
-                .bind(key.retired_at)
-                .bind(key.unpublish_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                commit_audited(tx, events).await
+            async fn insert_signing_key(
+                &self,
+                key: &SigningKey,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                self.insert_audited(INSERT_SIGNING_KEY, key, events).await
             }
 
             async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     signing_key_columns!(),
                     " FROM signing_keys ORDER BY created_at, kid"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(signing_key_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql)).await
             }
 
             async fn retire_signing_key(
@@ -1089,18 +899,7 @@ const CLAIM_JOBS: &str = concat!(
                 &self,
                 pending: &PendingAuthorization,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO pending_authorizations (id, request_json, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&pending.id)
-                .bind(&pending.request_json)
-                .bind(pending.created_at)
-                .bind(pending.expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                insert_row(&self.pool, INSERT_PENDING_AUTHORIZATION, pending).await
             }
 
             async fn pending_authorization(
@@ -1108,17 +907,12 @@ const CLAIM_JOBS: &str = concat!(
                 id: &str,
                 now: UnixTime,
             ) -> StoreResult<Option<PendingAuthorization>> {
-                sqlx::query(
-                    "SELECT id, request_json, created_at, expires_at FROM pending_authorizations \
-                     WHERE id = $1 AND expires_at > $2",
-                )
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(pending_from_row)
-                .transpose()
+                let sql = concat!(
+                    "SELECT ",
+                    pending_columns!(),
+                    " FROM pending_authorizations WHERE id = $1 AND expires_at > $2"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id).bind(now)).await
             }
 
             async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()> {
@@ -1131,25 +925,25 @@ const CLAIM_JOBS: &str = concat!(
 
             // Sessions
 
-            async fn insert_session(&self, session: &Session, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                insert_session_in(&mut tx, session).await?;
-                commit_audited(tx, events).await
+            async fn insert_session(
+                &self,
+                session: &Session,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                self.insert_audited(INSERT_SESSION, session, events).await
             }
 
-            async fn session_by_hash(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
-                sqlx::query(concat!(
+            async fn session_by_hash(
+                &self,
+                id_hash: &str,
+                now: UnixTime,
+            ) -> StoreResult<Option<Session>> {
+                let sql = concat!(
                     "SELECT ",
                     session_columns!(),
                     " FROM sessions WHERE id_hash = $1 AND expires_at > $2"
-                ))
-                .bind(id_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(session_from_row)
-                .transpose()
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id_hash).bind(now)).await
             }
 
             async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
@@ -1162,20 +956,17 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn add_session_client(&self, sid: &str, client_id: &str) -> StoreResult<()> {
-                let result = sqlx::query(
+                // `NotFound` when the session (or the client) is gone.
+                sqlx::query(
                     "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
                      ON CONFLICT (sid, client_id) DO NOTHING",
                 )
                 .bind(sid)
                 .bind(client_id)
                 .execute(&self.pool)
-                .await;
-                match result {
-                    Ok(_) => Ok(()),
-                    // The session (or the client) is gone.
-                    Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
-                    Err(e) => Err(db_err(e)),
-                }
+                .await
+                .map_err(missing_or_db_err)?;
+                Ok(())
             }
 
             async fn session_clients(&self, sid: &str) -> StoreResult<Vec<String>> {
@@ -1190,22 +981,12 @@ const CLAIM_JOBS: &str = concat!(
             // Grants, codes and refresh tokens
 
             async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_grant_in(&mut conn, grant).await
+                insert_row(&self.pool, INSERT_GRANT, grant).await
             }
 
             async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    grant_columns!(),
-                    " FROM grants WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(grant_from_row)
-                .transpose()
+                let sql = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
             }
 
             async fn record_authorization(
@@ -1218,8 +999,8 @@ const CLAIM_JOBS: &str = concat!(
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                insert_grant_in(&mut tx, grant).await?;
-                insert_auth_code_in(&mut tx, code).await?;
+                insert_row(&mut *tx, INSERT_GRANT, grant).await?;
+                insert_row(&mut *tx, INSERT_AUTH_CODE, code).await?;
                 sqlx::query(
                     "INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) \
                      ON CONFLICT (sid, client_id) DO NOTHING",
@@ -1236,24 +1017,25 @@ const CLAIM_JOBS: &str = concat!(
                         .await?;
                 }
                 if let Some(consent) = consent {
-                    save_consent_in(&mut tx, consent).await?;
+                    insert_row(&mut *tx, SAVE_CONSENT, consent).await?;
                 }
                 commit_audited(tx, events).await
             }
 
             async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
                 // Keeps the first revocation time; unknown ids are not an error (idempotent).
-                sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 
             async fn insert_auth_code(&self, code: &AuthCode) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_auth_code_in(&mut conn, code).await
+                insert_row(&self.pool, INSERT_AUTH_CODE, code).await
             }
 
             async fn consume_auth_code(
@@ -1262,25 +1044,11 @@ const CLAIM_JOBS: &str = concat!(
                 now: UnixTime,
             ) -> StoreResult<Consumed<AuthCode>> {
                 let mut conn = self.pool.acquire().await?;
-                consume_once(
-                    &mut conn,
-                    CONSUME_AUTH_CODE,
-                    SELECT_AUTH_CODE,
-                    code_hash,
-                    now,
-                    auth_code_from_row,
-                )
-                .await
+                consume_once(&mut conn, &AUTH_CODE, code_hash, now).await
             }
 
             async fn auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCode>> {
-                sqlx::query(SELECT_AUTH_CODE)
-                    .bind(code_hash)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(auth_code_from_row)
-                    .transpose()
+                fetch_optional(&self.pool, sqlx::query(AUTH_CODE.select).bind(code_hash)).await
             }
 
             async fn redeem_auth_code(
@@ -1289,32 +1057,23 @@ const CLAIM_JOBS: &str = concat!(
                 now: UnixTime,
                 first_refresh: &RefreshToken,
             ) -> StoreResult<Consumed<AuthCode>> {
-                // Every early return drops `tx`, which rolls back.
                 let mut tx = self.begin_write().await?;
-                let consumed = consume_once(
-                    &mut tx,
-                    CONSUME_AUTH_CODE,
-                    SELECT_AUTH_CODE,
-                    code_hash,
-                    now,
-                    auth_code_from_row,
-                )
-                .await?;
+                let consumed: Consumed<AuthCode> =
+                    consume_once(&mut tx, &AUTH_CODE, code_hash, now).await?;
                 if let Consumed::Fresh(code) = &consumed {
                     if code.grant_id != first_refresh.grant_id {
                         return Err(StoreError::Corrupt(
                             "the refresh token belongs to another grant than the code".into(),
                         ));
                     }
-                    insert_refresh_token_in(&mut tx, first_refresh).await?;
+                    insert_row(&mut *tx, INSERT_REFRESH_TOKEN, first_refresh).await?;
                     tx.commit().await?;
                 }
                 Ok(consumed)
             }
 
             async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_refresh_token_in(&mut conn, token).await
+                insert_row(&self.pool, INSERT_REFRESH_TOKEN, token).await
             }
 
             async fn rotate_refresh_token(
@@ -1325,19 +1084,12 @@ const CLAIM_JOBS: &str = concat!(
                 grace_since: UnixTime,
                 on_reuse: &[AuditEvent],
             ) -> StoreResult<Rotation> {
-                // Every early return drops `tx`, which rolls back: nothing is used up unless the
-                // successor is stored too.
+                // Nothing is used up unless the successor is stored too (an early return rolls
+                // back).
                 let mut tx = self.begin_write().await?;
-                let presented = match consume_once(
-                    &mut tx,
-                    CONSUME_REFRESH_TOKEN,
-                    SELECT_REFRESH_TOKEN,
-                    presented_hash,
-                    now,
-                    refresh_token_from_row,
-                )
-                .await?
-                {
+                let consumed: Consumed<RefreshToken> =
+                    consume_once(&mut tx, &REFRESH_TOKEN, presented_hash, now).await?;
+                let presented = match consumed {
                     Consumed::Fresh(token) => token,
                     Consumed::Missing => return Ok(Rotation::Missing),
                     Consumed::AlreadyUsed(token) if token.revoked_at.is_some() => {
@@ -1354,10 +1106,11 @@ const CLAIM_JOBS: &str = concat!(
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
-                            let owner = sqlx::query("SELECT user_id, client_id FROM grants WHERE id = $1")
-                                .bind(&token.grant_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
+                            let owner =
+                                sqlx::query("SELECT user_id, client_id FROM grants WHERE id = $1")
+                                    .bind(&token.grant_id)
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
                             let mut events = on_reuse.to_vec();
                             if let Some(owner) = owner {
                                 for event in &mut events {
@@ -1405,12 +1158,15 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(presented_hash)
                 .execute(&mut *tx)
                 .await?;
-                insert_refresh_token_in(&mut tx, successor).await?;
+                insert_row(&mut *tx, INSERT_REFRESH_TOKEN, successor).await?;
                 tx.commit().await?;
                 Ok(Rotation::Rotated { presented })
             }
 
             async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+                use $crate::store::sql::{
+                    OUTBOX_RETENTION_SECS, THROTTLE_RETENTION_SECS, USER_TOKEN_RETENTION_SECS,
+                };
                 // Children before parents, so that every deleted row is counted (cascades are not).
                 // BankID orders are not touched: their retention is `purge_bankid_orders`.
                 let statements: [(&'static str, i64); 14] = [
@@ -1437,29 +1193,30 @@ const CLAIM_JOBS: &str = concat!(
                     ("DELETE FROM sessions WHERE expires_at <= $1", now),
                     (
                         "DELETE FROM throttle WHERE window_start <= $1",
-                        now - $crate::store::sql::THROTTLE_RETENTION_SECS,
+                        now - THROTTLE_RETENTION_SECS,
                     ),
                     (
                         "DELETE FROM user_tokens WHERE expires_at <= $1",
-                        now - $crate::store::sql::USER_TOKEN_RETENTION_SECS,
+                        now - USER_TOKEN_RETENTION_SECS,
                     ),
                     (
                         "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at <= $1",
-                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                        now - OUTBOX_RETENTION_SECS,
                     ),
                     (
                         "DELETE FROM backchannel_deliveries \
                          WHERE status IN ('delivered', 'failed') AND created_at <= $1",
-                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                        now - OUTBOX_RETENTION_SECS,
                     ),
                     (
                         "DELETE FROM jobs WHERE status IN ('done', 'failed') AND created_at <= $1",
-                        now - $crate::store::sql::OUTBOX_RETENTION_SECS,
+                        now - OUTBOX_RETENTION_SECS,
                     ),
                     (
                         "DELETE FROM instance_heartbeats WHERE checked_at <= $1",
-                        now - $crate::store::sql::THROTTLE_RETENTION_SECS,
-                    ),                    (
+                        now - THROTTLE_RETENTION_SECS,
+                    ),
+                    (
                         "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
                         now,
                     ),
@@ -1509,7 +1266,12 @@ const CLAIM_JOBS: &str = concat!(
                 })
             }
 
-            async fn failures(&self, key: &str, now: UnixTime, window_secs: i64) -> StoreResult<i64> {
+            async fn failures(
+                &self,
+                key: &str,
+                now: UnixTime,
+                window_secs: i64,
+            ) -> StoreResult<i64> {
                 let failures = sqlx::query_scalar::<$DB, i64>(
                     "SELECT failures FROM throttle WHERE key = $1 AND window_start > $2 - $3",
                 )
@@ -1549,9 +1311,11 @@ const CLAIM_JOBS: &str = concat!(
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                insert_user_tx(&mut tx, user).await?;
-                insert_user_token_tx(&mut tx, token).await?;
-                insert_outbox_tx(&mut tx, email).await?;
+                insert_row(&mut *tx, INSERT_USER, user).await?;
+                insert_row(&mut *tx, INSERT_USER_TOKEN, token)
+                    .await
+                    .map_err(missing_if_foreign_key)?;
+                insert_row(&mut *tx, INSERT_OUTBOX, email).await?;
                 commit_audited(tx, events).await
             }
 
@@ -1563,8 +1327,11 @@ const CLAIM_JOBS: &str = concat!(
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                insert_user_token_tx(&mut tx, token).await?;
-                insert_outbox_tx(&mut tx, email).await?;
+                // `NotFound` if the user does not exist.
+                insert_row(&mut *tx, INSERT_USER_TOKEN, token)
+                    .await
+                    .map_err(missing_if_foreign_key)?;
+                insert_row(&mut *tx, INSERT_OUTBOX, email).await?;
                 if let Some(job_id) = completes_job {
                     job_done_in(&mut tx, job_id, token.created_at).await?;
                 }
@@ -1572,25 +1339,7 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn enqueue_job(&self, job: &Job) -> StoreResult<()> {
-                sqlx::query(concat!(
-                    "INSERT INTO jobs (",
-                    job_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ))
-                .bind(&job.id)
-                .bind(&job.kind)
-                .bind(&job.payload)
-                .bind(&job.status)
-                .bind(job.attempts)
-                .bind(job.next_attempt_at)
-                .bind(job.locked_until)
-                .bind(&job.last_error)
-                .bind(job.created_at)
-                .bind(job.finished_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-                Ok(())
+                insert_row(&self.pool, INSERT_JOB, job).await
             }
 
             async fn claim_jobs(
@@ -1599,14 +1348,7 @@ const CLAIM_JOBS: &str = concat!(
                 lease_secs: i64,
                 limit: i64,
             ) -> StoreResult<Vec<Job>> {
-                let rows = self.claim_rows(CLAIM_JOBS, now, lease_secs, limit).await?;
-                let mut claimed = rows
-                    .iter()
-                    .map(job_from_row)
-                    .collect::<StoreResult<Vec<_>>>()?;
-                // RETURNING does not keep the subquery's order.
-                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
-                Ok(claimed)
+                self.claim(&JOBS, now, lease_secs, limit).await
             }
 
             async fn job_done(&self, id: &str, now: UnixTime) -> StoreResult<()> {
@@ -1641,27 +1383,17 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn job(&self, id: &str) -> StoreResult<Option<Job>> {
-                sqlx::query(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(job_from_row)
-                    .transpose()
+                let sql = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
             }
 
             async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     job_columns!(),
                     " FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1"
-                ))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(job_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
             }
 
             async fn consume_user_token(
@@ -1670,29 +1402,18 @@ const CLAIM_JOBS: &str = concat!(
                 now: UnixTime,
             ) -> StoreResult<Consumed<UserToken>> {
                 let mut conn = self.pool.acquire().await?;
-                consume_once(
-                    &mut conn,
-                    CONSUME_USER_TOKEN,
-                    SELECT_USER_TOKEN,
-                    token_hash,
-                    now,
-                    user_token_from_row,
-                )
-                .await
+                consume_once(&mut conn, &USER_TOKEN, token_hash, now).await
             }
 
             async fn user_token(&self, token_hash: &str) -> StoreResult<Option<UserToken>> {
-                sqlx::query(SELECT_USER_TOKEN)
-                    .bind(token_hash)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(user_token_from_row)
-                    .transpose()
+                fetch_optional(&self.pool, sqlx::query(USER_TOKEN.select).bind(token_hash)).await
             }
 
-            async fn set_password_with_effects(&self, change: &PasswordChange, events: &[AuditEvent]) -> StoreResult<()> {
-                // Every early return drops `tx`, which rolls back.
+            async fn set_password_with_effects(
+                &self,
+                change: &PasswordChange,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 apply_password_change_in(&mut tx, change).await?;
                 commit_audited(tx, events).await
@@ -1704,21 +1425,16 @@ const CLAIM_JOBS: &str = concat!(
                 change: &PasswordChange,
                 events: &[AuditEvent],
             ) -> StoreResult<Consumed<UserToken>> {
-                // Every early return drops `tx`, which rolls back: the link is used up only with
-                // the password it sets.
+                // The link is used up only with the password it sets (an early return rolls
+                // back).
                 let mut tx = self.begin_write().await?;
-                let consumed = consume_once(
-                    &mut tx,
-                    CONSUME_USER_TOKEN,
-                    SELECT_USER_TOKEN,
-                    token_hash,
-                    change.now,
-                    user_token_from_row,
-                )
-                .await?;
+                let consumed: Consumed<UserToken> =
+                    consume_once(&mut tx, &USER_TOKEN, token_hash, change.now).await?;
                 if let Consumed::Fresh(token) = &consumed {
                     if token.user_id != change.user_id {
-                        return Err(StoreError::Corrupt("the link belongs to another user".into()));
+                        return Err(StoreError::Corrupt(
+                            "the link belongs to another user".into(),
+                        ));
                     }
                     apply_password_change_in(&mut tx, change).await?;
                     commit_audited(tx, events).await?;
@@ -1734,24 +1450,20 @@ const CLAIM_JOBS: &str = concat!(
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                let result =
-                    sqlx::query("UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1")
-                        .bind(id)
-                        .bind(name)
-                        .bind(locale)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                not_found_if_none_affected(result)?;
-                commit_audited(tx, events).await
+                let query = sqlx::query(
+                    "UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(locale)
+                .bind(now);
+                self.update_audited(query, events).await
             }
 
             // Email outbox
 
             async fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                insert_outbox_tx(&mut conn, email).await
+                insert_row(&self.pool, INSERT_OUTBOX, email).await
             }
 
             async fn claim_outbox(
@@ -1760,16 +1472,7 @@ const CLAIM_JOBS: &str = concat!(
                 lease_secs: i64,
                 limit: i64,
             ) -> StoreResult<Vec<OutboxEmail>> {
-                let rows = self
-                    .claim_rows(CLAIM_OUTBOX, now, lease_secs, limit)
-                    .await?;
-                let mut claimed = rows
-                    .iter()
-                    .map(outbox_from_row)
-                    .collect::<StoreResult<Vec<_>>>()?;
-                // RETURNING does not keep the subquery's order.
-                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
-                Ok(claimed)
+                self.claim(&OUTBOX, now, lease_secs, limit).await
             }
 
             async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()> {
@@ -1794,16 +1497,16 @@ const CLAIM_JOBS: &str = concat!(
             ) -> StoreResult<()> {
                 let query = if give_up {
                     sqlx::query(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
-                         status = 'failed', sealed_message = $3 WHERE id = $1",
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                         locked_until = NULL, status = 'failed', sealed_message = $3 WHERE id = $1",
                     )
                     .bind(id)
                     .bind(truncate_error(error))
                     .bind(Vec::<u8>::new())
                 } else {
                     sqlx::query(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
-                         next_attempt_at = $3 WHERE id = $1",
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                         locked_until = NULL, next_attempt_at = $3 WHERE id = $1",
                     )
                     .bind(id)
                     .bind(truncate_error(error))
@@ -1814,36 +1517,26 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn outbox_email(&self, id: &str) -> StoreResult<Option<OutboxEmail>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    outbox_columns!(),
-                    " FROM outbox WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(outbox_from_row)
-                .transpose()
+                let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = $1");
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
             }
 
             async fn list_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     outbox_columns!(),
                     " FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
-                ))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(outbox_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
             }
 
             // Personnummer and BankID
 
-            async fn set_personnummer(&self, value: &StoredPersonnummer, events: &[AuditEvent]) -> StoreResult<()> {
+            async fn set_personnummer(
+                &self,
+                value: &StoredPersonnummer,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
                 // A new (or the same) number must be proven again: the link is cleared, whatever
                 // the caller passes. Other accounts may hold the same number unverified; only a
                 // verified number is unique.
@@ -1862,11 +1555,15 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(value.updated_at)
                 .execute(&mut *tx)
                 .await
-                .map_err(missing_user_or_db_err)?;
+                .map_err(missing_or_db_err)?;
                 commit_audited(tx, events).await
             }
 
-            async fn delete_personnummer(&self, user_id: &str, events: &[AuditEvent]) -> StoreResult<()> {
+            async fn delete_personnummer(
+                &self,
+                user_id: &str,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM personnummer WHERE user_id = $1")
                     .bind(user_id)
@@ -1875,35 +1572,28 @@ const CLAIM_JOBS: &str = concat!(
                 commit_audited(tx, events).await
             }
 
-            async fn personnummer_of(&self, user_id: &str) -> StoreResult<Option<StoredPersonnummer>> {
-                sqlx::query(concat!(
+            async fn personnummer_of(
+                &self,
+                user_id: &str,
+            ) -> StoreResult<Option<StoredPersonnummer>> {
+                let sql = concat!(
                     "SELECT ",
                     personnummer_columns!(),
                     " FROM personnummer WHERE user_id = $1"
-                ))
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(personnummer_from_row)
-                .transpose()
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(user_id)).await
             }
 
             async fn verified_personnummer_by_index(
                 &self,
                 blind_index: &str,
             ) -> StoreResult<Option<StoredPersonnummer>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     personnummer_columns!(),
                     " FROM personnummer WHERE blind_index = $1 AND bankid_linked_at IS NOT NULL"
-                ))
-                .bind(blind_index)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(personnummer_from_row)
-                .transpose()
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(blind_index)).await
             }
 
             async fn unverified_holders(
@@ -1911,20 +1601,18 @@ const CLAIM_JOBS: &str = concat!(
                 blind_index: &str,
                 except_user: &str,
             ) -> StoreResult<Vec<User>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     user_columns!(),
                     " FROM users WHERE id IN (SELECT user_id FROM personnummer \
                      WHERE blind_index = $1 AND user_id <> $2 AND bankid_linked_at IS NULL) \
                      ORDER BY id"
-                ))
-                .bind(blind_index)
-                .bind(except_user)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(user_from_row)
-                .collect()
+                );
+                fetch_all(
+                    &self.pool,
+                    sqlx::query(sql).bind(blind_index).bind(except_user),
+                )
+                .await
             }
 
             async fn verify_personnummer(
@@ -1933,7 +1621,6 @@ const CLAIM_JOBS: &str = concat!(
                 events: &[AuditEvent],
             ) -> StoreResult<VerificationOutcome> {
                 let v = verification;
-                // Every early return drops `tx`, which rolls back.
                 let mut tx = self.begin_write().await?;
                 if !consume_bankid_order_in(&mut tx, &v.order_ref).await? {
                     return Ok(VerificationOutcome::OrderNotComplete);
@@ -1968,14 +1655,16 @@ const CLAIM_JOBS: &str = concat!(
                 .await?;
                 for (user_id, notice) in &v.notices {
                     if removed.contains(user_id) {
-                        insert_outbox_tx(&mut tx, notice).await?;
+                        insert_row(&mut *tx, INSERT_OUTBOX, notice).await?;
                     }
                 }
                 if let Some(name) = &v.name_if_empty {
                     fill_empty_name_tx(&mut tx, &v.user_id, name, Some(v.verified_at)).await?;
                 }
                 commit_audited(tx, events).await?;
-                Ok(VerificationOutcome::Verified { removed_from: removed })
+                Ok(VerificationOutcome::Verified {
+                    removed_from: removed,
+                })
             }
 
             async fn finish_bankid_login(
@@ -1988,7 +1677,7 @@ const CLAIM_JOBS: &str = concat!(
                 if !consume_bankid_order_in(&mut tx, order_ref).await? {
                     return Ok(false);
                 }
-                insert_session_in(&mut tx, session).await?;
+                insert_row(&mut *tx, INSERT_SESSION, session).await?;
                 commit_audited(tx, events).await?;
                 Ok(true)
             }
@@ -1999,7 +1688,6 @@ const CLAIM_JOBS: &str = concat!(
                 linked_at: Option<UnixTime>,
                 name_if_empty: Option<&str>,
             ) -> StoreResult<()> {
-                // Every early return drops `tx`, which rolls back.
                 let mut tx = self.begin_write().await?;
                 let result =
                     sqlx::query("UPDATE personnummer SET bankid_linked_at = $2 WHERE user_id = $1")
@@ -2017,16 +1705,12 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn list_personnummer(&self) -> StoreResult<Vec<StoredPersonnummer>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     personnummer_columns!(),
                     " FROM personnummer ORDER BY user_id"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(personnummer_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql)).await
             }
 
             async fn reseal_personnummer(&self, user_id: &str, sealed: &[u8]) -> StoreResult<()> {
@@ -2039,49 +1723,25 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn insert_bankid_order(&self, order: &BankIdOrder) -> StoreResult<()> {
-                sqlx::query(concat!(
-                    "INSERT INTO bankid_orders (",
-                    bankid_order_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-                ))
-                .bind(&order.order_ref)
-                .bind(&order.purpose)
-                .bind(&order.browser_binding)
-                .bind(&order.user_id)
-                .bind(&order.pending_authorization)
-                .bind(&order.next_path)
-                .bind(&order.auto_start_token)
-                .bind(&order.qr_start_token)
-                .bind(&order.qr_start_secret_sealed)
-                .bind(order.started_at)
-                .bind(&order.status)
-                .bind(&order.hint_code)
-                .bind(&order.completion_sealed)
-                .bind(&order.end_user_ip)
-                .bind(order.last_collect_at)
-                .bind(order.created_at)
-                .bind(order.finished_at)
-                .execute(&self.pool)
-                .await
-                .map_err(missing_user_or_db_err)?;
-                Ok(())
+                insert_row(&self.pool, INSERT_BANKID_ORDER, order)
+                    .await
+                    .map_err(missing_if_foreign_key)
             }
 
             async fn bankid_order(&self, order_ref: &str) -> StoreResult<Option<BankIdOrder>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     bankid_order_columns!(),
                     " FROM bankid_orders WHERE order_ref = $1"
-                ))
-                .bind(order_ref)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(bankid_order_from_row)
-                .transpose()
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(order_ref)).await
             }
 
-            async fn update_bankid_order(&self, order: &BankIdOrder, events: &[AuditEvent]) -> StoreResult<()> {
+            async fn update_bankid_order(
+                &self,
+                order: &BankIdOrder,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
                 // `consumed` is final: a collect result that arrives late must not make the order
                 // consumable again. Such a write is ignored.
                 let mut tx = self.pool.begin().await?;
@@ -2099,7 +1759,7 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(order.finished_at)
                 .execute(&mut *tx)
                 .await
-                .map_err(missing_user_or_db_err)?;
+                .map_err(missing_or_db_err)?;
                 if result.rows_affected() == 0 {
                     let exists = sqlx::query("SELECT 1 FROM bankid_orders WHERE order_ref = $1")
                         .bind(&order.order_ref)
@@ -2152,7 +1812,7 @@ const CLAIM_JOBS: &str = concat!(
                     Some((at, id)) => (Some(*at), Some(id.as_str())),
                     None => (None, None),
                 };
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     audit_columns!(),
                     " FROM audit_events WHERE ($1 IS NULL OR user_id = $1) \
@@ -2160,20 +1820,17 @@ const CLAIM_JOBS: &str = concat!(
                      AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
                      AND ($6 IS NULL OR at < $6 OR (at = $6 AND id < $7)) \
                      ORDER BY at DESC, id DESC LIMIT $8"
-                ))
-                .bind(&query.user_id)
-                .bind(&query.client_id)
-                .bind(&query.kind)
-                .bind(query.from)
-                .bind(query.until)
-                .bind(before_at)
-                .bind(before_id)
-                .bind(query.limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(audit_event_from_row)
-                .collect()
+                );
+                let query = sqlx::query(sql)
+                    .bind(&query.user_id)
+                    .bind(&query.client_id)
+                    .bind(&query.kind)
+                    .bind(query.from)
+                    .bind(query.until)
+                    .bind(before_at)
+                    .bind(before_id)
+                    .bind(query.limit);
+                fetch_all(&self.pool, query).await
             }
 
             async fn audit_event_by_idempotency_key(
@@ -2181,18 +1838,12 @@ const CLAIM_JOBS: &str = concat!(
                 actor_id: &str,
                 key: &str,
             ) -> StoreResult<Option<AuditEvent>> {
-                sqlx::query(concat!(
+                let sql = concat!(
                     "SELECT ",
                     audit_columns!(),
                     " FROM audit_events WHERE actor_id = $1 AND idempotency_key = $2"
-                ))
-                .bind(actor_id)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(audit_event_from_row)
-                .transpose()
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(actor_id).bind(key)).await
             }
 
             async fn purge_audit_events(&self, before: UnixTime) -> StoreResult<u64> {
@@ -2243,7 +1894,7 @@ const CLAIM_JOBS: &str = concat!(
                 rows.iter()
                     .map(|row| {
                         Ok(UserSummary {
-                            user: user_from_row(row)?,
+                            user: User::from_row(row)?,
                             has_personnummer: row.try_get("has_personnummer")?,
                             bankid_linked: row.try_get("bankid_linked")?,
                         })
@@ -2259,10 +1910,12 @@ const CLAIM_JOBS: &str = concat!(
             ) -> StoreResult<bool> {
                 let mut tx = self.begin_write().await?;
                 // Queued mail names the address and the person: it goes too.
-                sqlx::query("DELETE FROM outbox WHERE recipient IN (SELECT email FROM users WHERE id = $1)")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM outbox WHERE recipient IN (SELECT email FROM users WHERE id = $1)",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM bankid_orders WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -2291,9 +1944,12 @@ const CLAIM_JOBS: &str = concat!(
                 Ok(deleted)
             }
 
-            async fn update_client(&self, client: &Client, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                let result = sqlx::query(
+            async fn update_client(
+                &self,
+                client: &Client,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let query = sqlx::query(
                     "UPDATE clients SET name = $2, token_endpoint_auth_method = $3, \
                      redirect_uris = $4, post_logout_redirect_uris = $5, allowed_scopes = $6, \
                      first_party = $7, backchannel_logout_uri = $8, \
@@ -2313,27 +1969,22 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(&client.jwks_uri)
                 .bind(to_json(&client.grant_types))
                 .bind(to_json(&client.resources))
-                .bind(&client.secret_hash)
-                .execute(&mut *tx)
-                .await?;
-                not_found_if_none_affected(result)?;
-                commit_audited(tx, events).await
+                .bind(&client.secret_hash);
+                self.update_audited(query, events).await
             }
 
-            async fn sessions_of_user(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>> {
-                sqlx::query(concat!(
+            async fn sessions_of_user(
+                &self,
+                user_id: &str,
+                now: UnixTime,
+            ) -> StoreResult<Vec<Session>> {
+                let sql = concat!(
                     "SELECT ",
                     session_columns!(),
                     " FROM sessions WHERE user_id = $1 AND expires_at > $2 \
                      ORDER BY created_at DESC, sid"
-                ))
-                .bind(user_id)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(session_from_row)
-                .collect()
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(user_id).bind(now)).await
             }
 
             async fn revoke_user_access(
@@ -2344,24 +1995,26 @@ const CLAIM_JOBS: &str = concat!(
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE user_id = $1")
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
                 for delivery in deliveries {
-                    insert_backchannel_in(&mut tx, delivery).await?;
+                    insert_row(&mut *tx, INSERT_BACKCHANNEL, delivery).await?;
                 }
                 commit_audited(tx, events).await
             }
 
             async fn purge_bankid_orders(&self, before: UnixTime) -> StoreResult<u64> {
-                // Finished orders by when they finished (by creation if that time is missing), orders
-                // still pending by creation (abandoned: BankID gave up on them long ago).
+                // Finished orders by when they finished (by creation if that time is missing),
+                // orders still pending by creation (abandoned: BankID gave up on them long ago).
                 let result = sqlx::query(
                     "DELETE FROM bankid_orders WHERE \
                      (status = 'pending' AND created_at < $1) \
@@ -2373,36 +2026,30 @@ const CLAIM_JOBS: &str = concat!(
                 Ok(result.rows_affected())
             }
 
-            async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
-                sqlx::query(
-                    "SELECT user_id, client_id, scope, granted_at FROM consents \
-                     WHERE user_id = $1 AND client_id = $2",
-                )
-                .bind(user_id)
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(consent_from_row)
-                .transpose()
+            async fn consent(
+                &self,
+                user_id: &str,
+                client_id: &str,
+            ) -> StoreResult<Option<Consent>> {
+                let sql = concat!(
+                    "SELECT ",
+                    consent_columns!(),
+                    " FROM consents WHERE user_id = $1 AND client_id = $2"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(user_id).bind(client_id)).await
             }
 
             async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
-                let mut conn = self.pool.acquire().await?;
-                save_consent_in(&mut conn, consent).await
+                insert_row(&self.pool, SAVE_CONSENT, consent).await
             }
 
             async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
-                sqlx::query(
-                    "SELECT user_id, client_id, scope, granted_at FROM consents \
-                     WHERE user_id = $1 ORDER BY granted_at, client_id",
-                )
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(consent_from_row)
-                .collect()
+                let sql = concat!(
+                    "SELECT ",
+                    consent_columns!(),
+                    " FROM consents WHERE user_id = $1 ORDER BY granted_at, client_id"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(user_id)).await
             }
 
             async fn revoke_consent(
@@ -2430,7 +2077,11 @@ const CLAIM_JOBS: &str = concat!(
                 commit_audited(tx, events).await
             }
 
-            async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+            async fn revoke_access_token(
+                &self,
+                jti: &str,
+                expires_at: UnixTime,
+            ) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
                      ON CONFLICT (jti) DO NOTHING",
@@ -2443,23 +2094,22 @@ const CLAIM_JOBS: &str = concat!(
             }
 
             async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-                Ok(
-                    sqlx::query("SELECT 1 FROM revoked_access_tokens WHERE jti = $1")
-                        .bind(jti)
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .is_some(),
-                )
+                let found = sqlx::query("SELECT 1 FROM revoked_access_tokens WHERE jti = $1")
+                    .bind(jti)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(found.is_some())
             }
 
-            async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-                sqlx::query(SELECT_REFRESH_TOKEN)
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(refresh_token_from_row)
-                .transpose()
+            async fn refresh_token_by_hash(
+                &self,
+                token_hash: &str,
+            ) -> StoreResult<Option<RefreshToken>> {
+                fetch_optional(
+                    &self.pool,
+                    sqlx::query(REFRESH_TOKEN.select).bind(token_hash),
+                )
+                .await
             }
 
             async fn use_client_assertion_jti(
@@ -2511,23 +2161,22 @@ const CLAIM_JOBS: &str = concat!(
                     .execute(&mut *tx)
                     .await?;
                 for delivery in deliveries {
-                    insert_backchannel_in(&mut tx, delivery).await?;
+                    insert_row(&mut *tx, INSERT_BACKCHANNEL, delivery).await?;
                 }
                 commit_audited(tx, events).await
             }
 
-            async fn session_by_sid(&self, sid: &str, now: UnixTime) -> StoreResult<Option<Session>> {
-                sqlx::query(
-                    "SELECT id_hash, sid, user_id, auth_time, amr, acr, created_at, expires_at \
-                     FROM sessions WHERE sid = $1 AND expires_at > $2",
-                )
-                .bind(sid)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?
-                .as_ref()
-                .map(session_from_row)
-                .transpose()
+            async fn session_by_sid(
+                &self,
+                sid: &str,
+                now: UnixTime,
+            ) -> StoreResult<Option<Session>> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE sid = $1 AND expires_at > $2"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(sid).bind(now)).await
             }
 
             async fn claim_backchannel(
@@ -2536,16 +2185,7 @@ const CLAIM_JOBS: &str = concat!(
                 lease_secs: i64,
                 limit: i64,
             ) -> StoreResult<Vec<BackchannelDelivery>> {
-                let rows = self
-                    .claim_rows(CLAIM_BACKCHANNEL, now, lease_secs, limit)
-                    .await?;
-                let mut claimed = rows
-                    .iter()
-                    .map(backchannel_from_row)
-                    .collect::<StoreResult<Vec<_>>>()?;
-                // RETURNING does not keep the subquery's order.
-                claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
-                Ok(claimed)
+                self.claim(&BACKCHANNEL, now, lease_secs, limit).await
             }
 
             async fn backchannel_delivered(&self, id: &str) -> StoreResult<()> {
@@ -2558,10 +2198,7 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
+                not_found_if_none_affected(result)
             }
 
             async fn backchannel_failed(
@@ -2582,26 +2219,17 @@ const CLAIM_JOBS: &str = concat!(
                 .bind(status)
                 .execute(&self.pool)
                 .await?;
-                if result.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
+                not_found_if_none_affected(result)
             }
 
             async fn list_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>> {
-                sqlx::query(
-                    "SELECT id, client_id, uri, logout_token, status, attempts, next_attempt_at, \
-                     locked_until, last_error, created_at FROM backchannel_deliveries \
-                     ORDER BY created_at DESC, id LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(backchannel_from_row)
-                .collect()
+                let sql = concat!(
+                    "SELECT ",
+                    backchannel_columns!(),
+                    " FROM backchannel_deliveries ORDER BY created_at DESC, id LIMIT $1"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
             }
         }
-
     };
 }

@@ -106,9 +106,6 @@ impl SqliteStore {
 sql_store!(
     SqliteStore,
     sqlx::Sqlite,
-    sqlx::sqlite::SqliteRow,
-    sqlx::SqliteConnection,
-    sqlx::sqlite::SqliteQueryResult,
     backend = "sqlite",
     skip_locked = ""
 );
