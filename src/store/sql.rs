@@ -2601,7 +2601,73 @@ const CLAIM_JOBS: &str = concat!(
                 .map(backchannel_from_row)
                 .collect()
             }
+
+            // Administrators' roles (the admin console)
+
+            async fn set_admin_role(
+                &self,
+                user_id: &str,
+                role: Option<&str>,
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                match role {
+                    Some(role) => {
+                        let granted = sqlx::query(
+                            "INSERT INTO admin_roles (user_id, role, granted_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, \
+                             granted_at = excluded.granted_at",
+                        )
+                        .bind(user_id)
+                        .bind(role)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await;
+                        match granted {
+                            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound),
+                            other => other.map_err(db_err)?,
+                        };
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM admin_roles WHERE user_id = $1")
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                commit_audited(tx, events).await
+            }
+
+            async fn admin_role_of(
+                &self,
+                user_id: &str,
+            ) -> StoreResult<Option<$crate::store::AdminRoleGrant>> {
+                sqlx::query("SELECT user_id, role, granted_at FROM admin_roles WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(admin_role_from_row)
+                    .transpose()
+            }
+
+            async fn admin_roles(&self) -> StoreResult<Vec<$crate::store::AdminRoleGrant>> {
+                sqlx::query("SELECT user_id, role, granted_at FROM admin_roles ORDER BY user_id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(admin_role_from_row)
+                    .collect()
+            }
         }
 
+        fn admin_role_from_row(row: &$Row) -> StoreResult<$crate::store::AdminRoleGrant> {
+            Ok($crate::store::AdminRoleGrant {
+                user_id: row.try_get("user_id")?,
+                role: row.try_get("role")?,
+                granted_at: row.try_get("granted_at")?,
+            })
+        }
     };
 }
