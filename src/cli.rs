@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::admin::{clients, keys, users};
+use crate::admin::{clients, keys, roles, users};
 use crate::config::Config;
 use crate::server::RunningServer;
 use crate::state::{self, Overrides};
@@ -153,6 +153,17 @@ pub enum UserCommand {
         user: String,
     },
     Enable {
+        user: String,
+    },
+    /// Make a user (by id or email) an administrator of the console at /admin: `admin` (everything)
+    /// or `support` (customers' accounts only).
+    GrantAdmin {
+        user: String,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "support"])]
+        role: String,
+    },
+    /// Take a user's administrator role away (their console access ends at once).
+    RevokeAdmin {
         user: String,
     },
 }
@@ -306,6 +317,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserCommand::Enable { user } => {
                     print_json(&users::set_disabled(&state, &Caller::system(), &user, false).await?)
+                }
+                UserCommand::GrantAdmin { user, role } => {
+                    let role = roles::Role::parse(&role).context("the role is admin or support")?;
+                    print_json(&roles::grant(&state, &Caller::system(), &user, role).await?)
+                }
+                UserCommand::RevokeAdmin { user } => {
+                    print_json(&roles::revoke(&state, &Caller::system(), &user).await?)
                 }
             }
         }

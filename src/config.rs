@@ -28,6 +28,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "mail",
     "branding",
     "account",
+    "audit",
+    "admin",
     "bankid",
     "tls",
     "metrics",
@@ -71,6 +73,7 @@ pub struct Config {
     pub branding: BrandingConfig,
     pub account: AccountConfig,
     pub audit: AuditConfig,
+    pub admin: AdminConfig,
     pub bankid: BankIdConfig,
     pub tls: TlsConfig,
     pub metrics: MetricsConfig,
@@ -204,6 +207,21 @@ pub struct BrandingConfig {
 pub struct AuditConfig {
     /// Days an audit event is kept.
     pub retention_days: i64,
+}
+
+/// The admin console.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// A change in the console needs a login (password or BankID) at most this many minutes
+    /// old; an older one is asked again first.
+    pub step_up_minutes: i64,
+}
+
+impl AdminConfig {
+    pub fn step_up_secs(&self) -> i64 {
+        self.step_up_minutes * 60
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -606,6 +624,12 @@ impl Config {
                 "must be a single scope token",
             ));
         }
+        if !(1..=24 * 60).contains(&self.admin.step_up_minutes) {
+            return Err(invalid(
+                "admin.step_up_minutes",
+                "must be between 1 and 1440 minutes",
+            ));
+        }
         if self.account.min_password_length < 8 {
             return Err(invalid("account.min_password_length", "must be at least 8"));
         }
@@ -740,6 +764,15 @@ mod tests {
         config.metrics.listen = "localhost".into();
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("`metrics.listen`"), "{message}");
+    }
+
+    #[test]
+    fn the_console_step_up_is_fifteen_minutes_and_bounded() {
+        let mut config = Config::defaults();
+        assert_eq!(config.admin.step_up_secs(), 15 * 60);
+        config.admin.step_up_minutes = 0;
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("`admin.step_up_minutes`"), "{message}");
     }
 
     #[test]

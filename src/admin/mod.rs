@@ -1,10 +1,12 @@
-//! Administration: the service functions behind the admin API, the CLI and (later) the console.
+//! Administration: the service functions behind the admin API, the CLI and the console.
 //! Every write takes the [`Caller`](crate::audit::Caller) it is audited as.
 
 pub mod audit_trail;
 pub mod clients;
 pub mod keys;
+pub mod overview;
 pub mod pages;
+pub mod roles;
 pub mod users;
 
 use serde::Serialize;

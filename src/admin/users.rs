@@ -4,14 +4,19 @@
 use serde::Serialize;
 
 use crate::account::links::{Purpose, link_sent_event, prepare_link};
+use std::collections::HashMap;
+
 use crate::account::users::valid_email;
 use crate::audit::{Actor, Caller, kinds};
+use crate::identity::personnummer::Personnummer;
+use crate::identity::sealed::{blind_index, today_in_sweden};
 use crate::login::password::normalize_email;
 use crate::state::AppState;
 use crate::store::{Consent, Session, StoreError, User, UserQuery, UserSummary};
 
 use super::AdminError;
 use super::pages::{Page, decode_cursor, limit, page};
+use super::roles::Role;
 
 pub use crate::account::users::UserView;
 
@@ -46,12 +51,14 @@ pub struct UserDetails {
     pub has_personnummer: bool,
     /// BankID has verified the personnummer: the user can log in with BankID.
     pub bankid_linked: bool,
+    /// Their role in the admin console, if they are an administrator.
+    pub admin_role: Option<Role>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl UserDetails {
-    fn of(summary: &UserSummary) -> UserDetails {
+    fn of(summary: &UserSummary, admin_role: Option<Role>) -> UserDetails {
         let user = &summary.user;
         let status = if user.disabled {
             "disabled"
@@ -71,6 +78,7 @@ impl UserDetails {
             has_password: user.password_hash.is_some(),
             has_personnummer: summary.has_personnummer,
             bankid_linked: summary.bankid_linked,
+            admin_role,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -191,15 +199,40 @@ pub async fn create(
         other => other.into(),
     })?;
     tracing::info!(user_id = %user.id, invited = new.invite, "user created");
-    Ok(UserDetails::of(&UserSummary {
-        user,
-        has_personnummer: false,
-        bankid_linked: false,
-    }))
+    Ok(UserDetails::of(
+        &UserSummary {
+            user,
+            has_personnummer: false,
+            bankid_linked: false,
+        },
+        None,
+    ))
 }
 
+/// A search term that is a whole, valid personnummer (any of its written forms).
+pub fn personnummer_in(state: &AppState, term: &str) -> Option<Personnummer> {
+    Personnummer::parse(term, today_in_sweden(state)).ok()
+}
+
+/// Users matching the filter. A search that is a whole personnummer finds the accounts holding
+/// it (verified or typed in), through the blind index: the number itself is never compared or
+/// stored in the clear.
 pub async fn search(state: &AppState, filter: UserFilter) -> Result<Page<UserDetails>, AdminError> {
     let limit = limit(filter.limit)?;
+    if let Some(pnr) = filter
+        .search
+        .as_deref()
+        .and_then(|term| personnummer_in(state, term))
+    {
+        return holders_of(state, &pnr, &filter).await;
+    }
+    let roles: HashMap<String, Role> = state
+        .store
+        .admin_roles()
+        .await?
+        .into_iter()
+        .filter_map(|g| Some((g.user_id, Role::parse(&g.role)?)))
+        .collect();
     let query = UserQuery {
         search: filter.search.filter(|s| !s.trim().is_empty()),
         disabled: filter.disabled,
@@ -211,8 +244,48 @@ pub async fn search(state: &AppState, filter: UserFilter) -> Result<Page<UserDet
     let rows = state.store.search_users(&query).await?;
     let page = page(rows, limit, |s| (s.user.created_at, s.user.id.clone()));
     Ok(Page {
-        items: page.items.iter().map(UserDetails::of).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|s| UserDetails::of(s, roles.get(&s.user.id).copied()))
+            .collect(),
         next_cursor: page.next_cursor,
+    })
+}
+
+/// The accounts holding `pnr`, the filter's other conditions applied; one page (a number is on
+/// at most a few accounts).
+async fn holders_of(
+    state: &AppState,
+    pnr: &Personnummer,
+    filter: &UserFilter,
+) -> Result<Page<UserDetails>, AdminError> {
+    let index = blind_index(state, pnr);
+    let mut ids: Vec<String> = state
+        .store
+        .verified_personnummer_by_index(&index)
+        .await?
+        .map(|p| p.user_id)
+        .into_iter()
+        .collect();
+    // No account has an empty id, so this leaves none out.
+    for user in state.store.unverified_holders(&index, "").await? {
+        ids.push(user.id);
+    }
+    let mut items = Vec::new();
+    for id in ids {
+        let user = details(state, &id).await?;
+        let wanted = filter.disabled.is_none_or(|d| d == user.disabled)
+            && filter.has_password.is_none_or(|p| p == user.has_password)
+            && filter.bankid_linked.is_none_or(|b| b == user.bankid_linked);
+        if wanted {
+            items.push(user);
+        }
+    }
+    items.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(Page {
+        items,
+        next_cursor: None,
     })
 }
 
@@ -244,11 +317,15 @@ pub async fn find(state: &AppState, id_or_email: &str) -> Result<User, AdminErro
 pub async fn details(state: &AppState, id_or_email: &str) -> Result<UserDetails, AdminError> {
     let user = find(state, id_or_email).await?;
     let personnummer = state.store.personnummer_of(&user.id).await?;
-    Ok(UserDetails::of(&UserSummary {
-        has_personnummer: personnummer.is_some(),
-        bankid_linked: personnummer.is_some_and(|p| p.bankid_linked_at.is_some()),
-        user,
-    }))
+    let role = super::roles::role_of(state, &user.id).await?;
+    Ok(UserDetails::of(
+        &UserSummary {
+            has_personnummer: personnummer.is_some(),
+            bankid_linked: personnummer.is_some_and(|p| p.bankid_linked_at.is_some()),
+            user,
+        },
+        role,
+    ))
 }
 
 /// Changes name and/or language.

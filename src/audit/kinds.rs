@@ -28,6 +28,8 @@ pub const CLIENT_UPDATED: &str = "client.updated";
 pub const CLIENT_SECRET_ROTATED: &str = "client.secret_rotated";
 pub const CLIENT_DELETED: &str = "client.deleted";
 pub const KEY_ROTATED: &str = "key.rotated";
+pub const ADMIN_ROLE_GRANTED: &str = "admin_role.granted";
+pub const ADMIN_ROLE_REVOKED: &str = "admin_role.revoked";
 
 /// Every kind, for validating a query's filter.
 pub const ALL: &[&str] = &[
@@ -59,4 +61,6 @@ pub const ALL: &[&str] = &[
     CLIENT_SECRET_ROTATED,
     CLIENT_DELETED,
     KEY_ROTATED,
+    ADMIN_ROLE_GRANTED,
+    ADMIN_ROLE_REVOKED,
 ];

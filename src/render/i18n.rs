@@ -219,6 +219,9 @@ mod tests {
             ("days", FluentValue::from(7)),
             ("minutes", FluentValue::from(60)),
             ("min", FluentValue::from(10)),
+            ("email", FluentValue::from("agnes@example.se")),
+            ("term", FluentValue::from("karin")),
+            ("number", FluentValue::from("1981****-****")),
         ]
     }
 

@@ -38,6 +38,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/account.html"),
     ),
     (
+        "pages/admin/layout.html",
+        include_str!("../../templates/pages/admin/layout.html"),
+    ),
+    (
+        "pages/admin/users.html",
+        include_str!("../../templates/pages/admin/users.html"),
+    ),
+    (
+        "pages/admin/user.html",
+        include_str!("../../templates/pages/admin/user.html"),
+    ),
+    (
+        "pages/admin/invite.html",
+        include_str!("../../templates/pages/admin/invite.html"),
+    ),
+    (
         "pages/set_password.html",
         include_str!("../../templates/pages/set_password.html"),
     ),

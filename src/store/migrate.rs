@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004", "consent_logout_revocation"),
     migration!(5, "0005", "safe_to_deploy"),
     migration!(6, "0006", "admin_audit"),
+    migration!(7, "0007", "admin_roles"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

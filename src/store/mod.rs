@@ -513,6 +513,21 @@ pub trait Store: Send + Sync + 'static {
         now: UnixTime,
         events: &[AuditEvent],
     ) -> StoreResult<()>;
+
+    // Administrators' roles (the admin console)
+
+    /// Gives the user `role`, replacing the one they had, or takes their role away with `None`
+    /// (idempotent). `NotFound` when there is no such user.
+    async fn set_admin_role(
+        &self,
+        user_id: &str,
+        role: Option<&str>,
+        now: UnixTime,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
+    async fn admin_role_of(&self, user_id: &str) -> StoreResult<Option<AdminRoleGrant>>;
+    /// Every user who has a role, by user id.
+    async fn admin_roles(&self) -> StoreResult<Vec<AdminRoleGrant>>;
 }
 
 /// How long a caller waits for a connection when none is free, unless configured.

@@ -433,3 +433,11 @@ pub struct PoolStats {
     /// The pool's limit.
     pub max: u32,
 }
+
+/// A user's administrator role (`admin` or `support`), and since when they hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminRoleGrant {
+    pub user_id: String,
+    pub role: String,
+    pub granted_at: UnixTime,
+}

@@ -205,7 +205,7 @@ macro_rules! sql_store {
         use sqlx::Row as _;
 
         use $crate::store::{
-            AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
+            AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
             Consumed, Grant, Job, OutboxEmail, PasswordChange, PendingAuthorization,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
@@ -273,6 +273,7 @@ macro_rules! sql_store {
                 finished_at,
             }
             Consent { user_id, client_id, scope, granted_at }
+            AdminRoleGrant { user_id, role, granted_at }
             BackchannelDelivery {
                 id, client_id, uri, logout_token, status, attempts, next_attempt_at, locked_until,
                 last_error, created_at,
@@ -2229,6 +2230,50 @@ macro_rules! sql_store {
                     " FROM backchannel_deliveries ORDER BY created_at DESC, id LIMIT $1"
                 );
                 fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
+            }
+
+            // Administrators' roles (the admin console)
+
+            async fn set_admin_role(
+                &self,
+                user_id: &str,
+                role: Option<&str>,
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                match role {
+                    Some(role) => {
+                        sqlx::query(
+                            "INSERT INTO admin_roles (user_id, role, granted_at) \
+                             VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE \
+                             SET role = excluded.role, granted_at = excluded.granted_at",
+                        )
+                        .bind(user_id)
+                        .bind(role)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(missing_or_db_err)?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM admin_roles WHERE user_id = $1")
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                commit_audited(tx, events).await
+            }
+
+            async fn admin_role_of(&self, user_id: &str) -> StoreResult<Option<AdminRoleGrant>> {
+                let sql = "SELECT user_id, role, granted_at FROM admin_roles WHERE user_id = $1";
+                fetch_optional(&self.pool, sqlx::query(sql).bind(user_id)).await
+            }
+
+            async fn admin_roles(&self) -> StoreResult<Vec<AdminRoleGrant>> {
+                let sql = "SELECT user_id, role, granted_at FROM admin_roles ORDER BY user_id";
+                fetch_all(&self.pool, sqlx::query(sql)).await
             }
         }
     };

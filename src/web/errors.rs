@@ -44,6 +44,13 @@ pub enum WebError {
     /// Not an error for the person: go there first (a login page, say).
     #[error("redirect to {0}")]
     Redirect(String),
+    /// The person is logged in but may not see this (the admin console to a customer): the
+    /// plain error page, saying nothing about what is here.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such page, or nothing behind the id in it.
+    #[error("not found")]
+    NotFound,
     /// The error, shown in this language (the one of the form the person sent).
     #[error("{1}")]
     InLang(&'static str, Box<WebError>),
@@ -87,6 +94,22 @@ impl From<InternalError> for WebError {
 impl From<StoreError> for WebError {
     fn from(error: StoreError) -> Self {
         WebError::Internal(error.into())
+    }
+}
+
+impl From<crate::admin::AdminError> for WebError {
+    /// What a console handler did not answer itself: an unknown id is a 404, a refused request
+    /// a 400 page, anything else ours.
+    fn from(error: crate::admin::AdminError) -> Self {
+        use crate::admin::AdminError;
+        match error {
+            AdminError::NotFound(_) => WebError::NotFound,
+            AdminError::Invalid(_) | AdminError::Conflict(_) => {
+                WebError::page(PageError::BadRequest)
+            }
+            AdminError::Store(e) => e.into(),
+            other => internal(other),
+        }
     }
 }
 
@@ -187,6 +210,20 @@ fn render(
             None,
         ),
         WebError::Internal(error) => internal_page(state, negotiated, request_id, &error),
+        WebError::Forbidden => error_page(
+            state,
+            negotiated,
+            StatusCode::FORBIDDEN,
+            "error-forbidden",
+            None,
+        ),
+        WebError::NotFound => error_page(
+            state,
+            negotiated,
+            StatusCode::NOT_FOUND,
+            "error-not-found",
+            None,
+        ),
         WebError::Authorize(AuthorizeError::Page(error)) => {
             render(state, WebError::page(error), negotiated, request_id)
         }

@@ -25,6 +25,8 @@ use super::pages::{CsrfToken, allow_form_redirect_to, language_links, page, redi
 pub struct LoginQuery {
     req: Option<String>,
     next: Option<String>,
+    /// Someone logged in is asked to log in again (the admin console before a change).
+    reauth: Option<String>,
 }
 
 /// Where a login leads: back into an app's authorization request, or to one of our own pages.
@@ -84,6 +86,7 @@ struct LoginView<'a> {
     target: &'a LoginTarget,
     email: &'a str,
     error_key: Option<&'a str>,
+    reauth: bool,
 }
 
 async fn render_login(
@@ -133,6 +136,7 @@ async fn render_login(
         csrf => csrf.token.clone(),
         email => view.email,
         error_key => view.error_key,
+        reauth => view.reauth,
         client_name => client_name,
         bankid_enabled => state.bankid.is_some(),
         password_allowed => password_allowed,
@@ -161,6 +165,7 @@ pub async fn login_page(
         target: &target,
         email: &email,
         error_key: None,
+        reauth: query.reauth.is_some(),
     };
     render_login(&state, &headers, StatusCode::OK, view).await
 }
@@ -195,6 +200,7 @@ pub async fn login_submit(
                 target: &target,
                 email,
                 error_key: Some(key),
+                reauth: false,
             };
             return render_login(&state, &headers, status, view).await;
         }

@@ -2,6 +2,7 @@
 
 pub mod account_page;
 pub mod admin_api;
+pub mod admin_console;
 pub mod bankid_handlers;
 pub mod consent_handlers;
 pub mod dev_bankid_handlers;
@@ -101,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         router = router.merge(dev_bankid_handlers::routes());
     }
     router
+        .merge(admin_console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

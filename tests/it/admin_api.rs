@@ -1265,3 +1265,118 @@ async fn the_openapi_document_describes_every_route() {
             .contains(&json!("client_credentials"))
     );
 }
+
+#[tokio::test]
+async fn a_users_console_role_is_set_and_cleared_with_the_write_scope() {
+    let server = TestServer::start().await;
+    let user = server
+        .create_user(
+            "agnes@leasify.se",
+            "Agnes Admin",
+            "correct horse battery staple",
+        )
+        .await;
+    let (id, secret) = machine_client(&server, ALL_ADMIN_SCOPES).await;
+    let token = admin_token(&server, &id, &secret, ALL_ADMIN_SCOPES).await;
+    let (reader_id, reader_secret) = machine_client(&server, "admin:users:read").await;
+    let reader = admin_token(&server, &reader_id, &reader_secret, "admin:users:read").await;
+    let path = format!("/users/{user}/admin-role");
+    let put = async |token: &str, body: Value, key: Option<&str>| {
+        call(
+            &server,
+            reqwest::Method::PUT,
+            &path,
+            Some(token),
+            Some(body),
+            key,
+        )
+        .await
+    };
+
+    let shown = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/users/{user}"),
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown.body["admin_role"], Value::Null, "{}", shown.body);
+
+    let refused = put(&reader, json!({"role": "admin"}), None).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "read scope only");
+    let invalid = put(&token, json!({"role": "root"}), None).await;
+    assert_problem(&invalid, StatusCode::UNPROCESSABLE_ENTITY, "unknown role");
+    assert_eq!(field_errors(&invalid), ["role"]);
+    let unknown = put(&token, json!({"role": "admin", "extra": 1}), None).await;
+    assert_problem(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown field");
+
+    let granted = put(&token, json!({"role": "support"}), Some("role-1")).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    assert_eq!(granted.body["admin_role"], "support");
+    let replayed = put(&token, json!({"role": "support"}), Some("role-1")).await;
+    assert_eq!(replayed.status, StatusCode::OK);
+    assert_eq!(
+        replayed
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let listed = call(
+        &server,
+        reqwest::Method::GET,
+        "/users",
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed.body["items"][0]["admin_role"], "support",
+        "{}",
+        listed.body
+    );
+
+    let cleared = call(
+        &server,
+        reqwest::Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert_eq!(cleared.body["admin_role"], Value::Null);
+    let nobody = call(
+        &server,
+        reqwest::Method::PUT,
+        "/users/nobody/admin-role",
+        Some(&token),
+        Some(json!({"role": "admin"})),
+        None,
+    )
+    .await;
+    assert_problem(&nobody, StatusCode::NOT_FOUND, "unknown user");
+
+    // Audited with the calling client.
+    let events = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/audit-events?user_id={user}"),
+        Some(&token),
+        None,
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_id"] == id.as_str())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["admin_role.revoked", "admin_role.granted"]);
+}

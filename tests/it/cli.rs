@@ -944,3 +944,79 @@ async fn refresh_chains_survive_kill_9() {
     assert!(rotated_total > 8, "refreshes went on: {rotated_total}");
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grant_and_revoke_admin_roles() {
+    let install = Install::new().await;
+    let created = install.json(&[
+        "user",
+        "create",
+        "--email",
+        "agnes@leasify.se",
+        "--name",
+        "Agnes",
+    ]);
+    assert_eq!(created["admin_role"], Value::Null);
+
+    let granted = install.json(&["user", "grant-admin", "agnes@leasify.se"]);
+    assert_eq!(granted["admin_role"], "admin", "{granted}");
+    let id = granted["id"].as_str().unwrap().to_string();
+    let support = install.json(&["user", "grant-admin", &id, "--role", "support"]);
+    assert_eq!(support["admin_role"], "support", "{support}");
+    let listed = install.json(&["user", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    let unknown_role = ["user", "grant-admin", "agnes@leasify.se", "--role", "root"];
+    assert_failure(&install.run(&unknown_role), &unknown_role);
+    let unknown_user = ["user", "grant-admin", "nobody@leasify.se"];
+    assert_failure(&install.run(&unknown_user), &unknown_user);
+
+    let revoked = install.json(&["user", "revoke-admin", "agnes@leasify.se"]);
+    assert_eq!(revoked["admin_role"], Value::Null, "{revoked}");
+    // Twice is fine.
+    install.json(&["user", "revoke-admin", "agnes@leasify.se"]);
+
+    // Audited as the system, the role named.
+    let server = install.server().await;
+    let events = server
+        .state
+        .store
+        .audit_events(&leasify_id::store::AuditQuery {
+            user_id: Some(id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut roles: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e.kind.starts_with("admin_role."))
+        .map(|e| (e.kind.clone(), e.details.clone()))
+        .collect();
+    roles.reverse();
+    assert_eq!(
+        roles,
+        [
+            ("admin_role.granted".into(), r#"{"role":"admin"}"#.into()),
+            ("admin_role.granted".into(), r#"{"role":"support"}"#.into()),
+            ("admin_role.revoked".into(), r#"{"role":"support"}"#.into()),
+        ]
+    );
+    assert!(events.iter().all(|e| e.actor_type == "system"));
+
+    // The step-up limit is a configuration key like the others, with an environment override.
+    let output = install.run_with(
+        &["config", "check"],
+        &[("LEASIFY_ADMIN__STEP_UP_MINUTES", "5")],
+        None,
+    );
+    assert_success(&output, &["config", "check"]);
+    assert!(text(&output.stdout).contains("step_up_minutes = 5"));
+    let output = install.run_with(
+        &["config", "check"],
+        &[("LEASIFY_ADMIN__STEP_UP_MINUTES", "0")],
+        None,
+    );
+    assert_failure(&output, &["config", "check"]);
+    assert!(text(&output.stderr).contains("admin.step_up_minutes"));
+}

@@ -10,6 +10,8 @@ mod common;
 mod account_emails;
 mod accounts;
 mod admin_api;
+mod admin_console;
+mod admin_console_browser;
 mod architecture;
 mod bankid_client;
 mod bankid_dev_app;

@@ -41,6 +41,7 @@ macro_rules! suite {
 }
 
 mod accounts;
+mod admin_roles;
 mod bankid;
 mod databases;
 mod logout;

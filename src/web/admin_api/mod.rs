@@ -47,6 +47,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/users/{id}/sessions/{sid}",
             axum::routing::delete(users::revoke_session),
         )
+        .route(
+            "/users/{id}/admin-role",
+            axum::routing::put(users::set_admin_role).delete(users::revoke_admin_role),
+        )
         .route("/users/{id}/consents", get(users::consents))
         .route(
             "/users/{id}/consents/{client_id}",

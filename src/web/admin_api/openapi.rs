@@ -22,7 +22,7 @@ use super::{audit, clients, keys, users};
         users::list, users::create, users::get, users::update, users::resend_invitation,
         users::disable, users::enable, users::remove_personnummer, users::delete,
         users::sessions, users::revoke_access, users::revoke_session, users::consents,
-        users::revoke_consent,
+        users::revoke_consent, users::set_admin_role, users::revoke_admin_role,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret,
         clients::delete,
         keys::list, keys::rotate,

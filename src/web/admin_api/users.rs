@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::admin::pages::Page;
+use crate::admin::roles::{self, Role};
 use crate::admin::users::{self, ConsentView, NewUser, SessionView, UserDetails, UserFilter};
 use crate::store::AuditEvent;
 use crate::web::extract::AppStateArc;
@@ -46,12 +47,21 @@ pub struct UpdateUser {
     pub locale: Option<String>,
 }
 
+/// An administrator's role in the console.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAdminRole {
+    /// `admin` (everything) or `support` (customers' accounts only: no apps, no keys).
+    #[schema(example = "support")]
+    pub role: String,
+}
+
 /// Search and filters of the user list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserListParams {
-    /// A part of the email or the name.
+    /// A part of the email or the name, or a whole personnummer (found through its blind index).
     pub q: Option<String>,
     pub disabled: Option<bool>,
     pub has_password: Option<bool>,
@@ -346,4 +356,33 @@ pub async fn revoke_consent(
         users::revoke_consent(&state, &caller.caller, &path.id, &path.client_id).await?;
     }
     Ok(no_content())
+}
+
+#[utoipa::path(put, path = "/users/{id}/admin-role", tag = "users", params(UserPath),
+    request_body = SetAdminRole,
+    responses((status = 200, body = UserDetails)),
+    security(("bearer" = ["admin:users:write"])))]
+pub async fn set_admin_role(
+    State(state): State<AppStateArc>,
+    caller: AdminCaller,
+    Path(path): Path<UserPath>,
+    ApiJson(body): ApiJson<SetAdminRole>,
+) -> Result<Response, ApiError> {
+    caller.require(WRITE)?;
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| crate::admin::AdminError::invalid("role", "must be admin or support"))?;
+    let change = roles::grant(&state, &caller.caller, &path.id, role);
+    user_write(&state, &caller, StatusCode::OK, change).await
+}
+
+#[utoipa::path(delete, path = "/users/{id}/admin-role", tag = "users", params(UserPath),
+    responses((status = 200, body = UserDetails)),
+    security(("bearer" = ["admin:users:write"])))]
+pub async fn revoke_admin_role(
+    State(state): State<AppStateArc>,
+    caller: AdminCaller,
+    Path(path): Path<UserPath>,
+) -> Result<Response, ApiError> {
+    let change = roles::revoke(&state, &caller.caller, &path.id);
+    user_write(&state, &caller, StatusCode::OK, change).await
 }
