@@ -121,18 +121,32 @@ pub async fn authenticate(
     };
     let unknown = || TokenError::invalid_client("Client authentication failed.");
     let client = state.clients.get(&client_id).await?.ok_or_else(unknown)?;
+    if accepts(state, &client, secret.as_deref()) {
+        return Ok(client);
+    }
+    // The row in memory may predate a new secret set by the CLI or another instance: read it
+    // again before refusing, so a new secret works at once (a rotated-out one lasts at most the
+    // cache's lifetime).
+    state.clients.forget(&client_id);
+    let client = state.clients.get(&client_id).await?.ok_or_else(unknown)?;
+    if accepts(state, &client, secret.as_deref()) {
+        return Ok(client);
+    }
+    Err(unknown())
+}
+
+/// Whether `secret` (or its absence, for a public client) authenticates `client`.
+fn accepts(state: &AppState, client: &Client, secret: Option<&str>) -> bool {
     match (
         client.token_endpoint_auth_method.as_str(),
         &client.secret_hash,
         secret,
     ) {
-        ("client_secret_basic" | "client_secret_post", Some(hash), Some(secret))
-            if state.hmac.verify_hex(secret.as_bytes(), hash) =>
-        {
-            Ok(client)
+        ("client_secret_basic" | "client_secret_post", Some(hash), Some(secret)) => {
+            state.hmac.verify_hex(secret.as_bytes(), hash)
         }
-        ("none", _, None) => Ok(client),
-        _ => Err(unknown()),
+        ("none", _, None) => true,
+        _ => false,
     }
 }
 
