@@ -3,6 +3,7 @@
 
 pub mod audit_trail;
 pub mod clients;
+pub mod csv;
 pub mod keys;
 pub mod overview;
 pub mod pages;

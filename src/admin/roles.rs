@@ -17,8 +17,8 @@ use super::users::{self, UserDetails};
 pub enum Role {
     /// Everything: users, apps, signing keys, the audit trail.
     Admin,
-    /// Leasify's support desk: customers' accounts only (invite, resend, disable and enable,
-    /// end sessions), never apps or keys.
+    /// Leasify's support desk: customers' accounts (invite, resend, disable and enable, end
+    /// sessions) and reading the audit trail; never apps or keys.
     Support,
 }
 
@@ -49,7 +49,7 @@ impl Role {
     pub fn may(self, area: Area) -> bool {
         match self {
             Role::Admin => true,
-            Role::Support => area == Area::Users,
+            Role::Support => matches!(area, Area::Users | Area::Audit),
         }
     }
 }
@@ -129,12 +129,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn support_gets_users_only_and_admin_everything() {
+    fn support_gets_users_and_the_audit_trail_and_admin_everything() {
         for area in [Area::Users, Area::Clients, Area::Keys, Area::Audit] {
             assert!(Role::Admin.may(area), "{area:?}");
         }
         assert!(Role::Support.may(Area::Users));
-        for area in [Area::Clients, Area::Keys, Area::Audit] {
+        assert!(Role::Support.may(Area::Audit));
+        for area in [Area::Clients, Area::Keys] {
             assert!(!Role::Support.may(area), "support may not touch {area:?}");
         }
     }

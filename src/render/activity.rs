@@ -39,7 +39,7 @@ fn last_sunday(year: i32, month: Month) -> Date {
 }
 
 /// Sweden's offset from UTC at `unix`: +2 h in summer time, +1 h otherwise.
-fn sweden_offset_secs(unix: i64) -> i64 {
+pub fn sweden_offset_secs(unix: i64) -> i64 {
     let utc = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let year = utc.year();
     let change = |month| {

@@ -218,6 +218,7 @@ mod tests {
         vec![
             ("days", FluentValue::from(7)),
             ("minutes", FluentValue::from(60)),
+            ("hours", FluentValue::from(24)),
             ("min", FluentValue::from(10)),
             ("email", FluentValue::from("agnes@example.se")),
             ("term", FluentValue::from("karin")),

@@ -54,6 +54,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/admin/invite.html"),
     ),
     (
+        "pages/admin/keys.html",
+        include_str!("../../templates/pages/admin/keys.html"),
+    ),
+    (
+        "pages/admin/audit.html",
+        include_str!("../../templates/pages/admin/audit.html"),
+    ),
+    (
         "pages/set_password.html",
         include_str!("../../templates/pages/set_password.html"),
     ),

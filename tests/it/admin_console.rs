@@ -1,13 +1,14 @@
 //! The admin console over real HTTP: who gets in (a login through our page, a role; everyone
 //! else a 403 everywhere under /admin), the CSRF token and the recent login every change needs,
 //! the support role, and the users' pages: search (a personnummer only ever shown masked),
-//! pages of the list, invitations, disabling and deleting with its typed confirmation.
+//! pages of the list, invitations, disabling and deleting with its typed confirmation; the
+//! signing keys (admin only) and their rotation; the event log's filters, pages and CSV export.
 
 use reqwest::StatusCode;
 
 use crate::common::{Browser, Form, Response, TestServer};
 use leasify_id::admin::roles::{self, Role};
-use leasify_id::audit::{Caller, kinds};
+use leasify_id::audit::{Caller, Origin, kinds, with_origin};
 use leasify_id::store::AuditQuery;
 
 const PASSWORD: &str = "Blåbärssylt-på-taket-42";
@@ -248,10 +249,11 @@ async fn support_manages_customers_but_no_apps_or_keys() {
     assert!(is_disabled(&server, &customer).await);
 
     // What support may not touch: the check every apps and keys page will make.
-    for area in [roles::Area::Clients, roles::Area::Keys, roles::Area::Audit] {
+    for area in [roles::Area::Clients, roles::Area::Keys] {
         assert!(!Role::Support.may(area), "{area:?}");
         assert!(Role::Admin.may(area), "{area:?}");
     }
+    assert!(Role::Support.may(roles::Area::Audit));
 }
 
 #[tokio::test]
@@ -594,4 +596,303 @@ async fn deleting_needs_the_email_typed_and_not_ones_own_account() {
         );
     }
     assert!(!is_disabled(&server, &admin).await);
+}
+
+#[tokio::test]
+async fn the_keys_page_shows_the_keys_and_rotates_them_after_a_fresh_login() {
+    let server = TestServer::start_with(|config| config.admin.step_up_minutes = 5).await;
+    let (mut browser, admin, _) = admin_and_customer(&server, Role::Admin).await;
+    let before = server.state.keys.list().await.unwrap();
+    assert!(!before.is_empty());
+
+    let page = browser.get(&server.url("/admin/keys")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    assert!(
+        page.body.contains("<h1>Signeringsnycklar</h1>"),
+        "{}",
+        page.body
+    );
+    for key in &before {
+        assert!(page.body.contains(&key.kid), "{} not shown", key.kid);
+    }
+    assert!(page.body.contains("Signerar nu"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"aria-current="page">Signeringsnycklar"#)
+    );
+    let english = browser.get(&server.url("/admin/keys?lang=en")).await;
+    assert!(english.body.contains("<h1>Signing keys</h1>"));
+
+    // Without the box ticked nothing happens.
+    let form = Form::find(&page, "form[action='/admin/keys/rotate']").expect("a rotate form");
+    let mut unconfirmed = form.fields.clone();
+    unconfirmed.retain(|(k, _)| k != "confirm");
+    let refused = browser
+        .post_form(&server.url("/admin/keys/rotate"), &unconfirmed)
+        .await;
+    assert_eq!(
+        location(&refused),
+        "/admin/keys?notice=confirm-first&lang=sv"
+    );
+    assert_eq!(server.state.keys.list().await.unwrap().len(), before.len());
+
+    // A login older than the step-up limit is asked for again, and comes back here.
+    server.clock.advance(5 * 60 + 1);
+    let mut confirmed = form.fields.clone();
+    confirmed.retain(|(k, _)| k != "confirm");
+    confirmed.push(("confirm".into(), "yes".into()));
+    let asked = browser
+        .post_form(&server.url("/admin/keys/rotate"), &confirmed)
+        .await;
+    assert_eq!(
+        location(&asked),
+        "/login?next=%2Fadmin%2Fkeys&reauth=1&lang=sv"
+    );
+    assert_eq!(server.state.keys.list().await.unwrap().len(), before.len());
+    let login = browser.follow(asked).await;
+    let back = submit_login(&mut browser, &login, ADMIN).await;
+    assert_eq!(back.url.path(), "/admin/keys", "{}", back.describe());
+    let mut form = Form::find(&back, "form[action='/admin/keys/rotate']").unwrap();
+    form.fields.retain(|(k, _)| k != "confirm");
+    form.fields.push(("confirm".into(), "yes".into()));
+    let done = browser.post_form(form.action.as_str(), &form.fields).await;
+    assert_eq!(location(&done), "/admin/keys?notice=rotated&lang=sv");
+
+    let after = server.state.keys.list().await.unwrap();
+    assert!(after.len() > before.len(), "{after:?}");
+    let shown = browser.follow(done).await;
+    assert!(shown.body.contains("Nya nycklar är publicerade."));
+    assert!(shown.body.contains("Nästa"), "{}", shown.body);
+    for key in after.iter().filter(|k| k.status == "next") {
+        assert!(shown.body.contains(&key.kid));
+    }
+
+    // Audited with the person as actor.
+    let events = server
+        .state
+        .store
+        .audit_events(&AuditQuery {
+            kind: Some(kinds::KEY_ROTATED.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!events.is_empty());
+    for event in &events {
+        assert_eq!(event.actor_type, "user");
+        assert_eq!(event.actor_id.as_deref(), Some(admin.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn support_is_refused_the_keys_but_reads_the_audit_trail() {
+    let server = TestServer::start().await;
+    let (mut browser, _, _) = admin_and_customer(&server, Role::Support).await;
+    let before = server.state.keys.list().await.unwrap().len();
+    let users = browser.get(&server.url("/admin/users")).await;
+    assert!(!users.body.contains("/admin/keys"), "no link to the keys");
+    assert!(users.body.contains("/admin/audit"));
+
+    let keys = browser.get(&server.url("/admin/keys")).await;
+    assert_refused(&keys, "GET /admin/keys as support");
+    let csrf = Form::find(&users, "form[action='/admin/users/search']")
+        .and_then(|f| f.get("csrf").map(str::to_string))
+        .unwrap();
+    let fields = vec![
+        ("csrf".to_string(), csrf),
+        ("confirm".to_string(), "yes".to_string()),
+    ];
+    let rotate = browser
+        .post_form(&server.url("/admin/keys/rotate"), &fields)
+        .await;
+    assert_refused(&rotate, "POST /admin/keys/rotate as support");
+    assert_eq!(server.state.keys.list().await.unwrap().len(), before);
+
+    let audit = browser.get(&server.url("/admin/audit")).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.describe());
+    assert!(audit.body.contains("<h1>Händelselogg</h1>"));
+    assert!(
+        audit.body.contains("<code>login.succeeded</code>"),
+        "{}",
+        audit.body
+    );
+    let csv = browser.get(&server.url("/admin/audit.csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_customer_is_refused_the_keys_and_the_audit_trail() {
+    let server = TestServer::start().await;
+    person(&server, CUSTOMER, None).await;
+    let (mut browser, account) = log_in_at(&server, CUSTOMER, "/account").await;
+    let csrf = Form::find(&account, "form[action='/account/profile']")
+        .and_then(|f| f.get("csrf").map(str::to_string))
+        .expect("a CSRF token");
+    for path in [
+        "/admin/keys",
+        "/admin/audit",
+        "/admin/audit.csv",
+        "/admin/audit?type=login.succeeded",
+    ] {
+        let page = browser.get(&server.url(path)).await;
+        assert_refused(&page, &format!("GET {path}"));
+    }
+    let before = server.state.keys.list().await.unwrap().len();
+    let fields = vec![
+        ("csrf".to_string(), csrf),
+        ("confirm".to_string(), "yes".to_string()),
+    ];
+    let page = browser
+        .post_form(&server.url("/admin/keys/rotate"), &fields)
+        .await;
+    assert_refused(&page, "POST /admin/keys/rotate");
+    assert_eq!(server.state.keys.list().await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_filtered_in_pages_and_exported_as_safe_csv() {
+    let server = TestServer::start().await;
+    let (mut browser, admin, customer) = admin_and_customer(&server, Role::Admin).await;
+
+    // An event of the customer's, from a browser whose user agent is a spreadsheet formula
+    // (the way such text reaches the trail; names never do), with a detail needing quotes.
+    let origin = Origin {
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("=cmd|' /C calc'!A0".into()),
+    };
+    let event = with_origin(origin, async {
+        Caller::new(leasify_id::audit::Actor::User(customer.clone()))
+            .event(kinds::LOGIN_FAILED)
+            .user(&customer)
+            .failed()
+            .detail("reason", "a, \"quoted\"\nline")
+            .at(server.state.clock.now())
+    })
+    .await;
+    server.state.store.append_audit(&[event]).await.unwrap();
+
+    let all = browser.get(&server.url("/admin/audit")).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.describe());
+    assert!(
+        all.body.contains("<code>login.failed</code>"),
+        "{}",
+        all.body
+    );
+    assert!(
+        all.body.contains("<code>login.succeeded</code>"),
+        "{}",
+        all.body
+    );
+    let rows = |body: &str| body.matches("<tr>").count() - 1;
+
+    // By email and type: the customer's failed login only.
+    let only = browser
+        .get(&server.url(&format!(
+            "/admin/audit?user={}&type=login.failed",
+            CUSTOMER.replace('@', "%40")
+        )))
+        .await;
+    assert_eq!(only.status, StatusCode::OK, "{}", only.describe());
+    assert_eq!(rows(&only.body), 1, "{}", only.body);
+    assert!(only.body.contains(&customer));
+    assert!(!only.body.contains("<code>login.succeeded</code>"));
+    // By id: the administrator logged in, and never failed.
+    let admins = browser
+        .get(&server.url(&format!("/admin/audit?user={admin}&type=login.succeeded")))
+        .await;
+    assert!(rows(&admins.body) >= 1, "{}", admins.body);
+    assert!(!admins.body.contains(&format!(">{customer}<")));
+    let none = browser
+        .get(&server.url(&format!("/admin/audit?user={admin}&type=login.failed")))
+        .await;
+    assert!(
+        none.body.contains("Inga händelser matchar filtret."),
+        "{}",
+        none.body
+    );
+    let nobody = browser
+        .get(&server.url("/admin/audit?user=nobody%40kund.se"))
+        .await;
+    assert!(nobody.body.contains("Inga händelser matchar filtret."));
+    // A day range: today has them, a day long ago has none.
+    let today = time::OffsetDateTime::from_unix_timestamp(server.state.clock.now())
+        .unwrap()
+        .date();
+    let day = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
+    let range = browser
+        .get(&server.url(&format!(
+            "/admin/audit?from={}&to={}&type=login.failed",
+            day(today.previous_day().unwrap()),
+            day(today.next_day().unwrap())
+        )))
+        .await;
+    assert_eq!(rows(&range.body), 1, "{}", range.body);
+    let old = browser
+        .get(&server.url("/admin/audit?from=2001-01-01&to=2001-01-31"))
+        .await;
+    assert!(old.body.contains("Inga händelser matchar filtret."));
+    let bad = browser
+        .get(&server.url("/admin/audit?from=2001-13-01&type=nonsense"))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Pages: one event per admin login, in pages of 50.
+    for n in 0..60 {
+        let event = Caller::system()
+            .event(kinds::USER_UPDATED)
+            .user(&customer)
+            .detail("n", n)
+            .at(server.state.clock.now());
+        server.state.store.append_audit(&[event]).await.unwrap();
+    }
+    let first = browser
+        .get(&server.url("/admin/audit?type=user.updated"))
+        .await;
+    assert_eq!(rows(&first.body), 50, "{}", first.body);
+    let document = scraper::Html::parse_document(&first.body);
+    let next = document
+        .select(&scraper::Selector::parse("a[rel=next]").unwrap())
+        .next()
+        .and_then(|a| a.attr("href"))
+        .expect("a next page")
+        .to_string();
+    assert!(next.contains("type=user.updated"), "{next}");
+    let second = browser.get(&server.url(&next)).await;
+    assert_eq!(rows(&second.body), 10, "{}", second.body);
+    assert!(!second.body.contains("rel=\"next\""));
+
+    // The export: the same filters, a header row, the formula made text.
+    let csv = browser
+        .get(&server.url(&format!(
+            "/admin/audit.csv?user={customer}&type=login.failed"
+        )))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.describe());
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
+    assert!(
+        csv.header("content-disposition")
+            .is_some_and(|d| d.contains("attachment"))
+    );
+    let mut lines = csv.body.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some("id,time_utc,type,result,actor_type,actor_id,user_id,client_id,ip,user_agent,details")
+    );
+    assert!(csv.body.contains(",'=cmd|' /C calc'!A0,"), "{}", csv.body);
+    assert!(!csv.body.contains(",=cmd"), "{}", csv.body);
+    assert!(
+        csv.body
+            .contains(r#""{""reason"":""a, \""quoted\""\nline""}""#),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.matches("login.failed").count(), 1);
+    let everything = browser
+        .get(&server.url("/admin/audit.csv?type=user.updated"))
+        .await;
+    assert_eq!(everything.body.matches("\r\n").count(), 61);
 }

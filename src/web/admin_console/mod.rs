@@ -2,8 +2,10 @@
 //! on the server like every other page (same layout, texts, CSP). Handlers parse, call
 //! `crate::admin`, and render; who gets in is decided once, in `gate.rs`.
 
+pub mod audit;
 pub mod gate;
 pub mod invite;
+pub mod keys;
 pub mod users;
 
 use std::sync::Arc;
@@ -46,6 +48,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/admin/invite",
             get(invite::page).post(invite::submit).fallback(unknown),
         )
+        .route(keys::PATH, only_get(keys::page))
+        .route("/admin/keys/rotate", only_post(keys::rotate))
+        .route(audit::PATH, only_get(audit::list))
+        .route("/admin/audit.csv", only_get(audit::export))
         // Anything else under /admin is refused like the rest to everyone but administrators.
         .route("/admin/", any(unknown))
         .route("/admin/{*rest}", any(unknown))
@@ -86,6 +92,8 @@ async fn unknown(_: Console) -> WebError {
 pub enum Section {
     Users,
     Invite,
+    Keys,
+    Audit,
 }
 
 impl Section {
@@ -93,6 +101,8 @@ impl Section {
         match self {
             Section::Users => "users",
             Section::Invite => "invite",
+            Section::Keys => "keys",
+            Section::Audit => "audit",
         }
     }
 }

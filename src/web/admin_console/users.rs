@@ -62,7 +62,7 @@ fn notice_context(value: Option<&str>) -> Value {
     context! { notice_key => key, notice_is_problem => problem }
 }
 
-fn user_path(id: &str) -> String {
+pub(super) fn user_path(id: &str) -> String {
     let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
     format!("/admin/users/{id}")
 }
