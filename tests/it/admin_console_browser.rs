@@ -176,11 +176,50 @@ async fn support_desk_journey_in_the_admin_console() {
     for (step, path, heading) in [
         ("users-en", "/admin/users?lang=en", "Users"),
         ("invite-en", "/admin/invite?lang=en", "Invite a customer"),
+        ("keys-en", "/admin/keys?lang=en", "Signing keys"),
+        ("audit-en", "/admin/audit?lang=en", "Event log"),
     ] {
         ui.goto(step, &server.url(path)).await;
         ui.expect_text(step, "h1", heading).await;
         ui.assert_fits_width(step).await;
         both_sizes(&ui, step).await;
     }
+    // --- Rotate the signing keys ------------------------------------------------------------------
+    ui.goto("keys page", &server.url("/admin/keys?lang=sv"))
+        .await;
+    ui.expect_text("keys page", "h1", "Signeringsnycklar").await;
+    ui.expect_text("keys page", ".key-list", "Signerar nu")
+        .await;
+    both_sizes(&ui, "signeringsnycklar").await;
+    ui.eval(
+        "confirm rotation",
+        "document.querySelector('input[name=confirm]').checked = true",
+    )
+    .await;
+    ui.click(
+        "rotate",
+        "form[action=\"/admin/keys/rotate\"] button[type=submit]",
+    )
+    .await;
+    ui.expect_text("rotated", ".notice", "Nya nycklar är publicerade")
+        .await;
+    ui.expect_text("rotated", ".key-list", "Nästa").await;
+    both_sizes(&ui, "nycklar-roterade").await;
+
+    // --- Filter the event log ----------------------------------------------------------------------
+    ui.click("event log", ".console-nav a[href^=\"/admin/audit\"]")
+        .await;
+    ui.expect_text("event log", "h1", "Händelselogg").await;
+    both_sizes(&ui, "handelselogg").await;
+    ui.fill("filter", "#user", CUSTOMER).await;
+    ui.fill("filter", "#type", "user.disabled").await;
+    ui.click("filter", "form.audit-filter button[type=submit]")
+        .await;
+    ui.expect_path("filtered", "/admin/audit").await;
+    ui.expect_text("filtered", ".audit-table", "user.disabled")
+        .await;
+    ui.expect_text("filtered", ".audit-table", &karin).await;
+    both_sizes(&ui, "handelselogg-filtrerad").await;
+
     ui.finish("the end").await;
 }
