@@ -140,6 +140,12 @@ async fn maintenance_loop(state: Arc<AppState>, mut stop: watch::Receiver<bool>)
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "audit purge failed"),
         }
+        let uploaded_before = now - crate::admin::bulk_invite::RETENTION_SECS;
+        match state.store.purge_invite_batches(uploaded_before).await {
+            Ok(n) if n > 0 => tracing::info!(batches = n, "purged invitation files"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "invitation file purge failed"),
+        }
         if let Err(e) = rotate_if_due(&state).await {
             tracing::warn!(error = %e, "scheduled key rotation failed");
         }

@@ -2,6 +2,7 @@
 //! Every write takes the [`Caller`](crate::audit::Caller) it is audited as.
 
 pub mod audit_trail;
+pub mod bulk_invite;
 pub mod clients;
 pub mod csv;
 pub mod keys;

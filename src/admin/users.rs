@@ -114,6 +114,19 @@ pub async fn create(
     caller: &Caller,
     new: NewUser,
 ) -> Result<UserDetails, AdminError> {
+    create_with_id(state, caller, new, uuid::Uuid::now_v7().to_string(), None).await
+}
+
+/// [`create`], with the account's `id` chosen by the caller (a bulk invitation chooses it at
+/// upload, to recognise an account it made before a crash) and the `batch` it came from, if any,
+/// in the audit event.
+pub async fn create_with_id(
+    state: &AppState,
+    caller: &Caller,
+    new: NewUser,
+    id: String,
+    batch: Option<&str>,
+) -> Result<UserDetails, AdminError> {
     let mut problems = Vec::new();
     let email = valid_email(&new.email);
     if email.is_none() {
@@ -161,7 +174,7 @@ pub async fn create(
     };
     let now = state.clock.now();
     let user = User {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         email,
         // An operator vouches for the address; an invitation proves it when the link is used.
         email_verified: !new.invite,
@@ -172,15 +185,18 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let event = caller
+    let mut event = caller
         .event(if new.invite {
             kinds::USER_INVITED
         } else {
             kinds::USER_CREATED
         })
         .user(&user.id)
-        .detail("locale", user.locale.clone())
-        .at(now);
+        .detail("locale", user.locale.clone());
+    if let Some(batch) = batch {
+        event = event.detail("batch", batch);
+    }
+    let event = event.at(now);
     let stored = if new.invite {
         let (token, message) = prepare_link(state, &user, Purpose::Invite, None)?;
         let stored = state

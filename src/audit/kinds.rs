@@ -30,6 +30,7 @@ pub const CLIENT_DELETED: &str = "client.deleted";
 pub const KEY_ROTATED: &str = "key.rotated";
 pub const ADMIN_ROLE_GRANTED: &str = "admin_role.granted";
 pub const ADMIN_ROLE_REVOKED: &str = "admin_role.revoked";
+pub const INVITE_BATCH_STARTED: &str = "invite_batch.started";
 
 /// Every kind, for validating a query's filter.
 pub const ALL: &[&str] = &[
@@ -63,4 +64,5 @@ pub const ALL: &[&str] = &[
     KEY_ROTATED,
     ADMIN_ROLE_GRANTED,
     ADMIN_ROLE_REVOKED,
+    INVITE_BATCH_STARTED,
 ];

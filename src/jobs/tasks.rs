@@ -17,12 +17,15 @@ pub enum Task {
         /// The app's login request to continue after the new password, if it was waiting.
         continue_request: Option<String>,
     },
+    /// Invite the pending rows of a CSV file uploaded at the admin console.
+    InviteBatch { batch_id: String },
 }
 
 impl Task {
     pub fn kind(&self) -> &'static str {
         match self {
             Task::PasswordResetRequest { .. } => "password_reset_request",
+            Task::InviteBatch { .. } => "invite_batch",
         }
     }
 }

@@ -62,6 +62,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/admin/audit.html"),
     ),
     (
+        "pages/admin/bulk_invite.html",
+        include_str!("../../templates/pages/admin/bulk_invite.html"),
+    ),
+    (
+        "pages/admin/bulk_batch.html",
+        include_str!("../../templates/pages/admin/bulk_batch.html"),
+    ),
+    (
+        "static/bulk_invite.js",
+        include_str!("../../templates/static/bulk_invite.js"),
+    ),
+    (
         "pages/set_password.html",
         include_str!("../../templates/pages/set_password.html"),
     ),
@@ -267,6 +279,15 @@ impl Templates {
 
     pub fn text(&self, lang: &str, key: &str) -> String {
         self.catalogs.get(lang, key, &[])
+    }
+
+    /// A text with numbers in it (`{ $name }` in the catalog).
+    pub fn text_with_numbers(&self, lang: &str, key: &str, numbers: &[(&str, i64)]) -> String {
+        let args: Vec<(&str, FluentValue<'_>)> = numbers
+            .iter()
+            .map(|&(name, n)| (name, FluentValue::from(n)))
+            .collect();
+        self.catalogs.get(lang, key, &args)
     }
 
     pub fn static_file(&self, name: &str) -> Option<String> {

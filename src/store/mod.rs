@@ -528,6 +528,49 @@ pub trait Store: Send + Sync + 'static {
     async fn admin_role_of(&self, user_id: &str) -> StoreResult<Option<AdminRoleGrant>>;
     /// Every user who has a role, by user id.
     async fn admin_roles(&self) -> StoreResult<Vec<AdminRoleGrant>>;
+
+    // Bulk invitations (the admin console's CSV upload)
+
+    /// Stores an uploaded file's batch with all its rows, in one transaction.
+    async fn insert_invite_batch(
+        &self,
+        batch: &InviteBatch,
+        rows: &[InviteBatchRow],
+    ) -> StoreResult<()>;
+    async fn invite_batch(&self, id: &str) -> StoreResult<Option<InviteBatch>>;
+    /// The batch's rows in file order.
+    async fn invite_batch_rows(&self, id: &str) -> StoreResult<Vec<InviteBatchRow>>;
+    async fn invite_batch_counts(&self, id: &str) -> StoreResult<InviteBatchCounts>;
+    /// How many of the batch's pending rows name an address that has an account already.
+    async fn invite_batch_existing(&self, id: &str) -> StoreResult<i64>;
+    /// The latest batches, newest first.
+    async fn recent_invite_batches(&self, limit: i64) -> StoreResult<Vec<InviteBatch>>;
+    /// Starts a batch that is still a preview: marks it running and stores the job that works
+    /// through it with its audit events, in one transaction. `false` (nothing written) when it
+    /// was started already.
+    async fn start_invite_batch(
+        &self,
+        id: &str,
+        started_by: &str,
+        now: UnixTime,
+        job: &Job,
+        events: &[AuditEvent],
+    ) -> StoreResult<bool>;
+    /// Up to `limit` rows still to invite, in file order.
+    async fn pending_invite_rows(&self, id: &str, limit: i64) -> StoreResult<Vec<InviteBatchRow>>;
+    /// Records a pending row's outcome (and the account it names: the existing one for
+    /// `existed`).
+    async fn set_invite_row_outcome(
+        &self,
+        batch_id: &str,
+        line: i64,
+        outcome: &str,
+        user_id: &str,
+    ) -> StoreResult<()>;
+    /// Marks a running batch done once no row is pending; whether it is done.
+    async fn finish_invite_batch(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Deletes batches (their rows, which name people, with them) uploaded before `before`.
+    async fn purge_invite_batches(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// How long a caller waits for a connection when none is free, unless configured.

@@ -441,3 +441,51 @@ pub struct AdminRoleGrant {
     pub role: String,
     pub granted_at: UnixTime,
 }
+
+/// A CSV file of customers to invite, uploaded at the admin console (`invite_batches`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteBatch {
+    pub id: String,
+    pub file_name: String,
+    pub uploaded_by: String,
+    pub started_by: Option<String>,
+    /// `preview`, `running` or `done`.
+    pub status: String,
+    pub created_at: UnixTime,
+    pub started_at: Option<UnixTime>,
+    pub finished_at: Option<UnixTime>,
+}
+
+/// One line of an uploaded file and what became of it (`invite_batch_rows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteBatchRow {
+    pub batch_id: String,
+    /// The line in the file (the header is line 1).
+    pub line: i64,
+    pub email: String,
+    pub name: String,
+    pub locale: String,
+    /// The new account's id, chosen at upload; the existing account's once `existed`.
+    pub user_id: String,
+    /// `pending`, `created`, `existed` or `refused`.
+    pub outcome: String,
+    /// Why the row was refused (a code).
+    pub problem: Option<String>,
+    /// The earlier line a duplicate repeats.
+    pub problem_line: Option<i64>,
+}
+
+/// How many rows of a batch have each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InviteBatchCounts {
+    pub pending: i64,
+    pub created: i64,
+    pub existed: i64,
+    pub refused: i64,
+}
+
+impl InviteBatchCounts {
+    pub fn total(&self) -> i64 {
+        self.pending + self.created + self.existed + self.refused
+    }
+}

@@ -105,6 +105,16 @@ macro_rules! pending_columns {
         "id, request_json, created_at, expires_at"
     };
 }
+macro_rules! invite_batch_columns {
+    () => {
+        "id, file_name, uploaded_by, started_by, status, created_at, started_at, finished_at"
+    };
+}
+macro_rules! invite_row_columns {
+    () => {
+        "batch_id, line, email, name, locale, user_id, outcome, problem, problem_line"
+    };
+}
 macro_rules! consent_columns {
     () => {
         "user_id, client_id, scope, granted_at"
@@ -206,7 +216,7 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
-            Consumed, Grant, Job, OutboxEmail, PasswordChange, PendingAuthorization,
+            Consumed, Grant, InviteBatch, InviteBatchCounts, InviteBatchRow, Job, OutboxEmail, PasswordChange, PendingAuthorization,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
@@ -274,6 +284,13 @@ macro_rules! sql_store {
             }
             Consent { user_id, client_id, scope, granted_at }
             AdminRoleGrant { user_id, role, granted_at }
+            InviteBatch {
+                id, file_name, uploaded_by, started_by, status, created_at, started_at,
+                finished_at,
+            }
+            InviteBatchRow {
+                batch_id, line, email, name, locale, user_id, outcome, problem, problem_line,
+            }
             BackchannelDelivery {
                 id, client_id, uri, logout_token, status, attempts, next_attempt_at, locked_until,
                 last_error, created_at,
@@ -344,6 +361,16 @@ macro_rules! sql_store {
             "bankid_orders",
             bankid_order_columns!(),
             "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
+        );
+        const INSERT_INVITE_BATCH: &str = insert_sql!(
+            "invite_batches",
+            invite_batch_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8"
+        );
+        const INSERT_INVITE_ROW: &str = insert_sql!(
+            "invite_batch_rows",
+            invite_row_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9"
         );
         const INSERT_BACKCHANNEL: &str = insert_sql!(
             "backchannel_deliveries",
@@ -1917,6 +1944,14 @@ macro_rules! sql_store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
+                // So do the lines of uploaded invitation files that name them.
+                sqlx::query(
+                    "DELETE FROM invite_batch_rows WHERE user_id = $1 \
+                     OR email IN (SELECT email FROM users WHERE id = $1)",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM bankid_orders WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -2274,6 +2309,179 @@ macro_rules! sql_store {
             async fn admin_roles(&self) -> StoreResult<Vec<AdminRoleGrant>> {
                 let sql = "SELECT user_id, role, granted_at FROM admin_roles ORDER BY user_id";
                 fetch_all(&self.pool, sqlx::query(sql)).await
+            }
+
+            // Bulk invitations
+
+            async fn insert_invite_batch(
+                &self,
+                batch: &InviteBatch,
+                rows: &[InviteBatchRow],
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                insert_row(&mut *tx, INSERT_INVITE_BATCH, batch).await?;
+                for row in rows {
+                    insert_row(&mut *tx, INSERT_INVITE_ROW, row).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn invite_batch(&self, id: &str) -> StoreResult<Option<InviteBatch>> {
+                let sql = concat!(
+                    "SELECT ",
+                    invite_batch_columns!(),
+                    " FROM invite_batches WHERE id = $1"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
+            }
+
+            async fn invite_batch_rows(&self, id: &str) -> StoreResult<Vec<InviteBatchRow>> {
+                let sql = concat!(
+                    "SELECT ",
+                    invite_row_columns!(),
+                    " FROM invite_batch_rows WHERE batch_id = $1 ORDER BY line"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(id)).await
+            }
+
+            async fn invite_batch_counts(&self, id: &str) -> StoreResult<InviteBatchCounts> {
+                let rows = sqlx::query(
+                    "SELECT outcome, COUNT(*) AS n FROM invite_batch_rows WHERE batch_id = $1 \
+                     GROUP BY outcome",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut counts = InviteBatchCounts::default();
+                for row in rows {
+                    let n: i64 = row.try_get("n")?;
+                    match row.try_get::<String, _>("outcome")?.as_str() {
+                        "pending" => counts.pending = n,
+                        "created" => counts.created = n,
+                        "existed" => counts.existed = n,
+                        _ => counts.refused += n,
+                    }
+                }
+                Ok(counts)
+            }
+
+            async fn invite_batch_existing(&self, id: &str) -> StoreResult<i64> {
+                let existing = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM invite_batch_rows r JOIN users u ON u.email = r.email \
+                     WHERE r.batch_id = $1 AND r.outcome = 'pending'",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(existing)
+            }
+
+            async fn recent_invite_batches(&self, limit: i64) -> StoreResult<Vec<InviteBatch>> {
+                let sql = concat!(
+                    "SELECT ",
+                    invite_batch_columns!(),
+                    " FROM invite_batches ORDER BY created_at DESC, id DESC LIMIT $1"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
+            }
+
+            async fn start_invite_batch(
+                &self,
+                id: &str,
+                started_by: &str,
+                now: UnixTime,
+                job: &Job,
+                events: &[AuditEvent],
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let started = sqlx::query(
+                    "UPDATE invite_batches SET status = 'running', started_by = $2, \
+                     started_at = $3 WHERE id = $1 AND status = 'preview'",
+                )
+                .bind(id)
+                .bind(started_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !started {
+                    return Ok(false);
+                }
+                insert_row(&mut *tx, INSERT_JOB, job).await?;
+                commit_audited(tx, events).await?;
+                Ok(true)
+            }
+
+            async fn pending_invite_rows(
+                &self,
+                id: &str,
+                limit: i64,
+            ) -> StoreResult<Vec<InviteBatchRow>> {
+                let sql = concat!(
+                    "SELECT ",
+                    invite_row_columns!(),
+                    " FROM invite_batch_rows WHERE batch_id = $1 AND outcome = 'pending' \
+                     ORDER BY line LIMIT $2"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(id).bind(limit)).await
+            }
+
+            async fn set_invite_row_outcome(
+                &self,
+                batch_id: &str,
+                line: i64,
+                outcome: &str,
+                user_id: &str,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE invite_batch_rows SET outcome = $3, user_id = $4 \
+                     WHERE batch_id = $1 AND line = $2 AND outcome = 'pending'",
+                )
+                .bind(batch_id)
+                .bind(line)
+                .bind(outcome)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn finish_invite_batch(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
+                sqlx::query(
+                    "UPDATE invite_batches SET status = 'done', finished_at = $2 \
+                     WHERE id = $1 AND status = 'running' AND NOT EXISTS \
+                     (SELECT 1 FROM invite_batch_rows WHERE batch_id = $1 AND outcome = 'pending')",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                let status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM invite_batches WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(status.as_deref() == Some("done"))
+            }
+
+            async fn purge_invite_batches(&self, before: UnixTime) -> StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "DELETE FROM invite_batch_rows WHERE batch_id IN \
+                     (SELECT id FROM invite_batches WHERE created_at < $1)",
+                )
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+                let purged = sqlx::query("DELETE FROM invite_batches WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(purged)
             }
         }
     };

@@ -104,11 +104,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     router
         .merge(admin_console::routes())
         .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // The console's file upload has a limit of its own.
+        .merge(admin_console::bulk_invite::upload_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             errors::render_errors,
         ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // The admin API answers its own errors (problem+json) and reads its own bodies.
         .merge(admin_api::router())
         .layer(middleware::from_fn_with_state(

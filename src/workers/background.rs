@@ -2,7 +2,7 @@
 //!
 //! Kinds today: a password reset request ("Glömt lösenord?" queues one whether or not the address
 //! has an account, so the page does the same work either way; the job finds out, and sends the
-//! link only to a real, enabled account).
+//! link only to a real, enabled account), and a bulk invitation from the admin console.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +96,9 @@ impl Queue for BackgroundJobs {
                     continue_request.as_deref(),
                 )
                 .await
+            }
+            Task::InviteBatch { batch_id } => {
+                crate::admin::bulk_invite::work(&state, &batch_id).await
             }
         }
     }

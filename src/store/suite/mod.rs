@@ -44,6 +44,7 @@ mod accounts;
 mod admin_roles;
 mod bankid;
 mod databases;
+mod invite_batches;
 mod logout;
 mod oauth;
 mod queues;

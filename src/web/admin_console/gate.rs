@@ -3,9 +3,9 @@
 //! to this browser, and a login recent enough, or the login page again first).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::Method;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 
 use crate::admin::roles::{self, Area, Role};
 use crate::audit::{Actor, Caller};
@@ -137,10 +137,20 @@ async fn console_form(
     let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
         .await
         .map_err(|_| WebError::page(PageError::BadRequest))?;
-    let fields = parse_pairs(&body);
+    admit_form(state, &parts, parse_pairs(&body), step_up).await
+}
+
+/// Admits a form's sender: an administrator, the form's CSRF token, and (with `step_up`) a
+/// recent login.
+async fn admit_form(
+    state: &AppStateArc,
+    parts: &Parts,
+    fields: Vec<(String, String)>,
+    step_up: bool,
+) -> Result<ConsoleForm, WebError> {
     let back = console_page(state, field(&fields, "back"));
     let lang = field(&fields, "lang").map(str::to_string);
-    let console = admit(state, &parts, &back, lang.as_deref()).await?;
+    let console = admit(state, parts, &back, lang.as_deref()).await?;
     let in_lang = negotiate(
         lang.as_deref(),
         None,
@@ -179,5 +189,94 @@ impl FromRequest<AppStateArc> for ConsoleQueryForm {
         console_form(request, state, false)
             .await
             .map(ConsoleQueryForm)
+    }
+}
+
+/// A console form with a file (`multipart/form-data`): the form's other fields admitted like a
+/// [`ConsoleQueryForm`] (a file to look at changes nothing yet), and the file, unless it is
+/// larger than `max_file_bytes`.
+pub struct ConsoleUpload {
+    pub form: ConsoleForm,
+    pub file_name: String,
+    pub file: UploadedFile,
+}
+
+/// The file field of an upload.
+pub enum UploadedFile {
+    /// No file was chosen.
+    Missing,
+    /// Larger than the limit: read to its end (so the browser gets the answer rather than a
+    /// reset connection) but not kept.
+    TooLarge,
+    Read(Bytes),
+}
+
+/// The largest file an upload keeps; the route's body limit caps what is read at all.
+pub const MAX_FILE_BYTES: usize = crate::admin::bulk_invite::MAX_UPLOAD_BYTES;
+
+async fn read_file(
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<UploadedFile, WebError> {
+    let named = field.file_name().is_some_and(|n| !n.is_empty());
+    let mut kept = Vec::new();
+    let mut too_large = false;
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) if too_large || kept.len() + chunk.len() > MAX_FILE_BYTES => {
+                too_large = true;
+                kept = Vec::new();
+            }
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Ok(UploadedFile::TooLarge);
+            }
+            Err(_) => return Err(WebError::page(PageError::BadRequest)),
+        }
+    }
+    Ok(match (too_large, kept.is_empty() && !named) {
+        (true, _) => UploadedFile::TooLarge,
+        (false, true) => UploadedFile::Missing,
+        (false, false) => UploadedFile::Read(Bytes::from(kept)),
+    })
+}
+
+impl FromRequest<AppStateArc> for ConsoleUpload {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &AppStateArc) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        // Only an administrator's upload is read at all.
+        admit(state, &parts, HOME, query_lang(&parts).as_deref()).await?;
+        let mut multipart =
+            Multipart::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|_| WebError::page(PageError::BadRequest))?;
+        let mut fields = Vec::new();
+        let (mut file_name, mut file) = (String::new(), UploadedFile::Missing);
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    file = UploadedFile::TooLarge;
+                    break;
+                }
+                Err(_) => return Err(WebError::page(PageError::BadRequest)),
+            };
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "file" {
+                file_name = field.file_name().unwrap_or_default().to_string();
+                file = read_file(field).await?;
+            } else if let Ok(value) = field.text().await {
+                fields.push((name, value));
+            }
+        }
+        let form = admit_form(state, &parts, fields, false).await?;
+        Ok(ConsoleUpload {
+            form,
+            file_name,
+            file,
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! `crate::admin`, and render; who gets in is decided once, in `gate.rs`.
 
 pub mod audit;
+pub mod bulk_invite;
 pub mod gate;
 pub mod invite;
 pub mod keys;
@@ -48,6 +49,20 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/admin/invite",
             get(invite::page).post(invite::submit).fallback(unknown),
         )
+        .route(bulk_invite::PATH, only_get(bulk_invite::page))
+        .route("/admin/invite/bulk/{id}", only_get(bulk_invite::batch_page))
+        .route(
+            "/admin/invite/bulk/{id}/start",
+            only_post(bulk_invite::start),
+        )
+        .route(
+            "/admin/invite/bulk/{id}/progress",
+            only_get(bulk_invite::progress),
+        )
+        .route(
+            "/admin/invite/bulk/{id}/report.csv",
+            only_get(bulk_invite::report),
+        )
         .route(keys::PATH, only_get(keys::page))
         .route("/admin/keys/rotate", only_post(keys::rotate))
         .route(audit::PATH, only_get(audit::list))
@@ -83,7 +98,7 @@ async fn home(console: Console, lang: super::extract::Lang) -> Response {
     redirect_see_other(&format!("{}?lang={lang}", gate::HOME))
 }
 
-async fn unknown(_: Console) -> WebError {
+pub(super) async fn unknown(_: Console) -> WebError {
     WebError::NotFound
 }
 

@@ -252,6 +252,43 @@ impl Ui {
         self.record_errors(step, errors).await;
     }
 
+    /// Chooses the file at `path` in the file input `selector`, as a person picking it would.
+    pub async fn choose_file(&self, step: &str, selector: &str, path: &Path) {
+        let result = async {
+            let expression = format!(
+                "document.querySelector({})",
+                serde_json::to_string(selector)?
+            );
+            let found = self
+                .page
+                .call(
+                    "Runtime.evaluate",
+                    serde_json::json!({ "expression": expression }),
+                )
+                .await?;
+            let object_id = found["result"]["objectId"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no element {selector}"))?
+                .to_string();
+            self.page
+                .call(
+                    "DOM.setFileInputFiles",
+                    serde_json::json!({ "files": [path], "objectId": object_id }),
+                )
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        self.check(step, result).await;
+    }
+
+    /// Waits until the page's JavaScript `condition` holds (the page may load again meanwhile,
+    /// by its own doing).
+    pub async fn wait_for(&self, step: &str, condition: &str, timeout: Duration) {
+        let result = self.page.wait_until(condition, timeout).await;
+        self.check(step, result).await;
+    }
+
     pub async fn eval(&self, step: &str, script: &str) -> serde_json::Value {
         let result = self.page.eval(script).await;
         self.check(step, result).await

@@ -530,6 +530,46 @@ impl Browser {
         self.send(request).await
     }
 
+    /// Posts a form with a file (`multipart/form-data`), as a browser does for `<input
+    /// type=file>`: the `fields` first, then the file as `file_field`.
+    pub async fn post_multipart(
+        &mut self,
+        url: &str,
+        fields: &[(String, String)],
+        file_field: &str,
+        file_name: &str,
+        file: &[u8],
+    ) -> Response {
+        let boundary = "----LeasifyTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(url)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        self.send(request).await
+    }
+
     /// Follows redirects while they stay on the server; returns the first response that is not
     /// such a redirect (a page, or a redirect to the client).
     pub async fn follow(&mut self, mut response: Response) -> Response {
