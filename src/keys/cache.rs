@@ -29,6 +29,46 @@ pub(super) struct LoadedKey {
 pub(super) struct Snapshot {
     pub(super) loaded_at: UnixTime,
     pub(super) keys: Vec<LoadedKey>,
+    /// Tokens whose signature one of these keys verified (see `jws.rs`); a new snapshot starts
+    /// empty, so a memo never outlives the keys it was made with.
+    pub(super) verified: VerifiedTokens,
+}
+
+/// What a verified token said, kept so the same token presented again (a resource server
+/// introspecting it on every call) costs a hash instead of a signature check.
+pub(super) struct VerifiedToken {
+    pub(super) kid: String,
+    pub(super) header: Map<String, Value>,
+    pub(super) claims: Map<String, Value>,
+}
+
+/// Verified tokens by the SHA-256 of their compact form; at most [`VerifiedTokens::MAX`], then
+/// started afresh (the snapshot is replaced every `cache_ttl_secs` anyway).
+#[derive(Default)]
+pub(super) struct VerifiedTokens(
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<VerifiedToken>>>,
+);
+
+impl VerifiedTokens {
+    const MAX: usize = 4096;
+
+    pub(super) fn digest(token: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    pub(super) fn get(&self, digest: &[u8; 32]) -> Option<Arc<VerifiedToken>> {
+        self.0.lock().ok()?.get(digest).cloned()
+    }
+
+    pub(super) fn put(&self, digest: [u8; 32], token: Arc<VerifiedToken>) {
+        if let Ok(mut memo) = self.0.lock() {
+            if memo.len() >= Self::MAX {
+                memo.clear();
+            }
+            memo.insert(digest, token);
+        }
+    }
 }
 
 impl KeyRing {
@@ -123,6 +163,7 @@ impl KeyRing {
         Ok(Snapshot {
             loaded_at: now,
             keys,
+            verified: VerifiedTokens::default(),
         })
     }
 

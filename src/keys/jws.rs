@@ -1,12 +1,14 @@
 //! Signing and verifying JWS with the instance's keys, and the JWKS that publishes them.
 
+use std::sync::Arc;
+
 use josekit::jws::{self, JwsHeader};
 use serde_json::{Map, Value};
 
 use crate::crypto::signing::jose_err;
 use crate::crypto::{Alg, CryptoError, peek_header, shorten};
 
-use super::cache::{LoadedKey, Snapshot};
+use super::cache::{LoadedKey, Snapshot, VerifiedToken, VerifiedTokens};
 use super::policy::{is_published, select};
 use super::{KeyError, KeyRing};
 
@@ -77,6 +79,19 @@ impl KeyRing {
         &self,
         token: &str,
     ) -> Result<(Map<String, Value>, Map<String, Value>), KeyError> {
+        let digest = VerifiedTokens::digest(token);
+        let snap = self.snapshot().await?;
+        if let Some(known) = snap.verified.get(&digest) {
+            let now = self.clock.now();
+            // The key that verified it must still be published.
+            if snap
+                .keys
+                .iter()
+                .any(|k| k.meta.kid == known.kid && is_published(&k.meta, now))
+            {
+                return Ok((known.header.clone(), known.claims.clone()));
+            }
+        }
         let header = peek_header(token).map_err(KeyError::Crypto)?;
         let alg = match header.get("alg") {
             Some(Value::String(a)) => a.parse::<Alg>().map_err(|_| {
@@ -97,7 +112,7 @@ impl KeyRing {
             )));
         };
 
-        let mut snap = self.snapshot().await?;
+        let mut snap = snap;
         let now = self.clock.now();
         let find = |snap: &Snapshot| {
             snap.keys
@@ -128,6 +143,14 @@ impl KeyRing {
                 "payload is not a JSON object".into(),
             ))
         })?;
+        snap.verified.put(
+            digest,
+            Arc::new(VerifiedToken {
+                kid: key.meta.kid.clone(),
+                header: header.clone(),
+                claims: claims.clone(),
+            }),
+        );
         Ok((header, claims))
     }
 }

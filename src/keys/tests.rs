@@ -299,6 +299,9 @@ async fn rotation_publishes_before_signing_and_unpublishes_later() {
         .unwrap();
     clock.advance(unpublish_at - clock.now() - 5);
     assert!(kids(&ring.jwks().await.unwrap()).contains(&old_rs));
+    // Verified (and remembered) just before: the memo does not outlive the key's publication.
+    ring.verify(&old_token).await.unwrap();
+    ring.verify(&old_token).await.unwrap();
     clock.advance(5);
     let published = kids(&ring.jwks().await.unwrap());
     assert_eq!(published.len(), 2);

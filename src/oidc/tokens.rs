@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::crypto::{Alg, left_half_hash_b64url, random_id};
 use crate::keys::KeyError;
 use crate::state::AppState;
-use crate::store::{Grant, StoreError};
+use crate::store::{Grant, StoreError, TokenContext, User};
 
 use super::client_credentials::ClientGrant;
 
@@ -129,6 +129,8 @@ pub enum AccessTokenError {
 /// A verified, live access token.
 pub struct VerifiedAccessToken {
     pub grant: Grant,
+    /// The grant's user, enabled.
+    pub user: User,
     pub scope: String,
     pub claims: Map<String, Value>,
 }
@@ -229,22 +231,28 @@ pub async fn verify_access_token(
         .get("gid")
         .and_then(Value::as_str)
         .ok_or(AccessTokenError::Invalid("grant"))?;
-    let grant = state
-        .store
-        .grant_by_id(gid)
-        .await?
-        .ok_or(AccessTokenError::Invalid("grant"))?;
-    if grant.revoked_at.is_some()
-        || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str())
-    {
-        return Err(AccessTokenError::Invalid("revoked"));
-    }
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
         .ok_or(AccessTokenError::Invalid("jti"))?;
-    if state.store.access_token_revoked(jti).await? {
+    // One query: the grant, its user and the token's own revocation.
+    let TokenContext {
+        grant,
+        user,
+        jti_revoked,
+    } = state
+        .store
+        .token_context(gid, jti)
+        .await?
+        .ok_or(AccessTokenError::Invalid("grant"))?;
+    if grant.revoked_at.is_some()
+        || jti_revoked
+        || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str())
+    {
         return Err(AccessTokenError::Invalid("revoked"));
+    }
+    if user.disabled {
+        return Err(AccessTokenError::Invalid("user"));
     }
     let scope = claims
         .get("scope")
@@ -253,6 +261,7 @@ pub async fn verify_access_token(
         .to_string();
     Ok(VerifiedAccessToken {
         grant,
+        user,
         scope,
         claims,
     })

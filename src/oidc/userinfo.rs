@@ -43,16 +43,11 @@ pub async fn userinfo(
             AccessTokenError::Invalid(why) => BearerError::InvalidToken(why),
             AccessTokenError::Store(e) => e.into(),
         })?;
-    let user = state
-        .store
-        .user_by_id(&verified.grant.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or(BearerError::InvalidToken("user"))?;
+    let user = &verified.user;
     let scopes: Vec<&str> = verified.scope.split(' ').collect();
     let requested =
         super::claims::RequestedClaims::from_stored(verified.grant.requested_claims.as_deref());
-    let mut claims = userinfo_claims(&user, &scopes, &requested.userinfo);
+    let mut claims = userinfo_claims(user, &scopes, &requested.userinfo);
     // The personnummer only for a client allowed the dedicated scope that asked for it (the
     // grant's scope is already limited to what the client is allowed), and only once BankID has
     // verified it for this user.

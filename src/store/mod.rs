@@ -188,6 +188,9 @@ pub trait Store: Send + Sync + 'static {
     // Grants, codes and refresh tokens
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
     async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// The grant `grant_id` with its user and whether `jti` is revoked, in one query; `None`
+    /// without the grant.
+    async fn token_context(&self, grant_id: &str, jti: &str) -> StoreResult<Option<TokenContext>>;
     /// Revokes the grant (idempotent); its refresh and access tokens die with it.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// What an authorization issues, in one transaction: the grant, its code, the client on the

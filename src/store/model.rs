@@ -489,3 +489,12 @@ impl InviteBatchCounts {
         self.pending + self.created + self.existed + self.refused
     }
 }
+
+/// Everything userinfo and introspection check behind a verified access token, read in one
+/// query: its grant, the grant's user, and whether the token itself (its `jti`) was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenContext {
+    pub grant: Grant,
+    pub user: User,
+    pub jti_revoked: bool,
+}

@@ -216,7 +216,7 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
-            Consumed, Grant, InviteBatch, InviteBatchCounts, InviteBatchRow, Job, OutboxEmail, PasswordChange, PendingAuthorization,
+            Consumed, Grant, InviteBatch, TokenContext, InviteBatchCounts, InviteBatchRow, Job, OutboxEmail, PasswordChange, PendingAuthorization,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
@@ -1015,6 +1015,48 @@ macro_rules! sql_store {
             async fn grant_by_id(&self, id: &str) -> StoreResult<Option<Grant>> {
                 let sql = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
                 fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
+            }
+
+            async fn token_context(
+                &self,
+                grant_id: &str,
+                jti: &str,
+            ) -> StoreResult<Option<TokenContext>> {
+                // The grant's columns under their own names (for `Grant::from_row`), the user's
+                // with a `u_` prefix.
+                const SQL: &str = "SELECT g.id, g.user_id, g.client_id, g.scope, g.auth_time, \
+                     g.amr, g.acr, g.sid, g.created_at, g.expires_at, g.revoked_at, \
+                     g.requested_claims, u.email AS u_email, u.email_verified AS u_email_verified, \
+                     u.name AS u_name, u.locale AS u_locale, u.password_hash AS u_password_hash, \
+                     u.disabled AS u_disabled, u.created_at AS u_created_at, \
+                     u.updated_at AS u_updated_at, \
+                     EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS jti_revoked \
+                     FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $1";
+                let Some(row) = sqlx::query(SQL)
+                    .bind(grant_id)
+                    .bind(jti)
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let grant = Grant::from_row(&row)?;
+                let user = User {
+                    id: grant.user_id.clone(),
+                    email: row.try_get("u_email")?,
+                    email_verified: row.try_get("u_email_verified")?,
+                    name: row.try_get("u_name")?,
+                    locale: row.try_get("u_locale")?,
+                    password_hash: row.try_get("u_password_hash")?,
+                    disabled: row.try_get("u_disabled")?,
+                    created_at: row.try_get("u_created_at")?,
+                    updated_at: row.try_get("u_updated_at")?,
+                };
+                Ok(Some(TokenContext {
+                    grant,
+                    user,
+                    jti_revoked: row.try_get("jti_revoked")?,
+                }))
             }
 
             async fn record_authorization(

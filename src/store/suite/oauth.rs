@@ -19,6 +19,7 @@ suite!(
     consent_is_saved_with_its_authorization,
     consents_upsert_list_and_revoke,
     access_token_revocation_is_remembered_until_expiry,
+    a_token_context_is_its_grant_user_and_revocation_in_one_read,
     refresh_token_by_hash_does_not_use_it,
     client_assertion_jti_is_single_use_until_expiry,
 );
@@ -761,4 +762,51 @@ async fn client_assertion_jti_is_single_use_until_expiry(s: Arc<dyn Store>) {
             .await
             .unwrap()
     );
+}
+
+async fn a_token_context_is_its_grant_user_and_revocation_in_one_read(s: Arc<dyn Store>) {
+    ONE_GRANT.seed(&*s).await;
+    let context = s
+        .token_context("g1", "jti-1")
+        .await
+        .unwrap()
+        .expect("the grant");
+    assert_eq!(
+        Some(context.grant.clone()),
+        s.grant_by_id("g1").await.unwrap()
+    );
+    assert_eq!(
+        Some(context.user.clone()),
+        s.user_by_id("u1").await.unwrap()
+    );
+    assert!(!context.jti_revoked);
+
+    s.revoke_access_token("jti-1", NOW + 600).await.unwrap();
+    assert!(
+        s.token_context("g1", "jti-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .jti_revoked
+    );
+    assert!(
+        !s.token_context("g1", "jti-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .jti_revoked
+    );
+    s.set_user_disabled("u1", true, NOW, &[]).await.unwrap();
+    assert!(
+        s.token_context("g1", "jti-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .user
+            .disabled
+    );
+    s.revoke_grant("g1", NOW).await.unwrap();
+    let revoked = s.token_context("g1", "jti-2").await.unwrap().unwrap();
+    assert_eq!(revoked.grant.revoked_at, Some(NOW));
+    assert!(s.token_context("nope", "jti-1").await.unwrap().is_none());
 }
