@@ -448,6 +448,39 @@ async fn bench(
         .await,
     );
 
+    eprintln!("bench: POST /introspect");
+    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
+        .iter()
+        .map(|t| {
+            let body = format!("token={}", t.access_token);
+            let request = wire::request(
+                "POST",
+                &authority,
+                "/introspect",
+                &[
+                    ("Authorization", basic.as_str()),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                body.as_bytes(),
+            );
+            (Conn::new(addr), Arc::new(request))
+        })
+        .collect();
+    phases.push(
+        load_phase(
+            "POST /introspect (access token)",
+            pid,
+            concurrency,
+            duration,
+            requests,
+            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
+                let result = conn.expect(&request, 200).await.map(|_| ());
+                ((conn, request), result)
+            },
+        )
+        .await,
+    );
+
     eprintln!("bench: complete password logins");
     phases.push(
         load_phase(
