@@ -30,6 +30,8 @@ pub const CLIENT_DELETED: &str = "client.deleted";
 pub const KEY_ROTATED: &str = "key.rotated";
 pub const ADMIN_ROLE_GRANTED: &str = "admin_role.granted";
 pub const ADMIN_ROLE_REVOKED: &str = "admin_role.revoked";
+pub const EMAIL_RETRIED: &str = "email.retried";
+pub const BACKCHANNEL_RETRIED: &str = "backchannel_logout.retried";
 
 /// Every kind, for validating a query's filter.
 pub const ALL: &[&str] = &[
@@ -63,4 +65,6 @@ pub const ALL: &[&str] = &[
     KEY_ROTATED,
     ADMIN_ROLE_GRANTED,
     ADMIN_ROLE_REVOKED,
+    EMAIL_RETRIED,
+    BACKCHANNEL_RETRIED,
 ];
