@@ -6,6 +6,7 @@ pub mod audit;
 pub mod gate;
 pub mod invite;
 pub mod keys;
+pub mod overview;
 pub mod users;
 
 use std::sync::Arc;
@@ -20,12 +21,17 @@ use minijinja::{Value, context};
 use crate::state::AppState;
 
 use super::errors::WebError;
-use super::pages::{CsrfToken, language_links, page, redirect_see_other};
+use super::pages::{CsrfToken, language_links, page};
 use gate::Console;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/admin", only_get(home))
+        .route(overview::PATH, only_get(overview::page))
+        .route("/admin/outbox/{id}/retry", only_post(overview::retry_email))
+        .route(
+            "/admin/backchannel/{id}/retry",
+            only_post(overview::retry_backchannel),
+        )
         .route("/admin/users", only_get(users::list))
         .route("/admin/users/search", only_post(users::search))
         .route("/admin/users/{id}", only_get(users::user_page))
@@ -78,11 +84,6 @@ where
     post(handler).fallback(unknown)
 }
 
-async fn home(console: Console, lang: super::extract::Lang) -> Response {
-    let lang = lang.for_user(None, &console.active);
-    redirect_see_other(&format!("{}?lang={lang}", gate::HOME))
-}
-
 async fn unknown(_: Console) -> WebError {
     WebError::NotFound
 }
@@ -90,6 +91,7 @@ async fn unknown(_: Console) -> WebError {
 /// The console's sections, for the navigation.
 #[derive(Clone, Copy)]
 pub enum Section {
+    Overview,
     Users,
     Invite,
     Keys,
@@ -99,6 +101,7 @@ pub enum Section {
 impl Section {
     fn name(self) -> &'static str {
         match self {
+            Section::Overview => "overview",
             Section::Users => "users",
             Section::Invite => "invite",
             Section::Keys => "keys",
