@@ -12,6 +12,8 @@ mod accounts;
 mod admin_api;
 mod admin_console;
 mod admin_console_browser;
+mod admin_console_overview;
+mod admin_console_overview_browser;
 mod architecture;
 mod bankid_client;
 mod bankid_dev_app;
