@@ -418,9 +418,24 @@ async fn support_sees_the_overview_without_the_keys_and_retries_only_emails() {
     );
     assert!(admin_view.body.contains(r#"href="/admin/keys?lang=sv""#));
 
+    // An email waiting for its next attempt since three hours: the queue's depth and age.
+    let mut waiting = given_up_email(&server, "nora@kund.se").await;
+    waiting.id = format!("{}-waiting", waiting.id);
+    waiting.status = "pending".into();
+    waiting.created_at = server.clock.now() - 3 * 3600 - 59;
+    waiting.next_attempt_at = server.clock.now() + 24 * 3600;
+    server.state.store.enqueue_email(&waiting).await.unwrap();
+
     // An email may be sent again by support; a logout to an app may not.
     let email = given_up_email(&server, CUSTOMER).await;
     let page = browser.get(&server.url("/admin")).await;
+    assert_eq!(text_of(&page, "#outbox-pending"), "1");
+    assert!(
+        text_of(&page, "#outbox-heading + dl").contains("(för 3 timmar sedan)"),
+        "{}",
+        page.body
+    );
+    assert_eq!(text_of(&page, "#outbox-failed"), "2");
     let form = Form::find(
         &page,
         &format!("form[action='/admin/outbox/{}/retry']", email.id),

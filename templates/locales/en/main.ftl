@@ -235,15 +235,15 @@ console-overview-oldest = Oldest waiting
 console-overview-nothing-waits = Nothing waits
 console-overview-given-up = Failed
 console-overview-age-now = just now
-console-overview-age-minutes = { $n ->
-        [one] { $n } minute
-       *[other] { $n } minutes
+console-overview-age-minutes = { $minutes ->
+        [one] { $minutes } minute
+       *[other] { $minutes } minutes
     } ago
-console-overview-age-hours = { $n } hours ago
-console-overview-age-days = { $n } days ago
+console-overview-age-hours = { $hours } hours ago
+console-overview-age-days = { $days } days ago
 console-overview-failed-emails = Emails that could not be sent
 console-overview-failed-deliveries = Logouts that did not get through
-console-overview-newest-only = The newest { $n } are shown.
+console-overview-newest-only = Only the newest are shown.
 console-overview-recipient = Recipient
 console-overview-client = App
 console-overview-kind = Kind

@@ -230,15 +230,15 @@ console-overview-oldest = Äldsta väntande
 console-overview-nothing-waits = Inget väntar
 console-overview-given-up = Misslyckade
 console-overview-age-now = nyss
-console-overview-age-minutes = för { $n ->
-        [one] { $n } minut
-       *[other] { $n } minuter
+console-overview-age-minutes = för { $minutes ->
+        [one] { $minutes } minut
+       *[other] { $minutes } minuter
     } sedan
-console-overview-age-hours = för { $n } timmar sedan
-console-overview-age-days = för { $n } dagar sedan
+console-overview-age-hours = för { $hours } timmar sedan
+console-overview-age-days = för { $days } dagar sedan
 console-overview-failed-emails = Mejl som inte kunde skickas
 console-overview-failed-deliveries = Utloggningar som inte kom fram
-console-overview-newest-only = De { $n } senaste visas.
+console-overview-newest-only = Bara de senaste visas.
 console-overview-recipient = Mottagare
 console-overview-client = App
 console-overview-kind = Typ
