@@ -1,6 +1,7 @@
 //! Administration: the service functions behind the admin API, the CLI and the console.
 //! Every write takes the [`Caller`](crate::audit::Caller) it is audited as.
 
+pub mod activity_chart;
 pub mod audit_trail;
 pub mod bulk_invite;
 pub mod clients;
@@ -10,6 +11,7 @@ pub mod overview;
 pub mod pages;
 pub mod roles;
 pub mod users;
+pub mod work_queues;
 
 use serde::Serialize;
 

@@ -31,6 +31,8 @@ pub const KEY_ROTATED: &str = "key.rotated";
 pub const ADMIN_ROLE_GRANTED: &str = "admin_role.granted";
 pub const ADMIN_ROLE_REVOKED: &str = "admin_role.revoked";
 pub const INVITE_BATCH_STARTED: &str = "invite_batch.started";
+pub const EMAIL_RETRIED: &str = "email.retried";
+pub const BACKCHANNEL_RETRIED: &str = "backchannel_logout.retried";
 
 /// Every kind, for validating a query's filter.
 pub const ALL: &[&str] = &[
@@ -65,4 +67,6 @@ pub const ALL: &[&str] = &[
     ADMIN_ROLE_GRANTED,
     ADMIN_ROLE_REVOKED,
     INVITE_BATCH_STARTED,
+    EMAIL_RETRIED,
+    BACKCHANNEL_RETRIED,
 ];

@@ -254,7 +254,8 @@ pub async fn backchannel_deliveries(
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
-        let logout_token = mint_logout_token(state, &client.id, session).await?;
+        let logout_token =
+            mint_logout_token(state, &client.id, &session.user_id, &session.sid).await?;
         deliveries.push(BackchannelDelivery {
             id: random_id(state.entropy.as_ref()),
             client_id: client.id,
@@ -271,21 +272,49 @@ pub async fn backchannel_deliveries(
     Ok(deliveries)
 }
 
+/// A fresh logout token for the same client, user and session as `stored`, one of ours that has
+/// expired (a delivery retried from the console long after it was queued).
+pub async fn renew_logout_token(state: &AppState, stored: &str) -> Result<String, InternalError> {
+    use base64::Engine as _;
+    let corrupt = || {
+        InternalError::from(crate::store::StoreError::Corrupt(
+            "a queued logout token".into(),
+        ))
+    };
+    let payload = stored.split('.').nth(1).ok_or_else(corrupt)?;
+    let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(corrupt)?;
+    match (
+        claims["aud"].as_str(),
+        claims["sub"].as_str(),
+        claims["sid"].as_str(),
+    ) {
+        (Some(client_id), Some(user_id), Some(sid)) => {
+            mint_logout_token(state, client_id, user_id, sid).await
+        }
+        _ => Err(corrupt()),
+    }
+}
+
 /// A logout token (Back-Channel Logout 1.0 §2.4): `sub` and `sid`, the event, never a nonce.
 async fn mint_logout_token(
     state: &AppState,
     client_id: &str,
-    session: &Session,
+    user_id: &str,
+    sid: &str,
 ) -> Result<String, InternalError> {
     let now = state.clock.now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(state.config.issuer));
-    claims.insert("sub".into(), json!(session.user_id));
+    claims.insert("sub".into(), json!(user_id));
     claims.insert("aud".into(), json!(client_id));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + LOGOUT_TOKEN_TTL_SECS));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
-    claims.insert("sid".into(), json!(session.sid));
+    claims.insert("sid".into(), json!(sid));
     claims.insert("events".into(), json!({ BACKCHANNEL_LOGOUT_EVENT: {} }));
     let alg = state
         .config

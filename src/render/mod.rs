@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod i18n;
+pub mod svg_chart;
 pub mod templates;
 
 pub use templates::Templates;

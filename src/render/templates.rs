@@ -42,6 +42,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/pages/admin/layout.html"),
     ),
     (
+        "pages/admin/overview.html",
+        include_str!("../../templates/pages/admin/overview.html"),
+    ),
+    (
         "pages/admin/users.html",
         include_str!("../../templates/pages/admin/users.html"),
     ),

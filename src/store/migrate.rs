@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006", "admin_audit"),
     migration!(7, "0007", "admin_roles"),
     migration!(8, "0008", "invite_batches"),
+    migration!(9, "0009", "audit_events_by_kind"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

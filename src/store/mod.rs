@@ -120,6 +120,35 @@ pub trait Store: Send + Sync + 'static {
     /// What waits in a work queue, the oldest waiting item, and what was given up on (metrics).
     async fn queue_stats(&self, queue: WorkQueue) -> StoreResult<QueueStats>;
 
+    // The console's overview: logins per hour, and the queues' failed items and their retry
+
+    /// The hours in `[since, until)` with any login (successes by method, failures), oldest
+    /// first; hours without one are left out.
+    async fn hourly_logins(
+        &self,
+        since: UnixTime,
+        until: UnixTime,
+    ) -> StoreResult<Vec<HourlyLogins>>;
+    /// Emails given up on, newest first, at most `limit`.
+    async fn failed_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>>;
+    /// Back-channel deliveries given up on, newest first, at most `limit`.
+    async fn failed_backchannel(&self, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
+    async fn backchannel_delivery(&self, id: &str) -> StoreResult<Option<BackchannelDelivery>>;
+    /// Puts a failed email back in the queue as if new (pending, due at `now`, no attempts, no
+    /// error), with `events`. `NotFound`, with nothing recorded, unless it has failed and still
+    /// has its content.
+    async fn retry_outbox(&self, id: &str, now: UnixTime, events: &[AuditEvent])
+    -> StoreResult<()>;
+    /// Like [`Store::retry_outbox`] for a back-channel delivery, which carries `logout_token`
+    /// from now on (the one it had has expired).
+    async fn retry_backchannel(
+        &self,
+        id: &str,
+        logout_token: &str,
+        now: UnixTime,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
+
     // Users
     async fn insert_user(&self, user: &User, events: &[AuditEvent]) -> StoreResult<()>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
@@ -339,7 +368,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a message sent and erases its sealed content.
     async fn outbox_sent(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// Records a failed attempt: `attempts + 1`, the error, and either the next attempt time or,
-    /// when `give_up`, status `failed` (content erased).
+    /// when `give_up`, status `failed` (the sealed content kept for [`Store::retry_outbox`]).
     async fn outbox_failed(
         &self,
         id: &str,

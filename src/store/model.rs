@@ -181,7 +181,8 @@ pub struct UserToken {
 }
 
 /// An email waiting in (or done with) the outbox. The message itself is sealed with the secret
-/// box, because it may carry a link token, and is erased once sent.
+/// box, because it may carry a link token, and is erased once sent (a failed one keeps it until
+/// the retention purge, so it can be retried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEmail {
     pub id: String,
@@ -422,6 +423,17 @@ pub struct QueueStats {
     pub oldest_pending_at: Option<UnixTime>,
     /// Items with status `failed`: given up after their last attempt (kept until purged).
     pub given_up: i64,
+}
+
+/// The logins of one hour, from the audit trail: successes by method, and failures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HourlyLogins {
+    /// The hour's start: a multiple of 3600 (a UTC hour, so also a Swedish one).
+    pub hour: UnixTime,
+    pub password: i64,
+    pub bankid: i64,
+    /// Failed logins of any method.
+    pub failed: i64,
 }
 
 /// The database connection pool now.

@@ -13,7 +13,8 @@
 pub(crate) const THROTTLE_RETENTION_SECS: i64 = 24 * 3600;
 /// Link tokens are kept this long after they expire (to tell "expired" from "unknown").
 pub(crate) const USER_TOKEN_RETENTION_SECS: i64 = 7 * 24 * 3600;
-/// Sent and failed outbox rows (content already erased) are kept this long, for operators.
+/// Sent and failed outbox rows are kept this long, for operators (a failed one with its sealed
+/// content, for a retry from the console).
 pub(crate) const OUTBOX_RETENTION_SECS: i64 = 30 * 24 * 3600;
 /// Longest delivery error kept in `outbox.last_error`, in characters.
 pub(crate) const OUTBOX_ERROR_MAX_CHARS: usize = 500;
@@ -216,7 +217,7 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
-            Consumed, Grant, InviteBatch, TokenContext, InviteBatchCounts, InviteBatchRow, Job, OutboxEmail, PasswordChange, PendingAuthorization,
+            Consumed, Grant, HourlyLogins, InviteBatch, InviteBatchCounts, InviteBatchRow, TokenContext, Job, OutboxEmail, PasswordChange, PendingAuthorization,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
@@ -774,6 +775,115 @@ macro_rules! sql_store {
                     oldest_pending_at: row.try_get("oldest_pending_at")?,
                     given_up: row.try_get("given_up")?,
                 })
+            }
+
+            // The console's overview
+
+            async fn hourly_logins(
+                &self,
+                since: UnixTime,
+                until: UnixTime,
+            ) -> StoreResult<Vec<HourlyLogins>> {
+                // `details` is compact JSON written by `audit::Event`, so the method appears
+                // exactly as `"method":"…"`; the (kind, at) index finds the rows.
+                let rows = sqlx::query(
+                    "SELECT (at / 3600) * 3600 AS hour_start, \
+                     SUM(CASE WHEN kind = 'login.succeeded' \
+                         AND details LIKE '%\"method\":\"password\"%' THEN 1 ELSE 0 END) \
+                         AS password, \
+                     SUM(CASE WHEN kind = 'login.succeeded' \
+                         AND details LIKE '%\"method\":\"bankid\"%' THEN 1 ELSE 0 END) \
+                         AS bankid, \
+                     SUM(CASE WHEN kind = 'login.failed' THEN 1 ELSE 0 END) AS failed \
+                     FROM audit_events \
+                     WHERE kind IN ('login.succeeded', 'login.failed') AND at >= $1 AND at < $2 \
+                     GROUP BY hour_start ORDER BY hour_start",
+                )
+                .bind(since)
+                .bind(until)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(HourlyLogins {
+                            hour: row.try_get("hour_start")?,
+                            password: row.try_get("password")?,
+                            bankid: row.try_get("bankid")?,
+                            failed: row.try_get("failed")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn failed_outbox(&self, limit: i64) -> StoreResult<Vec<OutboxEmail>> {
+                let sql = concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox WHERE status = 'failed' \
+                     ORDER BY created_at DESC, id DESC LIMIT $1"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
+            }
+
+            async fn failed_backchannel(
+                &self,
+                limit: i64,
+            ) -> StoreResult<Vec<BackchannelDelivery>> {
+                let sql = concat!(
+                    "SELECT ",
+                    backchannel_columns!(),
+                    " FROM backchannel_deliveries WHERE status = 'failed' \
+                     ORDER BY created_at DESC, id DESC LIMIT $1"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(limit)).await
+            }
+
+            async fn backchannel_delivery(
+                &self,
+                id: &str,
+            ) -> StoreResult<Option<BackchannelDelivery>> {
+                let sql = concat!(
+                    "SELECT ",
+                    backchannel_columns!(),
+                    " FROM backchannel_deliveries WHERE id = $1"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(id)).await
+            }
+
+            async fn retry_outbox(
+                &self,
+                id: &str,
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                // Without its content (erased by an older version on giving up) there is
+                // nothing to send.
+                let query = sqlx::query(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, last_error = NULL, \
+                     next_attempt_at = $2, locked_until = NULL \
+                     WHERE id = $1 AND status = 'failed' AND length(sealed_message) > 0",
+                )
+                .bind(id)
+                .bind(now);
+                self.update_audited(query, events).await
+            }
+
+            async fn retry_backchannel(
+                &self,
+                id: &str,
+                logout_token: &str,
+                now: UnixTime,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let query = sqlx::query(
+                    "UPDATE backchannel_deliveries SET status = 'pending', attempts = 0, \
+                     last_error = NULL, next_attempt_at = $2, locked_until = NULL, \
+                     logout_token = $3 WHERE id = $1 AND status = 'failed'",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(logout_token);
+                self.update_audited(query, events).await
             }
 
             // Users
@@ -1565,14 +1675,15 @@ macro_rules! sql_store {
                 next_attempt_at: UnixTime,
                 give_up: bool,
             ) -> StoreResult<()> {
+                // A message given up on keeps its (sealed) content, so the console can send it
+                // again; the retention purge deletes it with the row.
                 let query = if give_up {
                     sqlx::query(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
-                         locked_until = NULL, status = 'failed', sealed_message = $3 WHERE id = $1",
+                         locked_until = NULL, status = 'failed' WHERE id = $1",
                     )
                     .bind(id)
                     .bind(truncate_error(error))
-                    .bind(Vec::<u8>::new())
                 } else {
                     sqlx::query(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \

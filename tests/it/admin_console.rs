@@ -106,9 +106,10 @@ async fn the_console_asks_for_a_login_on_our_page_and_comes_back() {
     assert_eq!(back.url.query(), Some("q=kund"));
     assert!(back.body.contains("<h1>Användare</h1>"), "{}", back.body);
 
-    // /admin itself is the users' list.
+    // /admin itself is the overview (admin_console_overview.rs).
     let home = browser.get(&server.url("/admin")).await;
-    assert_eq!(location(&home), "/admin/users?lang=sv");
+    assert_eq!(home.status, StatusCode::OK, "{}", home.describe());
+    assert!(home.body.contains("<h1>Översikt</h1>"), "{}", home.body);
     // The same pages in English, by the language switch.
     let english = browser.get(&server.url("/admin/users?lang=en")).await;
     assert!(english.body.contains("<h1>Users</h1>"), "{}", english.body);

@@ -14,6 +14,8 @@ mod admin_console;
 mod admin_console_browser;
 mod admin_console_bulk;
 mod admin_console_bulk_browser;
+mod admin_console_overview;
+mod admin_console_overview_browser;
 mod architecture;
 mod bankid_client;
 mod bankid_dev_app;

@@ -43,6 +43,7 @@ macro_rules! suite {
 mod accounts;
 mod admin_roles;
 mod bankid;
+mod console_overview;
 mod databases;
 mod invite_batches;
 mod logout;

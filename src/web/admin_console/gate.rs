@@ -19,8 +19,9 @@ use super::super::errors::WebError;
 use super::super::extract::{AppStateArc, accept_language, field, parse_pairs};
 use super::super::http::cookie;
 
-/// Where the console starts, and where a change goes back to when its form names no page.
-pub const HOME: &str = "/admin/users";
+/// Where the console starts (its overview), and where a change goes back to when its form names
+/// no page.
+pub const HOME: &str = "/admin";
 
 /// An administrator at the console: their session and role.
 pub struct Console {

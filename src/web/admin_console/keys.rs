@@ -37,18 +37,22 @@ fn notice(value: Option<&str>) -> (Option<&'static str>, bool) {
     }
 }
 
-fn key_row(key: &KeyInfo, now: i64) -> Value {
+/// What the console calls a key's status: `active`, `next`, `retiring` or `retired`.
+pub(super) fn shown_status(key: &KeyInfo) -> &'static str {
     // A key that signs now but has a retirement date is on its way out.
-    let status = match key.status {
+    match key.status {
         "signing" if key.retired_at.is_some() => "retiring",
         "signing" => "active",
         "next" => "next",
         _ => "retired",
-    };
+    }
+}
+
+pub(super) fn key_row(key: &KeyInfo, now: i64) -> Value {
     context! {
         kid => key.kid.clone(),
         alg => key.alg.clone(),
-        status => status,
+        status => shown_status(key),
         created => swedish_time(key.created_at),
         active_from => swedish_time(key.active_from),
         starts_later => key.active_from > now,

@@ -7,6 +7,7 @@ pub mod bulk_invite;
 pub mod gate;
 pub mod invite;
 pub mod keys;
+pub mod overview;
 pub mod users;
 
 use std::sync::Arc;
@@ -21,12 +22,17 @@ use minijinja::{Value, context};
 use crate::state::AppState;
 
 use super::errors::WebError;
-use super::pages::{CsrfToken, language_links, page, redirect_see_other};
+use super::pages::{CsrfToken, language_links, page};
 use gate::Console;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/admin", only_get(home))
+        .route(overview::PATH, only_get(overview::page))
+        .route("/admin/outbox/{id}/retry", only_post(overview::retry_email))
+        .route(
+            "/admin/backchannel/{id}/retry",
+            only_post(overview::retry_backchannel),
+        )
         .route("/admin/users", only_get(users::list))
         .route("/admin/users/search", only_post(users::search))
         .route("/admin/users/{id}", only_get(users::user_page))
@@ -93,11 +99,6 @@ where
     post(handler).fallback(unknown)
 }
 
-async fn home(console: Console, lang: super::extract::Lang) -> Response {
-    let lang = lang.for_user(None, &console.active);
-    redirect_see_other(&format!("{}?lang={lang}", gate::HOME))
-}
-
 pub(super) async fn unknown(_: Console) -> WebError {
     WebError::NotFound
 }
@@ -105,6 +106,7 @@ pub(super) async fn unknown(_: Console) -> WebError {
 /// The console's sections, for the navigation.
 #[derive(Clone, Copy)]
 pub enum Section {
+    Overview,
     Users,
     Invite,
     Keys,
@@ -114,6 +116,7 @@ pub enum Section {
 impl Section {
     fn name(self) -> &'static str {
         match self {
+            Section::Overview => "overview",
             Section::Users => "users",
             Section::Invite => "invite",
             Section::Keys => "keys",
