@@ -2,6 +2,7 @@
 //! on the server like every other page (same layout, texts, CSP). Handlers parse, call
 //! `crate::admin`, and render; who gets in is decided once, in `gate.rs`.
 
+pub mod apps;
 pub mod audit;
 pub mod gate;
 pub mod invite;
@@ -48,6 +49,27 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/admin/invite",
             get(invite::page).post(invite::submit).fallback(unknown),
         )
+        .route(apps::PATH, get(apps::list).fallback(apps::unknown))
+        .route(
+            apps::NEW_PATH,
+            get(apps::new_page)
+                .post(apps::create)
+                .fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}",
+            get(apps::app_page)
+                .post(apps::update)
+                .fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}/secret",
+            post(apps::rotate_secret).fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}/delete",
+            post(apps::delete).fallback(apps::unknown),
+        )
         .route(keys::PATH, only_get(keys::page))
         .route("/admin/keys/rotate", only_post(keys::rotate))
         .route(audit::PATH, only_get(audit::list))
@@ -92,6 +114,7 @@ async fn unknown(_: Console) -> WebError {
 pub enum Section {
     Users,
     Invite,
+    Apps,
     Keys,
     Audit,
 }
@@ -101,6 +124,7 @@ impl Section {
         match self {
             Section::Users => "users",
             Section::Invite => "invite",
+            Section::Apps => "apps",
             Section::Keys => "keys",
             Section::Audit => "audit",
         }
