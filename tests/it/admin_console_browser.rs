@@ -19,13 +19,13 @@ use reqwest::StatusCode;
 const ADMIN: &str = "agnes@leasify.se";
 const CUSTOMER: &str = "karin@kund.se";
 const INVITED: &str = "nora@kund.se";
-const PASSWORD: &str = "Blåbärssylt-på-taket-42";
+pub(crate) const PASSWORD: &str = "Blåbärssylt-på-taket-42";
 const LOGIN_SUBMIT: &str = "form[action=\"/login\"] button[type=submit]";
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `leasify-id user grant-admin EMAIL`, run as the operator would, on the server's database and
 /// data dir; returns what it printed.
-fn grant_admin_by_cli(server: &TestServer, email: &str) -> serde_json::Value {
+pub(crate) fn grant_admin_by_cli(server: &TestServer, email: &str) -> serde_json::Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_leasify-id"));
     command
         .args(["user", "grant-admin", email])
@@ -50,14 +50,14 @@ fn grant_admin_by_cli(server: &TestServer, email: &str) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("JSON")
 }
 
-async fn log_in(ui: &Ui, step: &str, email: &str) {
+pub(crate) async fn log_in(ui: &Ui, step: &str, email: &str) {
     ui.fill(step, "#email", email).await;
     ui.fill(step, "#password", PASSWORD).await;
     ui.click(step, LOGIN_SUBMIT).await;
 }
 
 /// A screenshot at 360 px (checked to fit) and one at desktop width.
-async fn both_sizes(ui: &Ui, step: &str) {
+pub(crate) async fn both_sizes(ui: &Ui, step: &str) {
     ui.assert_fits_width(step).await;
     ui.shot(step).await;
     ui.set_viewport(Viewport::Desktop).await;
