@@ -723,6 +723,16 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
         refused.body.contains("<h1>Hyresportalen</h1>"),
         "the app as saved"
     );
+    assert!(
+        refused
+            .body
+            .contains(r#"<details class="card edit-app" open>"#),
+        "the form is open with its errors"
+    );
+    assert!(
+        !page.body.contains(r#"edit-app" open"#),
+        "closed until needed"
+    );
     assert_eq!(
         clients::show(&server.state, &id).await.unwrap().name,
         "Hyresportalen"

@@ -269,6 +269,18 @@ async fn an_app_registered_in_the_console_logs_a_person_in() {
     // --- Edit ------------------------------------------------------------------------------------
     ui.goto("edit", &server.url(&format!("/admin/apps/{id}?lang=sv")))
         .await;
+    ui.eval(
+        "edit",
+        "document.querySelector('details.edit-app summary').click()",
+    )
+    .await;
+    ui.page
+        .wait_until(
+            "document.querySelector('details.edit-app').open",
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the edit form opens");
     ui.fill("edit", "#name", "Hyresportalen Väst").await;
     ui.fill(
         "edit",
