@@ -814,6 +814,41 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
     .await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.describe());
 
+    // A scope no longer offered (as after BankID is turned off) is shown, ticked and marked,
+    // and refused until it is unticked, instead of vanishing unseen on the next save.
+    let mut stored = server
+        .state
+        .store
+        .client_by_id(&id)
+        .await
+        .unwrap()
+        .expect("the app");
+    stored.allowed_scopes.push("legacy-scope".into());
+    server
+        .state
+        .store
+        .update_client(&stored, &[])
+        .await
+        .unwrap();
+    let page = browser.get(&server.url(&app)).await;
+    assert!(
+        page.body.contains(r#"value="legacy-scope" checked"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("inte tillgänglig längre: avmarkera den"));
+    let mut kept = confidential.clone();
+    kept.push(("scope", "legacy-scope"));
+    let refused = browser
+        .post_form(&server.url(&app), &with(&hidden, &kept))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .body
+            .contains("Välj bara bland behörigheterna i listan.")
+    );
+
     let events = server
         .state
         .store

@@ -306,17 +306,32 @@ impl AppForm {
     /// The form's values for the template; `keys_registered` when the app has public keys of
     /// its own, so `private_key_jwt` can be kept.
     fn context(&self, state: &AppState, keys_registered: bool) -> Value {
-        let scopes: Vec<Value> = offered_scopes(state)
-            .into_iter()
+        let offered = offered_scopes(state);
+        let mut scopes: Vec<Value> = offered
+            .iter()
             .map(|(value, key)| {
                 context! {
-                    checked => self.scopes.contains(&value),
-                    admin => key.is_none(),
-                    value => value,
-                    key => key,
+                    checked => self.scopes.contains(value),
+                    value => value.clone(),
+                    key => *key,
                 }
             })
             .collect();
+        // A scope the app has that is no longer offered (the personnummer scope after BankID
+        // was turned off) stays in the form, ticked and marked, so saving does not drop it
+        // unseen: the service refuses it until it is unticked.
+        scopes.extend(
+            self.scopes
+                .iter()
+                .filter(|s| !offered.iter().any(|(o, _)| o == *s))
+                .map(|s| {
+                    context! {
+                        checked => true,
+                        value => s.clone(),
+                        key => "console-app-scope-unavailable",
+                    }
+                }),
+        );
         let grants: Vec<Value> = GRANT_TYPES
             .iter()
             .map(|g| context! { value => *g, checked => self.grants.iter().any(|c| c == g) })

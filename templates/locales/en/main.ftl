@@ -346,6 +346,7 @@ console-app-auth-private_key_jwt = Confidential, with the app's own keys (regist
 console-app-scopes = Scopes
 console-app-scopes-help = What the app may ask for. openid is always added for login with a code. The admin: scopes give access to the admin API and need the flow "The app as itself".
 console-app-scope-admin = the admin API
+console-app-scope-unavailable = no longer available: untick it
 console-app-party = Whose app
 console-app-party-first = Leasify's own app: the customer does not approve the scopes separately
 console-app-party-third = Third-party app: the customer approves the scopes the first time

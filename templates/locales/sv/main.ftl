@@ -341,6 +341,7 @@ console-app-auth-private_key_jwt = Konfidentiell, med appens egna nycklar (regis
 console-app-scopes = Behörigheter (scopes)
 console-app-scopes-help = Vad appen får be om. openid läggs alltid till för inloggning med kod. admin:-behörigheterna ger åtkomst till admin-API:t och kräver flödet ”Appen som sig själv”.
 console-app-scope-admin = admin-API:t
+console-app-scope-unavailable = inte tillgänglig längre: avmarkera den
 console-app-party = Vems app
 console-app-party-first = Leasifys egen app: kunden godkänner inte behörigheterna separat
 console-app-party-third = Extern app: kunden får godkänna behörigheterna första gången
