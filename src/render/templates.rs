@@ -78,6 +78,26 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/static/bulk_invite.js"),
     ),
     (
+        "pages/admin/apps.html",
+        include_str!("../../templates/pages/admin/apps.html"),
+    ),
+    (
+        "pages/admin/app_new.html",
+        include_str!("../../templates/pages/admin/app_new.html"),
+    ),
+    (
+        "pages/admin/app.html",
+        include_str!("../../templates/pages/admin/app.html"),
+    ),
+    (
+        "pages/admin/app_form.html",
+        include_str!("../../templates/pages/admin/app_form.html"),
+    ),
+    (
+        "pages/admin/app_secret.html",
+        include_str!("../../templates/pages/admin/app_secret.html"),
+    ),
+    (
         "pages/set_password.html",
         include_str!("../../templates/pages/set_password.html"),
     ),
@@ -164,6 +184,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "static/autosubmit.js",
         include_str!("../../templates/static/autosubmit.js"),
+    ),
+    (
+        "static/copy.js",
+        include_str!("../../templates/static/copy.js"),
     ),
 ];
 

@@ -11,6 +11,8 @@ mod account_emails;
 mod accounts;
 mod admin_api;
 mod admin_console;
+mod admin_console_apps;
+mod admin_console_apps_browser;
 mod admin_console_browser;
 mod admin_console_bulk;
 mod admin_console_bulk_browser;

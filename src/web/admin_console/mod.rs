@@ -2,6 +2,7 @@
 //! on the server like every other page (same layout, texts, CSP). Handlers parse, call
 //! `crate::admin`, and render; who gets in is decided once, in `gate.rs`.
 
+pub mod apps;
 pub mod audit;
 pub mod bulk_invite;
 pub mod gate;
@@ -69,6 +70,27 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/admin/invite/bulk/{id}/report.csv",
             only_get(bulk_invite::report),
         )
+        .route(apps::PATH, get(apps::list).fallback(apps::unknown))
+        .route(
+            apps::NEW_PATH,
+            get(apps::new_page)
+                .post(apps::create)
+                .fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}",
+            get(apps::app_page)
+                .post(apps::update)
+                .fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}/secret",
+            post(apps::rotate_secret).fallback(apps::unknown),
+        )
+        .route(
+            "/admin/apps/{id}/delete",
+            post(apps::delete).fallback(apps::unknown),
+        )
         .route(keys::PATH, only_get(keys::page))
         .route("/admin/keys/rotate", only_post(keys::rotate))
         .route(audit::PATH, only_get(audit::list))
@@ -109,6 +131,7 @@ pub enum Section {
     Overview,
     Users,
     Invite,
+    Apps,
     Keys,
     Audit,
 }
@@ -119,6 +142,7 @@ impl Section {
             Section::Overview => "overview",
             Section::Users => "users",
             Section::Invite => "invite",
+            Section::Apps => "apps",
             Section::Keys => "keys",
             Section::Audit => "audit",
         }
