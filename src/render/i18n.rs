@@ -223,6 +223,12 @@ mod tests {
             ("email", FluentValue::from("agnes@example.se")),
             ("term", FluentValue::from("karin")),
             ("number", FluentValue::from("1981****-****")),
+            ("rows", FluentValue::from(5000)),
+            ("megabytes", FluentValue::from(2)),
+            ("line", FluentValue::from(12)),
+            ("count", FluentValue::from(995)),
+            ("done", FluentValue::from(500)),
+            ("total", FluentValue::from(1000)),
         ]
     }
 
