@@ -18,7 +18,9 @@ const LAYERS: &[&[&str]] = &[
     &["identity", "jobs"],
     &["login"],
     &["account", "oidc"],
-    &["admin", "workers"],
+    &["admin"],
+    // The background job worker performs domain work, a bulk invitation among it.
+    &["workers"],
     &["web"],
     &["server"],
     &["cli"],
