@@ -17,6 +17,7 @@
 pub mod client_jwks;
 pub mod digest;
 mod error;
+mod es256_signer;
 pub mod jws_header;
 pub mod keyed_hash;
 pub mod password;

@@ -227,18 +227,17 @@ pub(crate) fn load_signer(
             })?,
     );
     let invalid =
-        |_| CryptoError::InvalidKey(format!("signing key {} is not a valid {alg} key", key.kid));
+        || CryptoError::InvalidKey(format!("signing key {} is not a valid {alg} key", key.kid));
     Ok(match alg {
         Alg::RS256 => {
-            let mut s = jws::RS256.signer_from_der(&*der).map_err(invalid)?;
+            let mut s = jws::RS256.signer_from_der(&*der).map_err(|_| invalid())?;
             s.set_key_id(key.kid.clone());
             Box::new(s)
         }
-        Alg::ES256 => {
-            let mut s = jws::ES256.signer_from_der(&*der).map_err(invalid)?;
-            s.set_key_id(key.kid.clone());
-            Box::new(s)
-        }
+        Alg::ES256 => Box::new(
+            super::es256_signer::Es256Signer::from_pkcs8_der(&der, key.kid.clone())
+                .map_err(|_| invalid())?,
+        ),
     })
 }
 
@@ -341,7 +340,10 @@ mod tests {
             let signer = load_signer(&key, &sb).unwrap();
             let (verifier, _) = load_verifier(&key).unwrap();
             let sig = signer.sign(b"message").unwrap();
+            assert_eq!(sig.len(), signer.signature_len());
             verifier.verify(b"message", &sig).unwrap();
+            assert_eq!(signer.key_id(), Some("kid-1"));
+            assert_eq!(signer.algorithm().name(), alg.as_str());
             assert!(verifier.verify(b"messagf", &sig).is_err());
         }
     }
