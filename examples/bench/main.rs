@@ -46,6 +46,18 @@ struct Args {
     /// Run the server on PostgreSQL (a fresh schema, dropped afterwards) instead of SQLite.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Measure only the load phases whose name contains this text (repeatable), e.g.
+    /// `--only client_credentials` while profiling the server with `perf record -p PID`.
+    #[arg(long, value_name = "TEXT")]
+    only: Vec<String>,
+}
+
+/// `--only`: the phases to measure (all when empty).
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn measured(phase: &str) -> bool {
+    ONLY.get()
+        .is_none_or(|only| only.is_empty() || only.iter().any(|o| phase.contains(o.as_str())))
 }
 
 #[tokio::main]
@@ -67,6 +79,7 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.duration > 0.0, "--duration must be positive");
     ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    let _ = ONLY.set(args.only.clone());
     let duration = Duration::from_secs_f64(args.duration);
     let (bin, target_dir) = locate_server_binary()?;
 
@@ -247,6 +260,7 @@ async fn bench(
         .wait_until_live(&http, &format!("{base}/health/live"))
         .await?;
     let pid = server.pid;
+    eprintln!("bench: server pid {pid}");
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = proc_status_kib(pid, "VmRSS")?;
@@ -951,6 +965,16 @@ where
     Fut: Future<Output = (S, anyhow::Result<()>)> + Send + 'static,
 {
     assert_eq!(states.len(), concurrency);
+    if !measured(name) {
+        return Phase {
+            name: name.to_string(),
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+            errors: 0,
+            server: ProcCounters::default(),
+            server_rss: 0,
+        };
+    }
     let op = Arc::new(op);
     let before = proc_counters(Some(server_pid));
     let started = Instant::now();
@@ -1422,7 +1446,7 @@ impl Report<'_> {
                 .into(),
         );
         line("|---|---:|---:|---:|---:|---:|---:|---:|".into());
-        for phase in &self.phases {
+        for phase in self.phases.iter().filter(|p| measured(&p.name)) {
             let cpu_per_request =
                 phase.server.cpu.as_secs_f64() * 1000.0 / phase.latencies.len().max(1) as f64;
             line(format!(
