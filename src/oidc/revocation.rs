@@ -187,6 +187,17 @@ pub async fn introspect(
     if !visible_to(client, found.grant()) {
         return Ok(inactive());
     }
+    // A disabled user's refresh token is refused at /token, so it is not active here either.
+    // (Checked here rather than in `recognise`, so /revoke can still revoke it for good.)
+    if let Recognised::Refresh { grant, .. } = &found
+        && !state
+            .store
+            .user_by_id(&grant.user_id)
+            .await?
+            .is_some_and(|user| !user.disabled)
+    {
+        return Ok(inactive());
+    }
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
     match found {
