@@ -70,3 +70,9 @@ pub const ALL: &[&str] = &[
     EMAIL_RETRIED,
     BACKCHANNEL_RETRIED,
 ];
+
+/// The translation key of a kind's readable name (`login.succeeded` → `event-login-succeeded`):
+/// the console shows people the name and operators the kind beside it.
+pub fn label_key(kind: &str) -> String {
+    format!("event-{}", kind.replace(['.', '_'], "-"))
+}

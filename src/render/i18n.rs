@@ -311,6 +311,26 @@ mod tests {
     }
 
     #[test]
+    fn every_audit_event_kind_has_a_readable_name_in_both_languages() {
+        let catalogs = built_in();
+        for locale in LOCALES {
+            let keys: HashSet<String> = catalogs.keys(locale).into_iter().collect();
+            for kind in crate::audit::kinds::ALL {
+                let key = crate::audit::kinds::label_key(kind);
+                assert!(keys.contains(&key), "{locale}: no {key} for {kind}");
+            }
+        }
+        assert_eq!(
+            catalogs.get(
+                "en",
+                &crate::audit::kinds::label_key("login.succeeded"),
+                &[]
+            ),
+            "Signed in"
+        );
+    }
+
+    #[test]
     fn every_text_formats_cleanly_without_isolation_marks() {
         let catalogs = built_in();
         for locale in LOCALES {

@@ -276,6 +276,10 @@ impl Templates {
                 Ok(for_t.get(&lang, key, &args))
             },
         );
+        // `kind|event_key`: the key of an audit event kind's readable name, for `t`.
+        env.add_filter("event_key", |kind: &str| {
+            crate::audit::kinds::label_key(kind)
+        });
         let templates = Templates {
             env,
             catalogs,
