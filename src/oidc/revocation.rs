@@ -10,14 +10,17 @@ use crate::store::{Client, Grant};
 
 use super::errors::TokenError;
 use super::tokens::{
-    AccessTokenError, VerifiedClientToken, verify_access_token, verify_client_access_token,
+    AccessTokenError, VerifiedClientToken, verify_access_token_of_any_user,
+    verify_client_access_token,
 };
 
-/// A token we recognised, with the grant it belongs to.
+/// A token we recognised, with the grant it belongs to. A disabled user's tokens are recognised
+/// (so they can be revoked for good) but never reported active.
 enum Recognised {
     Access {
         grant: Grant,
         claims: Map<String, Value>,
+        user_disabled: bool,
     },
     Refresh {
         grant: Grant,
@@ -65,10 +68,11 @@ async fn recognise_access(state: &AppState, token: &str) -> Result<Option<Recogn
     if token.split('.').count() != 3 {
         return Ok(None);
     }
-    match verify_access_token(state, token).await {
+    match verify_access_token_of_any_user(state, token).await {
         Ok(verified) => Ok(Some(Recognised::Access {
             grant: verified.grant,
             claims: verified.claims,
+            user_disabled: verified.user.disabled,
         })),
         Err(AccessTokenError::Invalid(_)) => Ok(None),
         Err(AccessTokenError::Store(e)) => Err(e.into()),
@@ -187,21 +191,22 @@ pub async fn introspect(
     if !visible_to(client, found.grant()) {
         return Ok(inactive());
     }
-    // A disabled user's refresh token is refused at /token, so it is not active here either.
-    // (Checked here rather than in `recognise`, so /revoke can still revoke it for good.)
-    if let Recognised::Refresh { grant, .. } = &found
-        && !state
+    // A disabled user's tokens are refused at /token and /userinfo, so not active here either.
+    let user_enabled = match &found {
+        Recognised::Access { user_disabled, .. } => !user_disabled,
+        Recognised::Refresh { grant, .. } => state
             .store
             .user_by_id(&grant.user_id)
             .await?
-            .is_some_and(|user| !user.disabled)
-    {
+            .is_some_and(|user| !user.disabled),
+    };
+    if !user_enabled {
         return Ok(inactive());
     }
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
     match found {
-        Recognised::Access { grant, claims } => {
+        Recognised::Access { grant, claims, .. } => {
             // RFC 7662 §2.2: `aud` is the token's own audience, not the client's id.
             for name in [
                 "scope",

@@ -226,6 +226,19 @@ pub async fn verify_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<VerifiedAccessToken, AccessTokenError> {
+    let verified = verify_access_token_of_any_user(state, token).await?;
+    if verified.user.disabled {
+        return Err(AccessTokenError::Invalid("user"));
+    }
+    Ok(verified)
+}
+
+/// [`verify_access_token`] without refusing a disabled user's token: revocation must still find
+/// it, or the token would come back to life if the user were enabled again before it expires.
+pub async fn verify_access_token_of_any_user(
+    state: &AppState,
+    token: &str,
+) -> Result<VerifiedAccessToken, AccessTokenError> {
     let claims = verified_jwt(state, token).await?;
     let gid = claims
         .get("gid")
@@ -250,9 +263,6 @@ pub async fn verify_access_token(
         || claims.get("sub").and_then(Value::as_str) != Some(grant.user_id.as_str())
     {
         return Err(AccessTokenError::Invalid("revoked"));
-    }
-    if user.disabled {
-        return Err(AccessTokenError::Invalid("user"));
     }
     let scope = claims
         .get("scope")

@@ -435,6 +435,25 @@ async fn disabling_the_user_through_the_admin_api_at_b_kills_every_token_on_both
 
     assert_revoked_everywhere(&setup.b, &setup.a, client, &tokens).await;
     assert_refresh_refused(&setup, client, &login.refresh).await;
+
+    // The app revokes the access token while the user is disabled; enabling the user again must
+    // not bring that token back (its jti was recorded although the token was not active).
+    revoke(&setup.a, client, &login.access, "access_token").await;
+    let enabled = read(
+        plain_client()
+            .post(
+                setup
+                    .b
+                    .url(&format!("/admin/api/v1/users/{}/enable", setup.user_id)),
+            )
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.describe());
+    assert_revoked_everywhere(&setup.a, &setup.b, client, &[Token::Access(&login.access)]).await;
 }
 
 #[tokio::test]
