@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 const EMAIL: &str = "anna@example.se";
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
+/// A request `/par` refuses: what it is, the fields that make it wrong, and the error.
+type Refused<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// How a request to `/par` authenticates.
 enum Auth<'a> {
     Basic(&'a str, &'a str),
@@ -304,7 +307,7 @@ async fn par_errors_are_json_and_never_redirect() {
     }
 
     let basic = || Auth::Basic(&id, &secret);
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Refused] = &[
         (
             "an unregistered redirect_uri",
             &[("redirect_uri", "https://evil.example/cb")],
