@@ -108,6 +108,24 @@ pub enum ClientCommand {
         /// first is the default audience). Admin-scoped clients default to the admin API.
         #[arg(long = "resource")]
         resources: Vec<String>,
+        /// Accept the client's authorization requests only when pushed to /par first (RFC 9126
+        /// pushed authorization requests; FAPI 2.0 needs it).
+        #[arg(long = "require-par", alias = "require-pushed-authorization-requests")]
+        require_par: bool,
+    },
+    /// Change a client's settings; those not named stay as they are.
+    Update {
+        id: String,
+        /// Accept its authorization requests only when pushed to /par first (RFC 9126).
+        #[arg(
+            long = "require-par",
+            alias = "require-pushed-authorization-requests",
+            conflicts_with = "no_require_par"
+        )]
+        require_par: bool,
+        /// Accept its authorization requests at /authorize directly again.
+        #[arg(long = "no-require-par")]
+        no_require_par: bool,
     },
     List,
     Show {
@@ -233,6 +251,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     jwks_uri,
                     grant_types,
                     resources,
+                    require_par,
                 } => {
                     let jwks = match jwks {
                         Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
@@ -254,8 +273,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         jwks_uri,
                         grant_types,
                         resources,
+                        require_pushed_authorization_requests: require_par,
                     };
                     print_json(&clients::create(&state, new).await?)
+                }
+                ClientCommand::Update {
+                    id,
+                    require_par,
+                    no_require_par,
+                } => {
+                    let required = match (require_par, no_require_par) {
+                        (true, _) => Some(true),
+                        (_, true) => Some(false),
+                        _ => None,
+                    };
+                    let view = clients::update(&state, &Caller::system(), &id, |spec| {
+                        if let Some(required) = required {
+                            spec.require_pushed_authorization_requests = required;
+                        }
+                    })
+                    .await?;
+                    print_json(&view)
                 }
                 ClientCommand::List => print_json(&clients::list(&state).await?),
                 ClientCommand::Show { id } => print_json(&clients::show(&state, &id).await?),

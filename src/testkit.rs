@@ -86,6 +86,7 @@ impl TestKit {
             jwks_uri: None,
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             resources: vec![],
+            require_pushed_authorization_requests: false,
         };
         adjust(&mut client);
         self.store()

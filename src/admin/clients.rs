@@ -33,6 +33,8 @@ pub struct NewClient {
     /// Resource indicators (RFC 8707) the client may ask tokens for; the first is its default
     /// audience. A client allowed admin scopes gets the admin API by default.
     pub resources: Vec<String>,
+    /// RFC 9126 §6: the client's authorization requests are accepted only when pushed to `/par`.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Grants a client may be allowed.
@@ -67,6 +69,9 @@ pub struct ClientView {
     pub has_jwks: bool,
     pub grant_types: Vec<String>,
     pub resources: Vec<String>,
+    /// Authorization requests are accepted only through the pushed authorization request
+    /// endpoint, `/par` (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
     pub created_at: i64,
 }
 
@@ -88,6 +93,7 @@ impl ClientView {
             has_jwks: client.jwks.is_some(),
             grant_types: client.grant_types.clone(),
             resources: client.resources.clone(),
+            require_pushed_authorization_requests: client.require_pushed_authorization_requests,
             created_at: client.created_at,
         }
     }
@@ -322,6 +328,7 @@ fn checked(state: &AppState, id: &str, new: &NewClient) -> Result<Client, AdminE
         jwks_uri: new.jwks_uri.clone(),
         grant_types,
         resources,
+        require_pushed_authorization_requests: new.require_pushed_authorization_requests,
     })
 }
 
@@ -376,6 +383,7 @@ pub async fn update(
         jwks_uri: existing.jwks_uri.clone(),
         grant_types: existing.grant_types.clone(),
         resources: existing.resources.clone(),
+        require_pushed_authorization_requests: existing.require_pushed_authorization_requests,
     };
     change(&mut spec);
     let mut client = checked(state, id, &spec)?;

@@ -66,6 +66,9 @@ pub fn document(config: &Config) -> Value {
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
+        // RFC 9126: the request_uri from /par is accepted although request objects are not.
+        "pushed_authorization_request_endpoint": endpoint(config, "/par"),
+        "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
     })
 }

@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007", "admin_roles"),
     migration!(8, "0008", "invite_batches"),
     migration!(9, "0009", "audit_events_by_kind"),
+    migration!(10, "0010", "pushed_authorization_requests"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

@@ -205,6 +205,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<PendingAuthorization>>;
     async fn delete_pending_authorization(&self, id: &str) -> StoreResult<()>;
 
+    // Pushed authorization requests (RFC 9126)
+    async fn insert_pushed_request(&self, pushed: &PushedRequest) -> StoreResult<()>;
+    /// Uses up the pushed request with this `request_uri` hash, if it belongs to `client_id` and
+    /// has not expired: exactly one caller gets it, and it is gone afterwards. A request of
+    /// another client stays, so naming someone else's `request_uri` cannot spend it.
+    async fn take_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<PushedRequest>>;
+
     // Sessions
     async fn insert_session(&self, session: &Session, events: &[AuditEvent]) -> StoreResult<()>;
     /// Returns the session only while it has not expired.

@@ -49,6 +49,8 @@ pub struct Client {
     /// Resource indicators (RFC 8707) the client may ask tokens for; the first is the audience
     /// of its `client_credentials` tokens when it names none.
     pub resources: Vec<String>,
+    /// RFC 9126 §6: authorization requests are accepted only through `/par`.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Client {
@@ -69,6 +71,18 @@ pub struct PendingAuthorization {
     pub id: String,
     /// The validated request as JSON (see `oidc::authorize::AuthorizationRequest`).
     pub request_json: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// An authorization request pushed to `/par` (RFC 9126), waiting for its `request_uri`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    /// SHA-256 (hex) of the `request_uri`.
+    pub request_uri_hash: String,
+    pub client_id: String,
+    /// The pushed parameters as a JSON list of name–value pairs (client credentials left out).
+    pub params_json: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
 }

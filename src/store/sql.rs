@@ -29,7 +29,7 @@ macro_rules! client_columns {
         "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
          post_logout_redirect_uris, allowed_scopes, first_party, created_at, \
          backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri, \
-         grant_types, resources"
+         grant_types, resources, require_pushed_authorization_requests"
     };
 }
 macro_rules! signing_key_columns {
@@ -104,6 +104,11 @@ macro_rules! backchannel_columns {
 macro_rules! pending_columns {
     () => {
         "id, request_json, created_at, expires_at"
+    };
+}
+macro_rules! pushed_request_columns {
+    () => {
+        "request_uri_hash, client_id, params_json, created_at, expires_at"
     };
 }
 macro_rules! invite_batch_columns {
@@ -217,7 +222,7 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
-            Consumed, Grant, HourlyLogins, InviteBatch, InviteBatchCounts, InviteBatchRow, TokenContext, Job, OutboxEmail, PasswordChange, PendingAuthorization,
+            Consumed, Grant, HourlyLogins, InviteBatch, InviteBatchCounts, InviteBatchRow, TokenContext, Job, OutboxEmail, PasswordChange, PendingAuthorization, PushedRequest,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
@@ -244,13 +249,14 @@ macro_rules! sql_store {
                 id, name, secret_hash, token_endpoint_auth_method, redirect_uris: json,
                 post_logout_redirect_uris: json, allowed_scopes: json, first_party, created_at,
                 backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri,
-                grant_types: json, resources: json,
+                grant_types: json, resources: json, require_pushed_authorization_requests,
             }
             SigningKey {
                 kid, alg, private_sealed, public_jwk, created_at, active_from, retired_at,
                 unpublish_at,
             }
             PendingAuthorization { id, request_json, created_at, expires_at }
+            PushedRequest { request_uri_hash, client_id, params_json, created_at, expires_at }
             Session { id_hash, sid, user_id, auth_time, amr: json, acr, created_at, expires_at }
             Grant {
                 id, user_id, client_id, scope, auth_time, amr: json, acr, sid, created_at,
@@ -306,7 +312,7 @@ macro_rules! sql_store {
         const INSERT_CLIENT: &str = insert_sql!(
             "clients",
             client_columns!(),
-            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
         );
         const INSERT_SIGNING_KEY: &str = insert_sql!(
             "signing_keys",
@@ -317,6 +323,11 @@ macro_rules! sql_store {
             "pending_authorizations",
             pending_columns!(),
             "$1, $2, $3, $4"
+        );
+        const INSERT_PUSHED_REQUEST: &str = insert_sql!(
+            "pushed_requests",
+            pushed_request_columns!(),
+            "$1, $2, $3, $4, $5"
         );
         const INSERT_SESSION: &str = insert_sql!(
             "sessions",
@@ -1061,6 +1072,31 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            // Pushed authorization requests
+
+            async fn insert_pushed_request(&self, pushed: &PushedRequest) -> StoreResult<()> {
+                insert_row(&self.pool, INSERT_PUSHED_REQUEST, pushed).await
+            }
+
+            async fn take_pushed_request(
+                &self,
+                request_uri_hash: &str,
+                client_id: &str,
+                now: UnixTime,
+            ) -> StoreResult<Option<PushedRequest>> {
+                // One statement: of concurrent takers, the one whose DELETE finds the row wins.
+                let sql = concat!(
+                    "DELETE FROM pushed_requests WHERE request_uri_hash = $1 AND client_id = $2 \
+                     AND expires_at > $3 RETURNING ",
+                    pushed_request_columns!()
+                );
+                let query = sqlx::query(sql)
+                    .bind(request_uri_hash)
+                    .bind(client_id)
+                    .bind(now);
+                fetch_optional(&self.pool, query).await
+            }
+
             // Sessions
 
             async fn insert_session(
@@ -1349,7 +1385,7 @@ macro_rules! sql_store {
                 };
                 // Children before parents, so that every deleted row is counted (cascades are not).
                 // BankID orders are not touched: their retention is `purge_bankid_orders`.
-                let statements: [(&'static str, i64); 14] = [
+                let statements: [(&'static str, i64); 15] = [
                     (
                         "DELETE FROM auth_codes WHERE expires_at <= $1 \
                          OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
@@ -1365,6 +1401,7 @@ macro_rules! sql_store {
                         "DELETE FROM pending_authorizations WHERE expires_at <= $1",
                         now,
                     ),
+                    ("DELETE FROM pushed_requests WHERE expires_at <= $1", now),
                     (
                         "DELETE FROM session_clients \
                          WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= $1)",
@@ -2143,7 +2180,8 @@ macro_rules! sql_store {
                      redirect_uris = $4, post_logout_redirect_uris = $5, allowed_scopes = $6, \
                      first_party = $7, backchannel_logout_uri = $8, \
                      backchannel_logout_session_required = $9, jwks = $10, jwks_uri = $11, \
-                     grant_types = $12, resources = $13, secret_hash = $14 WHERE id = $1",
+                     grant_types = $12, resources = $13, secret_hash = $14, \
+                     require_pushed_authorization_requests = $15 WHERE id = $1",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -2158,7 +2196,8 @@ macro_rules! sql_store {
                 .bind(&client.jwks_uri)
                 .bind(to_json(&client.grant_types))
                 .bind(to_json(&client.resources))
-                .bind(&client.secret_hash);
+                .bind(&client.secret_hash)
+                .bind(client.require_pushed_authorization_requests);
                 self.update_audited(query, events).await
             }
 

@@ -82,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/password/resend", post(password_links::resend_link))
         .route("/token", post(oidc_handlers::token_endpoint))
+        .route("/par", post(oidc_handlers::par_endpoint))
         .route("/revoke", post(oidc_handlers::revocation_endpoint))
         .route(
             "/session/end",

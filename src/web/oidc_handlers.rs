@@ -98,6 +98,16 @@ pub async fn token_endpoint(
     Ok(no_store_json(StatusCode::OK, &response))
 }
 
+/// RFC 9126 §2: 201 with the `request_uri`, never cached; errors are JSON like the token
+/// endpoint's.
+pub async fn par_endpoint(
+    State(state): AppStateRef,
+    request: AuthenticatedClient,
+) -> Result<Response, WebError> {
+    let pushed = authorize::push(&state, &request.client, &request.form).await?;
+    Ok(no_store_json(StatusCode::CREATED, &pushed))
+}
+
 /// RFC 7009: 200 with an empty body whether or not the token was known.
 pub async fn revocation_endpoint(
     State(state): AppStateRef,

@@ -13,11 +13,11 @@ use crate::common::{
 use leasify_id::admin::clients::{self, NewClient};
 
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
-const ALL_ADMIN_SCOPES: &str = "admin:users:read admin:users:write admin:clients:read \
+pub(crate) const ALL_ADMIN_SCOPES: &str = "admin:users:read admin:users:write admin:clients:read \
                                 admin:clients:write admin:keys admin:audit:read";
 
 /// A machine client allowed `scopes` through client_credentials; returns (id, secret).
-async fn machine_client(server: &TestServer, scopes: &str) -> (String, String) {
+pub(crate) async fn machine_client(server: &TestServer, scopes: &str) -> (String, String) {
     let view = clients::create(
         &server.state,
         NewClient {
@@ -33,7 +33,12 @@ async fn machine_client(server: &TestServer, scopes: &str) -> (String, String) {
 }
 
 /// A client_credentials token for the admin API.
-async fn admin_token(server: &TestServer, id: &str, secret: &str, scope: &str) -> String {
+pub(crate) async fn admin_token(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    scope: &str,
+) -> String {
     let answer = token_request(
         &server.base_url,
         Some((id, secret)),
@@ -48,13 +53,13 @@ async fn admin_token(server: &TestServer, id: &str, secret: &str, scope: &str) -
 }
 
 /// An admin API call; returns status, headers and the JSON body (Null when empty).
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
 }
 
-async fn call(
+pub(crate) async fn call(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,

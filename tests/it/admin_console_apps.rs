@@ -752,6 +752,7 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
     ));
     fields.push(("backchannel_logout_uri", "https://rp.example.com/bc".into()));
     fields.push(("backchannel_session_required", "yes".into()));
+    fields.push(("require_par", "yes".into()));
     let saved = browser
         .post_form(&server.url(&app), &with(&hidden, &borrowed(&fields)))
         .await;
@@ -769,9 +770,20 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
         Some("https://rp.example.com/bc")
     );
     assert!(view.backchannel_logout_session_required);
+    assert!(view.require_pushed_authorization_requests);
     let shown = browser.follow(saved).await;
     assert!(shown.body.contains("Ändringarna är sparade."));
     assert!(shown.body.contains("Extern"));
+    assert!(
+        shown.body.contains(r#"<dd>Krävs</dd>"#),
+        "the PAR requirement is shown"
+    );
+    assert!(
+        shown
+            .body
+            .contains(r#"name="require_par" value="yes" checked"#),
+        "and ticked in the form"
+    );
     assert_eq!(
         client_credentials(&server, &id, &secret).await.status,
         StatusCode::OK,
@@ -790,7 +802,12 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
         .post_form(&server.url(&app), &with(&hidden, &public))
         .await;
     assert_eq!(location(&saved), format!("{app}?notice=updated&lang=sv"));
-    assert!(clients::show(&server.state, &id).await.unwrap().public);
+    let view = clients::show(&server.state, &id).await.unwrap();
+    assert!(view.public);
+    assert!(
+        !view.require_pushed_authorization_requests,
+        "an unticked box turns PAR off"
+    );
     let mut confidential = public.clone();
     confidential.retain(|(k, _)| *k != "auth_method");
     confidential.push(("auth_method", "client_secret_post"));

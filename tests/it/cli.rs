@@ -11,13 +11,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// One installation: a data dir and, on PostgreSQL, a schema of its own.
-struct Install {
+pub(crate) struct Install {
     dir: TempDir,
     schema: Option<PgSchema>,
 }
 
 impl Install {
-    async fn new() -> Install {
+    pub(crate) async fn new() -> Install {
         let schema = match backend() {
             Backend::Postgres => Some(PgSchema::create().await),
             Backend::Sqlite => None,
@@ -71,7 +71,7 @@ impl Install {
     }
 
     /// Runs a command that must succeed and print JSON.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         self.json_with(args, None)
     }
 

@@ -15,6 +15,7 @@ const BOOLEAN_KEYS: &[&str] = &[
     "request_parameter_supported",
     "request_uri_parameter_supported",
     "require_request_uri_registration",
+    "require_pushed_authorization_requests",
     "authorization_response_iss_parameter_supported",
     "frontchannel_logout_supported",
     "frontchannel_logout_session_supported",

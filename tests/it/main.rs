@@ -32,6 +32,7 @@ mod logout;
 mod metrics;
 mod oidc_errors;
 mod oidc_flow;
+mod par;
 mod personnummer;
 mod revocation_everywhere;
 mod smtp;

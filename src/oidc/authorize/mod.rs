@@ -3,6 +3,7 @@
 
 mod code;
 mod pending;
+mod pushed;
 mod request;
 mod validate;
 
@@ -18,8 +19,11 @@ use pending::{keep_pending, pending_request_and_time};
 
 pub use code::issue_code;
 pub use pending::pending_request;
+pub use pushed::{PUSHED_REQUEST_TTL, PushedAuthorization, REQUEST_URI_PREFIX, push};
 pub use request::AuthorizationRequest;
-pub use validate::{Params, Refusal, check_parameters, validate, verified_redirect_uri};
+pub use validate::{
+    Origin, Params, Refusal, check_parameters, validate, validate_for_client, verified_redirect_uri,
+};
 
 /// What the authorization endpoint decided.
 #[derive(Debug)]

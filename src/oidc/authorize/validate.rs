@@ -94,14 +94,53 @@ impl Refusal {
     }
 }
 
+/// Where the parameters of an authorization request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The browser brought them to `/authorize`.
+    Direct,
+    /// The client pushed them to `/par` (RFC 9126), authenticated.
+    Pushed,
+}
+
 /// Checks the client and redirect URI (errors are pages), then everything else (errors redirect).
+/// A `request_uri` from `/par` stands for the whole request: only the pushed parameters count
+/// (RFC 9126 §4), and the request is used up.
 pub async fn validate(
     state: &AppState,
     pairs: &[(String, String)],
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let params = Params::new(pairs);
     let client = registered_client(state, &params).await?;
-    let redirect_uri = verified_redirect_uri(&params, &client).map_err(AuthorizeError::Page)?;
+    match pushed_request_uri(&params)? {
+        Some(request_uri) => {
+            let pushed = super::pushed::take(state, &client, request_uri).await?;
+            validate_for_client(state, &client, &pushed, Origin::Pushed).await
+        }
+        None => validate_for_client(state, &client, pairs, Origin::Direct).await,
+    }
+}
+
+/// The `request_uri` if it names a pushed request. Any other value would be a request object
+/// by reference, refused later at the verified redirect URI like `request`.
+fn pushed_request_uri<'a>(params: &Params<'a>) -> Result<Option<&'a str>, AuthorizeError> {
+    match params.single("request_uri") {
+        Ok(Some(uri)) if uri.starts_with(super::pushed::REQUEST_URI_PREFIX) => Ok(Some(uri)),
+        Ok(_) => Ok(None),
+        // Which of them would be the request? Neither can be trusted.
+        Err(Repeated) => Err(AuthorizeError::Page(PageError::BadRequest)),
+    }
+}
+
+/// [`validate`] once the client is known (named in the request, or authenticated at `/par`).
+pub async fn validate_for_client(
+    state: &AppState,
+    client: &Client,
+    pairs: &[(String, String)],
+    origin: Origin,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let params = Params::new(pairs);
+    let redirect_uri = verified_redirect_uri(&params, client).map_err(AuthorizeError::Page)?;
 
     // From here on the redirect URI is trusted: work out how to answer before anything else.
     let mut target = RedirectTarget {
@@ -110,7 +149,14 @@ pub async fn validate(
         state: params.get("state").map(str::to_string),
     };
     target.response_mode = response_mode(&params).map_err(|r| r.to(&target))?;
-    let mut request = check_parameters(&state.config, &client, &params, target.clone())
+    if origin == Origin::Direct && client.require_pushed_authorization_requests {
+        return Err(Refusal::invalid_request(
+            "This app must send its authorization request to the pushed authorization request \
+             endpoint (/par) first and bring the request_uri it gets.",
+        )
+        .to(&target));
+    }
+    let mut request = check_parameters(&state.config, client, &params, target.clone())
         .map_err(|r| r.to(&target))?;
     if let Some(hint) = params.get("id_token_hint") {
         request.hinted_subject =

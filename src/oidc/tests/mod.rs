@@ -3,6 +3,7 @@
 //! contract (status codes, headers, pages, redirects) is tested in `tests/it`.
 
 mod authorize;
+mod par;
 mod resources;
 mod token;
 

@@ -286,6 +286,7 @@ fn client(id: &str, created_at: UnixTime) -> Client {
         jwks_uri: None,
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         resources: vec![],
+        require_pushed_authorization_requests: false,
     }
 }
 

@@ -9,6 +9,7 @@ suite!(
     clients_keep_logout_and_key_settings,
     signing_keys,
     pending_authorizations,
+    pushed_requests_are_taken_once_by_their_client,
     sessions,
     grants,
     auth_code_is_consumed_exactly_once,
@@ -153,12 +154,24 @@ async fn clients_keep_logout_and_key_settings(s: Arc<dyn Store>) {
     full.backchannel_logout_session_required = true;
     full.jwks = Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}"#.into());
     full.jwks_uri = Some("https://c-jwt.example/jwks.json".into());
+    full.require_pushed_authorization_requests = true;
     s.insert_client(&full, &[]).await.unwrap();
     let plain = client("c-plain", NOW);
     s.insert_client(&plain, &[]).await.unwrap();
     assert_eq!(s.client_by_id("c-jwt").await.unwrap(), Some(full.clone()));
-    assert_eq!(s.client_by_id("c-plain").await.unwrap(), Some(plain));
+    assert_eq!(
+        s.client_by_id("c-plain").await.unwrap(),
+        Some(plain.clone())
+    );
     assert_eq!(s.list_clients().await.unwrap()[0], full);
+    // An update keeps the PAR requirement it is given, either way.
+    let mut pushed_only = plain;
+    pushed_only.require_pushed_authorization_requests = true;
+    s.update_client(&pushed_only, &[]).await.unwrap();
+    assert_eq!(s.client_by_id("c-plain").await.unwrap(), Some(pushed_only));
+    full.require_pushed_authorization_requests = false;
+    s.update_client(&full, &[]).await.unwrap();
+    assert_eq!(s.client_by_id("c-jwt").await.unwrap(), Some(full));
 }
 
 async fn signing_keys(s: Arc<dyn Store>) {
@@ -225,6 +238,84 @@ async fn pending_authorizations(s: Arc<dyn Store>) {
     assert_eq!(s.pending_authorization("p1", NOW).await.unwrap(), None);
     // Deleting again is fine.
     s.delete_pending_authorization("p1").await.unwrap();
+}
+
+fn pushed(hash: &str, client_id: &str, expires_at: UnixTime) -> PushedRequest {
+    PushedRequest {
+        request_uri_hash: hash.into(),
+        client_id: client_id.into(),
+        params_json: r#"[["response_type","code"],["scope","openid"]]"#.into(),
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+async fn pushed_requests_are_taken_once_by_their_client(s: Arc<dyn Store>) {
+    Fixture {
+        clients: &["c1", "c2"],
+        ..Fixture::NONE
+    }
+    .seed(&*s)
+    .await;
+    let first = pushed("uri-1", "c1", NOW + 60);
+    s.insert_pushed_request(&first).await.unwrap();
+    assert!(matches!(
+        s.insert_pushed_request(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Another client naming it gets nothing and does not spend it.
+    assert_eq!(
+        s.take_pushed_request("uri-1", "c2", NOW).await.unwrap(),
+        None
+    );
+    let takers = concurrently(&s, 10, |s, i| async move {
+        s.take_pushed_request("uri-1", "c1", NOW + i).await.unwrap()
+    })
+    .await;
+    let taken: Vec<PushedRequest> = takers.into_iter().flatten().collect();
+    assert_eq!(taken, vec![first], "exactly one taker gets it");
+    assert_eq!(
+        s.take_pushed_request("uri-1", "c1", NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_pushed_request("nope", "c1", NOW).await.unwrap(),
+        None
+    );
+
+    // Usable until just before it expires, and never after; purged once expired.
+    s.insert_pushed_request(&pushed("uri-2", "c1", NOW + 60))
+        .await
+        .unwrap();
+    s.insert_pushed_request(&pushed("uri-3", "c1", NOW + 60))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take_pushed_request("uri-2", "c1", NOW + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_pushed_request("uri-3", "c1", NOW + 59)
+            .await
+            .unwrap(),
+        Some(pushed("uri-3", "c1", NOW + 60))
+    );
+    assert_eq!(s.purge_expired(NOW + 59).await.unwrap(), 0);
+    assert_eq!(s.purge_expired(NOW + 60).await.unwrap(), 1);
+
+    // A deleted client's pushed requests go with it.
+    s.insert_pushed_request(&pushed("uri-4", "c2", NOW + 60))
+        .await
+        .unwrap();
+    s.delete_client("c2", &[]).await.unwrap();
+    assert_eq!(
+        s.take_pushed_request("uri-4", "c2", NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(s.purge_expired(NOW + 60).await.unwrap(), 0);
 }
 
 async fn sessions(s: Arc<dyn Store>) {

@@ -50,6 +50,10 @@ pub struct CreateClient {
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
     pub jwks_uri: Option<String>,
+    /// Accept the client's authorization requests only when pushed to `/par` first (RFC 9126
+    /// §6). Default: false.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Fields to change; absent ones stay. `null` clears an optional URI.
@@ -74,6 +78,9 @@ pub struct UpdateClient {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub jwks_uri: Option<Option<String>>,
+    /// Accept the client's authorization requests only when pushed to `/par` first (RFC 9126
+    /// §6).
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Tells a member sent as `null` (`Some(None)`) from one left out (`None`).
@@ -140,6 +147,7 @@ pub async fn create(
         jwks_uri: body.jwks_uri,
         grant_types: body.grant_types,
         resources: body.resources,
+        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
     };
     let client = clients::create_as(&state, &caller.caller, new).await?;
     Ok(created(
@@ -214,6 +222,9 @@ pub async fn update(
         }
         if let Some(v) = body.jwks_uri {
             spec.jwks_uri = v;
+        }
+        if let Some(v) = body.require_pushed_authorization_requests {
+            spec.require_pushed_authorization_requests = v;
         }
     })
     .await?;

@@ -119,6 +119,8 @@ struct AppForm {
     third_party: bool,
     backchannel_logout_uri: String,
     backchannel_session_required: bool,
+    /// Authorization requests only through `/par` (RFC 9126).
+    require_par: bool,
     /// (field, text key), at most one per field.
     errors: Vec<(&'static str, &'static str)>,
     /// The values a field's error is about (the refused addresses, say), by field.
@@ -150,6 +152,7 @@ impl AppForm {
             third_party: !view.first_party,
             backchannel_logout_uri: view.backchannel_logout_uri.clone().unwrap_or_default(),
             backchannel_session_required: view.backchannel_logout_session_required,
+            require_par: view.require_pushed_authorization_requests,
             ..Default::default()
         }
     }
@@ -173,6 +176,7 @@ impl AppForm {
             third_party: form.get("party") == Some("third"),
             backchannel_logout_uri: text("backchannel_logout_uri"),
             backchannel_session_required: form.get("backchannel_session_required") == Some("yes"),
+            require_par: form.get("require_par") == Some("yes"),
             ..Default::default()
         }
     }
@@ -198,6 +202,7 @@ impl AppForm {
         let backchannel = self.backchannel_logout_uri.trim();
         spec.backchannel_logout_uri = (!backchannel.is_empty()).then(|| backchannel.to_string());
         spec.backchannel_logout_session_required = self.backchannel_session_required;
+        spec.require_pushed_authorization_requests = self.require_par;
     }
 
     fn new_client(&self) -> NewClient {
@@ -356,6 +361,7 @@ impl AppForm {
             third_party => self.third_party,
             backchannel_logout_uri => self.backchannel_logout_uri.clone(),
             backchannel_session_required => self.backchannel_session_required,
+            require_par => self.require_par,
             invalid => !self.errors.is_empty(),
             errors => errors,
             name_error => self.error("name"),
@@ -590,6 +596,7 @@ fn render_app(
             post_logout_redirect_uris => app.post_logout_redirect_uris.clone(),
             backchannel_logout_uri => app.backchannel_logout_uri.clone(),
             resources => app.resources.clone(),
+            require_par => app.require_pushed_authorization_requests,
             created => swedish_time(app.created_at),
         },
         base => path.clone(),

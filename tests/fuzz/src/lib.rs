@@ -196,6 +196,7 @@ fn client(id: &str, method: &str, first_party: bool, scopes: &[&str]) -> Client 
         jwks_uri: None,
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         resources: vec![],
+        require_pushed_authorization_requests: false,
     }
 }
 
