@@ -112,6 +112,14 @@ pub enum ClientCommand {
         /// pushed authorization requests; FAPI 2.0 needs it).
         #[arg(long = "require-par", alias = "require-pushed-authorization-requests")]
         require_par: bool,
+        /// Refuse the client's token requests without a DPoP proof, so all its tokens are bound
+        /// to its key (RFC 9449 sender-constrained tokens; FAPI 2.0 needs them).
+        #[arg(long = "require-dpop", alias = "dpop-bound-access-tokens")]
+        require_dpop: bool,
+        /// Make the client's DPoP proofs carry a nonce from this server (RFC 9449 §8): a proof
+        /// made ahead of time is then refused.
+        #[arg(long = "require-dpop-nonce")]
+        require_dpop_nonce: bool,
     },
     /// Change a client's settings; those not named stay as they are.
     Update {
@@ -126,6 +134,22 @@ pub enum ClientCommand {
         /// Accept its authorization requests at /authorize directly again.
         #[arg(long = "no-require-par")]
         no_require_par: bool,
+        /// Refuse its token requests without a DPoP proof (RFC 9449).
+        #[arg(
+            long = "require-dpop",
+            alias = "dpop-bound-access-tokens",
+            conflicts_with = "no_require_dpop"
+        )]
+        require_dpop: bool,
+        /// Accept its token requests without a DPoP proof again.
+        #[arg(long = "no-require-dpop")]
+        no_require_dpop: bool,
+        /// Make its DPoP proofs carry a nonce from this server (RFC 9449 §8).
+        #[arg(long = "require-dpop-nonce", conflicts_with = "no_require_dpop_nonce")]
+        require_dpop_nonce: bool,
+        /// Accept its DPoP proofs without a nonce again.
+        #[arg(long = "no-require-dpop-nonce")]
+        no_require_dpop_nonce: bool,
     },
     List,
     Show {
@@ -252,6 +276,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     grant_types,
                     resources,
                     require_par,
+                    require_dpop,
+                    require_dpop_nonce,
                 } => {
                     let jwks = match jwks {
                         Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
@@ -274,6 +300,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         grant_types,
                         resources,
                         require_pushed_authorization_requests: require_par,
+                        dpop_bound_access_tokens: require_dpop,
+                        require_dpop_nonce,
                     };
                     print_json(&clients::create(&state, new).await?)
                 }
@@ -281,15 +309,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     id,
                     require_par,
                     no_require_par,
+                    require_dpop,
+                    no_require_dpop,
+                    require_dpop_nonce,
+                    no_require_dpop_nonce,
                 } => {
-                    let required = match (require_par, no_require_par) {
+                    let switch = |on: bool, off: bool| match (on, off) {
                         (true, _) => Some(true),
                         (_, true) => Some(false),
                         _ => None,
                     };
+                    let par = switch(require_par, no_require_par);
+                    let dpop = switch(require_dpop, no_require_dpop);
+                    let nonce = switch(require_dpop_nonce, no_require_dpop_nonce);
                     let view = clients::update(&state, &Caller::system(), &id, |spec| {
-                        if let Some(required) = required {
+                        if let Some(required) = par {
                             spec.require_pushed_authorization_requests = required;
+                        }
+                        if let Some(required) = dpop {
+                            spec.dpop_bound_access_tokens = required;
+                        }
+                        if let Some(required) = nonce {
+                            spec.require_dpop_nonce = required;
                         }
                     })
                     .await?;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub hmac: KeyedHash,
     /// Keyed hash for looking up a personnummer without storing it readable.
     pub blind_index: KeyedHash,
+    /// DPoP proofs: this instance's replay memory and the nonces all instances share.
+    pub dpop: crate::crypto::dpop::DpopVerifier,
     pub secret_box: Arc<SecretBox>,
     pub templates: Templates,
     /// Delivers what the outbox sender takes from the outbox.
@@ -233,9 +235,10 @@ pub async fn build_with_store(
         SecretBox::new(encryption_keys, &secrets.active_encryption_key)
             .map_err(|e| StartupError::Secrets(e.to_string()))?,
     );
-    let hmac = KeyedHash::new(
-        &parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
-    );
+    let hmac_key =
+        parse_key(&secrets.hmac_key).map_err(|e| StartupError::Secrets(e.to_string()))?;
+    let hmac = KeyedHash::new(&hmac_key);
+    let dpop = crate::crypto::dpop::DpopVerifier::new(&hmac_key);
     let blind_index = KeyedHash::new_with_context(
         &parse_key(&secrets.blind_index_key).map_err(|e| StartupError::Secrets(e.to_string()))?,
         b"personnummer",
@@ -263,6 +266,7 @@ pub async fn build_with_store(
         passwords,
         hmac,
         blind_index,
+        dpop,
         secret_box,
         templates,
         mailer,

@@ -87,6 +87,8 @@ impl TestKit {
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             resources: vec![],
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
+            require_dpop_nonce: false,
         };
         adjust(&mut client);
         self.store()

@@ -35,6 +35,10 @@ pub struct NewClient {
     pub resources: Vec<String>,
     /// RFC 9126 §6: the client's authorization requests are accepted only when pushed to `/par`.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof, so every token is bound.
+    pub dpop_bound_access_tokens: bool,
+    /// RFC 9449 §8: the client's DPoP proofs must carry a nonce from this server.
+    pub require_dpop_nonce: bool,
 }
 
 /// Grants a client may be allowed.
@@ -72,6 +76,11 @@ pub struct ClientView {
     /// Authorization requests are accepted only through the pushed authorization request
     /// endpoint, `/par` (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Token requests must carry a DPoP proof, so every access token is bound to the client's
+    /// key (RFC 9449 `dpop_bound_access_tokens`).
+    pub dpop_bound_access_tokens: bool,
+    /// DPoP proofs must carry a nonce from this server (RFC 9449 §8).
+    pub require_dpop_nonce: bool,
     pub created_at: i64,
 }
 
@@ -94,6 +103,8 @@ impl ClientView {
             grant_types: client.grant_types.clone(),
             resources: client.resources.clone(),
             require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+            require_dpop_nonce: client.require_dpop_nonce,
             created_at: client.created_at,
         }
     }
@@ -329,6 +340,8 @@ fn checked(state: &AppState, id: &str, new: &NewClient) -> Result<Client, AdminE
         grant_types,
         resources,
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: new.dpop_bound_access_tokens,
+        require_dpop_nonce: new.require_dpop_nonce,
     })
 }
 
@@ -384,6 +397,8 @@ pub async fn update(
         grant_types: existing.grant_types.clone(),
         resources: existing.resources.clone(),
         require_pushed_authorization_requests: existing.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: existing.dpop_bound_access_tokens,
+        require_dpop_nonce: existing.require_dpop_nonce,
     };
     change(&mut spec);
     let mut client = checked(state, id, &spec)?;

@@ -16,6 +16,8 @@
 
 pub mod client_jwks;
 pub mod digest;
+pub mod dpop;
+pub mod embedded_jwk;
 mod error;
 mod es256_signer;
 pub mod jws_header;

@@ -12,7 +12,7 @@ use crate::store::Client;
 
 use super::errors::TokenError;
 use super::scopes::{ADMIN_SCOPES, parse_scope};
-use super::token::TokenResponse;
+use super::token::{SenderKey, TokenResponse};
 use super::tokens::mint_client_access_token;
 
 pub const GRANT_TYPE: &str = "client_credentials";
@@ -96,19 +96,22 @@ pub async fn client_credentials_grant(
     state: &AppState,
     client: &Client,
     form: &HashMap<String, String>,
+    key: &SenderKey,
 ) -> Result<TokenResponse, TokenError> {
     let resources: Vec<String> = form
         .get("resource")
         .map(|raw| raw.split(' ').map(str::to_string).collect())
         .unwrap_or_default();
     let grant = decide(&state.config.issuer, client, form, &resources)?;
-    let access_token = mint_client_access_token(state, &client.id, &grant).await?;
+    let access_token =
+        mint_client_access_token(state, &client.id, &grant, key.jkt.as_deref()).await?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: key.token_type(),
         expires_in: state.config.tokens.access_token_ttl,
         refresh_token: None,
         id_token: None,
         scope: grant.scope,
+        dpop_nonce: key.next_nonce.clone(),
     })
 }

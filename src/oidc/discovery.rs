@@ -70,5 +70,7 @@ pub fn document(config: &Config) -> Value {
         "pushed_authorization_request_endpoint": endpoint(config, "/par"),
         "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": super::dpop::signing_algs(),
     })
 }

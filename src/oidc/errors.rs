@@ -71,6 +71,8 @@ pub struct TokenError {
     pub description: String,
     /// The internal cause for the log, when the error is ours (status 500).
     pub internal: Option<String>,
+    /// A nonce for the client's next DPoP proof (`DPoP-Nonce`, RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
 }
 
 impl TokenError {
@@ -80,6 +82,7 @@ impl TokenError {
             error,
             description: description.into(),
             internal: None,
+            dpop_nonce: None,
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -91,6 +94,24 @@ impl TokenError {
     /// 401 with `WWW-Authenticate` (the web layer adds the header for this status).
     pub fn invalid_client(description: impl Into<String>) -> Self {
         Self::new(401, "invalid_client", description)
+    }
+    /// A refused DPoP proof at the token endpoint (RFC 9449 §5.2, §8).
+    pub fn dpop(error: super::dpop::ProofError) -> Self {
+        match error {
+            super::dpop::ProofError::Invalid(why) => Self::new(
+                400,
+                "invalid_dpop_proof",
+                format!("The DPoP proof is invalid: {why}."),
+            ),
+            super::dpop::ProofError::UseNonce { nonce } => TokenError {
+                dpop_nonce: Some(nonce),
+                ..Self::new(
+                    400,
+                    "use_dpop_nonce",
+                    "The DPoP proof must carry the nonce given in the DPoP-Nonce header.",
+                )
+            },
+        }
     }
 }
 
@@ -104,6 +125,7 @@ impl<E: Into<InternalError>> From<E> for TokenError {
                 error: "temporarily_unavailable",
                 description: "The server is temporarily unavailable. Try again shortly.".into(),
                 internal: Some(internal.to_string()),
+                dpop_nonce: None,
             };
         }
         TokenError {
@@ -111,6 +133,7 @@ impl<E: Into<InternalError>> From<E> for TokenError {
             error: "server_error",
             description: "The server could not complete the request.".into(),
             internal: Some(internal.to_string()),
+            dpop_nonce: None,
         }
     }
 }
@@ -124,8 +147,31 @@ pub enum BearerError {
     InvalidToken(&'static str),
     #[error("invalid_request: {0}")]
     InvalidRequest(&'static str),
+    /// `invalid_token` in a `DPoP` challenge (RFC 9449 §7.1): the request used the DPoP scheme,
+    /// or a DPoP-bound token came as a bearer token.
+    #[error("invalid_token (DPoP): {0}")]
+    DpopToken(&'static str),
+    /// `invalid_dpop_proof` in a `DPoP` challenge.
+    #[error("invalid_dpop_proof: {0}")]
+    DpopProof(&'static str),
+    /// `use_dpop_nonce` in a `DPoP` challenge, with the nonce for `DPoP-Nonce` (RFC 9449 §9).
+    #[error("use_dpop_nonce")]
+    DpopNonce(String),
     #[error(transparent)]
     Internal(#[from] InternalError),
+}
+
+impl BearerError {
+    pub fn from_presenter(error: super::sender_constraint::PresenterError) -> Self {
+        use super::dpop::ProofError;
+        use super::sender_constraint::PresenterError;
+        match error {
+            PresenterError::Token(why) => BearerError::DpopToken(why),
+            PresenterError::Proof(ProofError::Invalid(why)) => BearerError::DpopProof(why),
+            PresenterError::Proof(ProofError::UseNonce { nonce }) => BearerError::DpopNonce(nonce),
+            PresenterError::Store(e) => e.into(),
+        }
+    }
 }
 
 impl From<StoreError> for BearerError {

@@ -8,12 +8,15 @@ pub mod client_auth;
 pub mod client_credentials;
 pub mod client_keys;
 pub mod discovery;
+// DPoP proofs are checked in `crypto` (state holds the replay memory); the protocol uses them here.
+pub use crate::crypto::dpop;
 pub mod errors;
 pub mod logout;
 pub mod pkce;
 pub mod response;
 pub mod revocation;
 pub mod scopes;
+pub mod sender_constraint;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

@@ -183,7 +183,10 @@ pub async fn introspect(
     let Some(found) = recognise(state, token, hint).await? else {
         return Ok(match verify_client_access_token(state, token).await {
             Ok(own) if !client.is_public() || own.client_id == client.id => {
-                client_token_answer(&own)
+                match forwarded_proof_refused(state, form, token, &own.claims).await? {
+                    Some(refusal) => refusal,
+                    None => client_token_answer(&own),
+                }
             }
             _ => inactive(),
         });
@@ -202,6 +205,11 @@ pub async fn introspect(
     };
     if !user_enabled {
         return Ok(inactive());
+    }
+    if let Recognised::Access { claims, .. } = &found
+        && let Some(refusal) = forwarded_proof_refused(state, form, token, claims).await?
+    {
+        return Ok(refusal);
     }
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
@@ -224,7 +232,7 @@ pub async fn introspect(
                 }
             }
             out.insert("client_id".into(), json!(grant.client_id));
-            out.insert("token_type".into(), json!("Bearer"));
+            insert_binding(&mut out, &claims);
         }
         Recognised::Refresh { grant, expires_at } => {
             out.insert("scope".into(), json!(grant.scope));
@@ -256,8 +264,69 @@ fn client_token_answer(own: &VerifiedClientToken) -> Map<String, Value> {
             out.insert(name.into(), value.clone());
         }
     }
-    out.insert("token_type".into(), json!("Bearer"));
+    insert_binding(&mut out, &own.claims);
     out
+}
+
+/// RFC 9449 §6.2: a bound token's `cnf` and `token_type` `DPoP`, so the resource server can
+/// check the proof it received; otherwise `token_type` `Bearer`.
+fn insert_binding(out: &mut Map<String, Value>, claims: &Map<String, Value>) {
+    match claims.get("cnf") {
+        Some(cnf) if super::tokens::bound_key(claims).is_some() => {
+            out.insert("cnf".into(), cnf.clone());
+            out.insert("token_type".into(), json!("DPoP"));
+        }
+        _ => {
+            out.insert("token_type".into(), json!("Bearer"));
+        }
+    }
+}
+
+/// An extension for resource servers that would rather not check DPoP proofs themselves (as
+/// Authlete's introspection has): the proof the resource server received (`dpop`), with the
+/// method (`htm`) and URL (`htu`) of its request. The proof is checked as UserInfo checks its
+/// own; a refused one makes the answer inactive, with `dpop_error` (and `dpop_nonce` for
+/// `use_dpop_nonce`) for the resource server to pass on in its `DPoP` challenge.
+async fn forwarded_proof_refused(
+    state: &AppState,
+    form: &HashMap<String, String>,
+    token: &str,
+    claims: &Map<String, Value>,
+) -> Result<Option<Map<String, Value>>, TokenError> {
+    use super::dpop::{PresentedProof, ProofError};
+    use super::sender_constraint::{Presentation, PresenterError, Scheme, check_presenter};
+    let Some(proof) = form.get("dpop") else {
+        return Ok(None);
+    };
+    let (Some(method), Some(url)) = (form.get("htm"), form.get("htu")) else {
+        return Err(TokenError::invalid_request(
+            "A forwarded dpop proof needs the htm and htu of the request it came with.",
+        ));
+    };
+    let proof = PresentedProof::One(proof.clone());
+    let presentation = Presentation {
+        scheme: Scheme::Dpop,
+        token,
+        proof: &proof,
+        method,
+        url,
+    };
+    let (error, nonce) = match check_presenter(state, claims, &presentation).await {
+        Ok(()) => return Ok(None),
+        Err(PresenterError::Store(e)) => return Err(e.into()),
+        Err(PresenterError::Token(_)) => ("invalid_token", None),
+        Err(PresenterError::Proof(ProofError::Invalid(_))) => ("invalid_dpop_proof", None),
+        Err(PresenterError::Proof(ProofError::UseNonce { nonce })) => {
+            ("use_dpop_nonce", Some(nonce))
+        }
+    };
+    let mut out = Map::new();
+    out.insert("active".into(), json!(false));
+    out.insert("dpop_error".into(), json!(error));
+    if let Some(nonce) = nonce {
+        out.insert("dpop_nonce".into(), json!(nonce));
+    }
+    Ok(Some(out))
 }
 
 fn visible_to(client: &Client, grant: &Grant) -> bool {

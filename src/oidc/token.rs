@@ -13,6 +13,7 @@ use crate::telemetry;
 
 use super::claims::{RequestedClaims, id_token_claims};
 use super::client_credentials::{GRANT_TYPE, client_credentials_grant};
+use super::dpop::{PresentedProof, ProofContext};
 use super::errors::TokenError;
 use super::pkce;
 use super::scopes::parse_scope;
@@ -21,6 +22,7 @@ use super::tokens::{IdTokenInput, mint_access_token, mint_id_token};
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §5.1).
     pub token_type: &'static str,
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,14 +30,76 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub scope: String,
+    /// A nonce for the client's next DPoP proof (`DPoP-Nonce` header, not in the body).
+    #[serde(skip)]
+    pub dpop_nonce: Option<String>,
 }
 
-/// The token endpoint for an authenticated client (see `client_auth::authenticate`).
+/// The key a token request proved possession of (RFC 9449 §5), if it sent a DPoP proof.
+#[derive(Debug, Clone, Default)]
+pub struct SenderKey {
+    /// The key's RFC 7638 thumbprint: what tokens are bound to (`cnf.jkt`).
+    pub jkt: Option<String>,
+    /// The nonce to hand back with the answer, for a client that must send nonces.
+    pub next_nonce: Option<String>,
+}
+
+impl SenderKey {
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() { "DPoP" } else { "Bearer" }
+    }
+}
+
+/// Checks the request's DPoP proof, if any, for `client` at `endpoint` (RFC 9449 §5, §8).
+pub fn sender_key(
+    state: &AppState,
+    client: &Client,
+    proof: &PresentedProof,
+    endpoint: &str,
+) -> Result<SenderKey, TokenError> {
+    let now = state.clock.now();
+    let proof = match proof {
+        PresentedProof::Absent if client.dpop_bound_access_tokens => {
+            return Err(TokenError::invalid_request(
+                "This client must send a DPoP proof with its token requests.",
+            ));
+        }
+        PresentedProof::Absent => return Ok(SenderKey::default()),
+        PresentedProof::Malformed => {
+            return Err(TokenError::new(
+                400,
+                "invalid_dpop_proof",
+                "Send exactly one DPoP header.",
+            ));
+        }
+        PresentedProof::One(proof) => proof,
+    };
+    let context = ProofContext {
+        method: "POST",
+        url: endpoint,
+        access_token: None,
+        nonce_required: client.require_dpop_nonce,
+    };
+    let jkt = state
+        .dpop
+        .check(proof, &context, now)
+        .map_err(TokenError::dpop)?;
+    Ok(SenderKey {
+        jkt: Some(jkt),
+        next_nonce: client.require_dpop_nonce.then(|| state.dpop.nonce(now)),
+    })
+}
+
+/// The token endpoint for an authenticated client (see `client_auth::authenticate`), with the
+/// request's DPoP proof if it sent one.
 pub async fn token(
     state: &AppState,
     client: &Client,
     form: &HashMap<String, String>,
+    proof: &PresentedProof,
 ) -> Result<TokenResponse, TokenError> {
+    let endpoint = super::discovery::endpoint(&state.config, "/token");
+    let key = sender_key(state, client, proof, &endpoint)?;
     let grant_type = form.get("grant_type").map(String::as_str);
     let issued = match grant_type {
         Some(grant @ ("authorization_code" | "refresh_token")) if !client.may_use_grant(grant) => {
@@ -45,9 +109,9 @@ pub async fn token(
                 format!("The client is not allowed the {grant} grant."),
             ))
         }
-        Some("authorization_code") => authorization_code_grant(state, client, form).await,
-        Some("refresh_token") => refresh_token_grant(state, client, form).await,
-        Some(GRANT_TYPE) => client_credentials_grant(state, client, form).await,
+        Some("authorization_code") => authorization_code_grant(state, client, form, &key).await,
+        Some("refresh_token") => refresh_token_grant(state, client, form, &key).await,
+        Some(GRANT_TYPE) => client_credentials_grant(state, client, form, &key).await,
         Some(_) => Err(TokenError::new(
             400,
             "unsupported_grant_type",
@@ -61,13 +125,18 @@ pub async fn token(
     if let (Ok(_), Some(grant_type)) = (&issued, grant_type) {
         telemetry::token_issued(grant_type);
     }
-    issued
+    issued.map_err(|e| TokenError {
+        // A client that must send nonces gets a fresh one with every answer.
+        dpop_nonce: e.dpop_nonce.or_else(|| key.next_nonce.clone()),
+        ..e
+    })
 }
 
 async fn authorization_code_grant(
     state: &AppState,
     client: &Client,
     form: &HashMap<String, String>,
+    key: &SenderKey,
 ) -> Result<TokenResponse, TokenError> {
     let code = form
         .get("code")
@@ -83,7 +152,7 @@ async fn authorization_code_grant(
     if code.used_at.is_some() {
         return Err(code_replayed(state, &code, now).await?);
     }
-    if let Err(refusal) = check_code(client, &code, form, now) {
+    if let Err(refusal) = check_code(client, &code, form, key, now) {
         // A code is good for one attempt: a failed one uses it up too.
         state.store.consume_auth_code(&code_hash, now).await?;
         return Err(refusal);
@@ -93,7 +162,16 @@ async fn authorization_code_grant(
         .ok_or_else(invalid)?;
     // Everything that can fail is done before the code is used up; the code and the first
     // refresh token then go to the database in one transaction.
-    let minted = mint_tokens(state, &grant, &grant.scope, code.nonce.as_deref(), 0).await?;
+    let minted = mint_tokens(
+        state,
+        client,
+        key,
+        &grant,
+        &grant.scope,
+        code.nonce.as_deref(),
+        (0, None),
+    )
+    .await?;
     match state
         .store
         .redeem_auth_code(&code_hash, now, &minted.refresh_row)
@@ -118,12 +196,13 @@ async fn code_replayed(
     ))
 }
 
-/// The checks of a code exchange that do not need the database: expiry, client, redirect URI
-/// and PKCE.
+/// The checks of a code exchange that do not need the database: expiry, client, redirect URI,
+/// the key the authorization request named (RFC 9449 §10) and PKCE.
 fn check_code(
     client: &Client,
     code: &AuthCode,
     form: &HashMap<String, String>,
+    key: &SenderKey,
     now: i64,
 ) -> Result<(), TokenError> {
     let invalid =
@@ -134,6 +213,13 @@ fn check_code(
     if form.get("redirect_uri") != Some(&code.redirect_uri) {
         return Err(TokenError::invalid_grant(
             "The redirect_uri does not match the authorization request.",
+        ));
+    }
+    if code.dpop_jkt.is_some() && code.dpop_jkt != key.jkt {
+        return Err(TokenError::new(
+            400,
+            "invalid_dpop_proof",
+            "The authorization request named another DPoP key than the proof's.",
         ));
     }
     match (&code.code_challenge, form.get("code_verifier")) {
@@ -153,6 +239,7 @@ async fn refresh_token_grant(
     state: &AppState,
     client: &Client,
     form: &HashMap<String, String>,
+    key: &SenderKey,
 ) -> Result<TokenResponse, TokenError> {
     let presented = form
         .get("refresh_token")
@@ -185,6 +272,12 @@ async fn refresh_token_grant(
     if token.expires_at <= now {
         return Err(invalid());
     }
+    if token.dpop_jkt.is_some() && token.dpop_jkt != key.jkt {
+        // RFC 9449 §5: a bound refresh token is worth nothing without a proof of its key.
+        return Err(TokenError::invalid_grant(
+            "The refresh token is bound to a DPoP key the request did not prove.",
+        ));
+    }
     let granted = parse_scope(&grant.scope);
     let scope = match form.get("scope").filter(|s| !s.is_empty()) {
         None => grant.scope.clone(),
@@ -201,7 +294,16 @@ async fn refresh_token_grant(
         }
     };
     // Signed first; the presented token is used up only together with storing its successor.
-    let minted = mint_tokens(state, &grant, &scope, None, token.generation + 1).await?;
+    let minted = mint_tokens(
+        state,
+        client,
+        key,
+        &grant,
+        &scope,
+        None,
+        (token.generation + 1, token.dpop_jkt.as_deref()),
+    )
+    .await?;
     match state
         .store
         .rotate_refresh_token(
@@ -242,16 +344,19 @@ struct Minted {
     refresh_row: RefreshToken,
 }
 
-/// Signs the access and ID tokens and makes a refresh token; writes nothing.
+/// Signs the access and ID tokens and makes a refresh token; writes nothing. `refresh` is the
+/// new refresh token's generation and the key its predecessor was bound to.
 async fn mint_tokens(
     state: &AppState,
+    client: &Client,
+    key: &SenderKey,
     grant: &Grant,
     scope: &str,
     nonce: Option<&str>,
-    generation: i64,
+    (generation, bound_to): (i64, Option<&str>),
 ) -> Result<Minted, TokenError> {
     let now = state.clock.now();
-    let access_token = mint_access_token(state, grant, scope).await?;
+    let access_token = mint_access_token(state, grant, scope, key.jkt.as_deref()).await?;
     let scopes = parse_scope(scope);
     let id_token = if scopes.iter().any(|s| s == "openid") {
         let requested = RequestedClaims::from_stored(grant.requested_claims.as_deref());
@@ -289,15 +394,21 @@ async fn mint_tokens(
             .min(now + state.config.tokens.refresh_token_ttl),
         used_at: None,
         revoked_at: None,
+        // A confidential client's refresh token is bound to its credentials already; a public
+        // client's to the key it proved, from the first DPoP request on (RFC 9449 §5).
+        dpop_jkt: bound_to
+            .map(str::to_string)
+            .or_else(|| key.jkt.clone().filter(|_| client.is_public())),
     };
     Ok(Minted {
         response: TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: key.token_type(),
             expires_in: state.config.tokens.access_token_ttl,
             refresh_token: Some(refresh),
             id_token,
             scope: scope.to_string(),
+            dpop_nonce: key.next_nonce.clone(),
         },
         refresh_row,
     })

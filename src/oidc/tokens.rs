@@ -54,13 +54,15 @@ pub async fn mint_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<
     state.keys.sign(signing_alg, None, &claims).await
 }
 
-/// A JWT access token bound to its grant (`gid`), so revoking the grant kills it at once.
+/// A JWT access token bound to its grant (`gid`), so revoking the grant kills it at once, and
+/// to the DPoP key `jkt` if there is one.
 pub async fn mint_access_token(
     state: &AppState,
     grant: &Grant,
     scope: &str,
+    jkt: Option<&str>,
 ) -> Result<String, KeyError> {
-    let mut claims = access_token_claims(state, &grant.user_id, &grant.client_id, scope);
+    let mut claims = access_token_claims(state, &grant.user_id, &grant.client_id, scope, jkt);
     claims.insert("aud".into(), json!(state.config.issuer));
     claims.insert("auth_time".into(), json!(grant.auth_time));
     claims.insert("acr".into(), json!(grant.acr));
@@ -74,19 +76,21 @@ pub async fn mint_client_access_token(
     state: &AppState,
     client_id: &str,
     grant: &ClientGrant,
+    jkt: Option<&str>,
 ) -> Result<String, KeyError> {
-    let mut claims = access_token_claims(state, client_id, client_id, &grant.scope);
+    let mut claims = access_token_claims(state, client_id, client_id, &grant.scope, jkt);
     claims.insert("aud".into(), json!(grant.audience));
     sign_access_token(state, &claims).await
 }
 
 /// The claims every RFC 9068 access token has (RFC 9068 §2.2), from now on for the configured
-/// lifetime.
+/// lifetime, and the DPoP key it is bound to (RFC 9449 §6.1).
 fn access_token_claims(
     state: &AppState,
     sub: &str,
     client_id: &str,
     scope: &str,
+    jkt: Option<&str>,
 ) -> Map<String, Value> {
     let now = state.clock.now();
     let mut claims = Map::new();
@@ -100,7 +104,15 @@ fn access_token_claims(
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref())));
     claims.insert("scope".into(), json!(scope));
+    if let Some(jkt) = jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     claims
+}
+
+/// The thumbprint of the DPoP key an access token is bound to (`cnf.jkt`), if any.
+pub fn bound_key(claims: &Map<String, Value>) -> Option<&str> {
+    claims.get("cnf")?.get("jkt")?.as_str()
 }
 
 async fn sign_access_token(

@@ -5,24 +5,46 @@ use serde_json::{Map, Value};
 use crate::state::AppState;
 
 use super::claims::userinfo_claims;
+use super::dpop::PresentedProof;
 use super::errors::BearerError;
+use super::sender_constraint::{Presentation, Scheme, check_presenter};
 use super::tokens::{AccessTokenError, verify_access_token};
 
-/// Where the request carried its access token.
+/// Where the request carried its access token, and how.
 #[derive(Debug, Default)]
 pub struct PresentedToken {
-    /// The credentials of an `Authorization: Bearer` header (scheme matched case-insensitively).
+    /// The credentials of an `Authorization: Bearer` or `Authorization: DPoP` header (scheme
+    /// matched case-insensitively).
     pub header: Option<String>,
+    /// The header's scheme.
+    pub scheme: Scheme,
     /// `access_token` from a form-encoded POST body (RFC 6750 §2.2).
     pub form: Option<String>,
+    /// The request's `DPoP` header(s).
+    pub dpop: PresentedProof,
+    /// The request's method, for the proof's `htm`.
+    pub method: String,
 }
 
 impl PresentedToken {
+    /// The token of an `Authorization` header with the `Bearer` scheme.
     pub fn bearer_from_header(header: &str) -> Option<String> {
+        Self::token_from_header(header)
+            .filter(|(scheme, _)| *scheme == Scheme::Bearer)
+            .map(|(_, token)| token)
+    }
+
+    /// The scheme and token of an `Authorization` header with the `Bearer` or `DPoP` scheme.
+    pub fn token_from_header(header: &str) -> Option<(Scheme, String)> {
         let (scheme, value) = header.trim().split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| value.trim().to_string())
+        let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+            Scheme::Bearer
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            Scheme::Dpop
+        } else {
+            return None;
+        };
+        Some((scheme, value.trim().to_string()))
     }
 }
 
@@ -30,19 +52,33 @@ pub async fn userinfo(
     state: &AppState,
     presented: PresentedToken,
 ) -> Result<Map<String, Value>, BearerError> {
-    let token = match (presented.header, presented.form) {
+    let (scheme, token) = match (presented.header, presented.form) {
         (Some(_), Some(_)) => {
             return Err(BearerError::InvalidRequest("more than one access token"));
         }
-        (Some(t), None) | (None, Some(t)) => t,
+        (Some(t), None) => (presented.scheme, t),
+        (None, Some(t)) => (Scheme::Bearer, t),
         (None, None) => return Err(BearerError::Missing),
     };
+    let dpop = scheme == Scheme::Dpop;
     let verified = verify_access_token(state, &token)
         .await
         .map_err(|e| match e {
+            AccessTokenError::Invalid(why) if dpop => BearerError::DpopToken(why),
             AccessTokenError::Invalid(why) => BearerError::InvalidToken(why),
             AccessTokenError::Store(e) => e.into(),
         })?;
+    let url = super::discovery::endpoint(&state.config, "/userinfo");
+    let presentation = Presentation {
+        scheme,
+        token: &token,
+        proof: &presented.dpop,
+        method: &presented.method,
+        url: &url,
+    };
+    check_presenter(state, &verified.claims, &presentation)
+        .await
+        .map_err(BearerError::from_presenter)?;
     let user = &verified.user;
     let scopes: Vec<&str> = verified.scope.split(' ').collect();
     let requested =

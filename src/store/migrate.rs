@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008", "invite_batches"),
     migration!(9, "0009", "audit_events_by_kind"),
     migration!(10, "0010", "pushed_authorization_requests"),
+    migration!(11, "0011", "dpop"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.

@@ -51,6 +51,10 @@ pub struct Client {
     pub resources: Vec<String>,
     /// RFC 9126 §6: authorization requests are accepted only through `/par`.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2 (`dpop_bound_access_tokens`): every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
+    /// RFC 9449 §8: the client's DPoP proofs must carry a nonce from this server.
+    pub require_dpop_nonce: bool,
 }
 
 impl Client {
@@ -131,6 +135,8 @@ pub struct AuthCode {
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
+    /// RFC 9449 §10: the thumbprint of the key whose proof alone may redeem the code.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +150,8 @@ pub struct RefreshToken {
     pub used_at: Option<UnixTime>,
     /// Made obsolete without being used: a sibling whose chain lost (see `Rotation`).
     pub revoked_at: Option<UnixTime>,
+    /// RFC 9449 §5: a public client's token, usable only with a proof of this key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What presenting a refresh token at the token endpoint did.

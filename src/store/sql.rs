@@ -29,7 +29,8 @@ macro_rules! client_columns {
         "id, name, secret_hash, token_endpoint_auth_method, redirect_uris, \
          post_logout_redirect_uris, allowed_scopes, first_party, created_at, \
          backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri, \
-         grant_types, resources, require_pushed_authorization_requests"
+         grant_types, resources, require_pushed_authorization_requests, \
+         dpop_bound_access_tokens, require_dpop_nonce"
     };
 }
 macro_rules! signing_key_columns {
@@ -51,12 +52,12 @@ macro_rules! grant_columns {
 macro_rules! auth_code_columns {
     () => {
         "code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge, \
-         code_challenge_method, created_at, expires_at, used_at"
+         code_challenge_method, created_at, expires_at, used_at, dpop_jkt"
     };
 }
 macro_rules! refresh_token_columns {
     () => {
-        "token_hash, grant_id, generation, created_at, expires_at, used_at, revoked_at"
+        "token_hash, grant_id, generation, created_at, expires_at, used_at, revoked_at, dpop_jkt"
     };
 }
 macro_rules! user_token_columns {
@@ -250,6 +251,7 @@ macro_rules! sql_store {
                 post_logout_redirect_uris: json, allowed_scopes: json, first_party, created_at,
                 backchannel_logout_uri, backchannel_logout_session_required, jwks, jwks_uri,
                 grant_types: json, resources: json, require_pushed_authorization_requests,
+                dpop_bound_access_tokens, require_dpop_nonce,
             }
             SigningKey {
                 kid, alg, private_sealed, public_jwk, created_at, active_from, retired_at,
@@ -264,10 +266,11 @@ macro_rules! sql_store {
             }
             AuthCode {
                 code_hash, grant_id, client_id, redirect_uri, nonce, code_challenge,
-                code_challenge_method, created_at, expires_at, used_at,
+                code_challenge_method, created_at, expires_at, used_at, dpop_jkt,
             }
             RefreshToken {
                 token_hash, grant_id, generation, created_at, expires_at, used_at, revoked_at,
+                dpop_jkt,
             }
             UserToken { token_hash, user_id, purpose, created_at, expires_at, used_at }
             OutboxEmail {
@@ -312,7 +315,7 @@ macro_rules! sql_store {
         const INSERT_CLIENT: &str = insert_sql!(
             "clients",
             client_columns!(),
-            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18"
         );
         const INSERT_SIGNING_KEY: &str = insert_sql!(
             "signing_keys",
@@ -342,12 +345,12 @@ macro_rules! sql_store {
         const INSERT_AUTH_CODE: &str = insert_sql!(
             "auth_codes",
             auth_code_columns!(),
-            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
         );
         const INSERT_REFRESH_TOKEN: &str = insert_sql!(
             "refresh_tokens",
             refresh_token_columns!(),
-            "$1, $2, $3, $4, $5, $6, $7"
+            "$1, $2, $3, $4, $5, $6, $7, $8"
         );
         const INSERT_USER_TOKEN: &str = insert_sql!(
             "user_tokens",
@@ -2181,7 +2184,8 @@ macro_rules! sql_store {
                      first_party = $7, backchannel_logout_uri = $8, \
                      backchannel_logout_session_required = $9, jwks = $10, jwks_uri = $11, \
                      grant_types = $12, resources = $13, secret_hash = $14, \
-                     require_pushed_authorization_requests = $15 WHERE id = $1",
+                     require_pushed_authorization_requests = $15, \
+                     dpop_bound_access_tokens = $16, require_dpop_nonce = $17 WHERE id = $1",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -2197,7 +2201,9 @@ macro_rules! sql_store {
                 .bind(to_json(&client.grant_types))
                 .bind(to_json(&client.resources))
                 .bind(&client.secret_hash)
-                .bind(client.require_pushed_authorization_requests);
+                .bind(client.require_pushed_authorization_requests)
+                .bind(client.dpop_bound_access_tokens)
+                .bind(client.require_dpop_nonce);
                 self.update_audited(query, events).await
             }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::oidc::dpop::PresentedProof;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -228,6 +229,8 @@ impl FromRequestParts<AppStateArc> for Session {
 pub struct ClientRequest {
     pub credentials: PresentedCredentials,
     pub form: HashMap<String, String>,
+    /// The request's `DPoP` header(s) (RFC 9449): checked by the token and PAR endpoints.
+    pub dpop: PresentedProof,
 }
 
 impl ClientRequest {
@@ -266,7 +269,11 @@ impl ClientRequest {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let credentials = PresentedCredentials::from_request(authorization, &form)?;
-        Ok(ClientRequest { credentials, form })
+        Ok(ClientRequest {
+            credentials,
+            form,
+            dpop: dpop_proof(headers),
+        })
     }
 }
 
@@ -287,6 +294,12 @@ impl FromRequest<AppStateArc> for ClientRequest {
 pub struct AuthenticatedClient {
     pub client: std::sync::Arc<crate::store::Client>,
     pub form: HashMap<String, String>,
+    pub dpop: PresentedProof,
+}
+
+/// The request's `DPoP` header(s), as RFC 9449 §4.3 wants them counted.
+pub fn dpop_proof(headers: &HeaderMap) -> PresentedProof {
+    PresentedProof::from_header_values(headers.get_all("dpop").iter().map(|v| v.to_str().ok()))
 }
 
 impl FromRequest<AppStateArc> for AuthenticatedClient {
@@ -300,6 +313,7 @@ impl FromRequest<AppStateArc> for AuthenticatedClient {
         Ok(AuthenticatedClient {
             client,
             form: parsed.form,
+            dpop: parsed.dpop,
         })
     }
 }

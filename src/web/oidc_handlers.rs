@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 
@@ -18,7 +18,7 @@ use super::errors::WebError;
 use super::extract::{AuthenticatedClient, Lang, MaybeSession, field, parse_pairs};
 use super::pages::redirect_see_other;
 use super::published_json::{PublishedCache, PublishedJson};
-use super::responses::{authorization_response, no_store_json};
+use super::responses::{authorization_response, no_store_json, with_dpop_nonce};
 
 type AppStateRef = State<Arc<AppState>>;
 
@@ -94,8 +94,12 @@ pub async fn token_endpoint(
     State(state): AppStateRef,
     request: AuthenticatedClient,
 ) -> Result<Response, WebError> {
-    let response = token::token(&state, &request.client, &request.form).await?;
-    Ok(no_store_json(StatusCode::OK, &response))
+    let response = token::token(&state, &request.client, &request.form, &request.dpop).await?;
+    let nonce = response.dpop_nonce.clone();
+    Ok(with_dpop_nonce(
+        no_store_json(StatusCode::OK, &response),
+        nonce.as_deref(),
+    ))
 }
 
 /// RFC 9126 §2: 201 with the `request_uri`, never cached; errors are JSON like the token
@@ -104,7 +108,7 @@ pub async fn par_endpoint(
     State(state): AppStateRef,
     request: AuthenticatedClient,
 ) -> Result<Response, WebError> {
-    let pushed = authorize::push(&state, &request.client, &request.form).await?;
+    let pushed = authorize::push(&state, &request.client, &request.form, &request.dpop).await?;
     Ok(no_store_json(StatusCode::CREATED, &pushed))
 }
 
@@ -127,13 +131,17 @@ pub async fn introspection_endpoint(
 
 pub async fn userinfo_endpoint(
     State(state): AppStateRef,
+    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let header_token = headers
+    let (scheme, header_token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(PresentedToken::bearer_from_header);
+        .and_then(PresentedToken::token_from_header)
+        .map_or((Default::default(), None), |(scheme, token)| {
+            (scheme, Some(token))
+        });
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -146,7 +154,10 @@ pub async fn userinfo_endpoint(
         .flatten();
     let presented = PresentedToken {
         header: header_token,
+        scheme,
         form: form_token,
+        dpop: super::extract::dpop_proof(&headers),
+        method: method.to_string(),
     };
     let claims = userinfo::userinfo(&state, presented).await?;
     Ok(no_store_json(StatusCode::OK, &claims))

@@ -92,59 +92,117 @@ pub fn token_error(error: TokenError) -> Response {
             HeaderValue::from_static(RETRY_AFTER_SECS),
         );
     }
+    with_dpop_nonce(response, error.dpop_nonce.as_deref())
+}
+
+/// Adds `DPoP-Nonce` (RFC 9449 §8) when there is a nonce to give.
+pub fn with_dpop_nonce(mut response: Response, nonce: Option<&str>) -> Response {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
     response
 }
 
-/// RFC 6750 §3: a challenge in `WWW-Authenticate`, no details for a missing token.
+/// The `DPoP` challenge's parameter naming the algorithms we accept (RFC 9449 §7.1).
+fn dpop_algs() -> String {
+    format!("algs=\"{}\"", crate::oidc::dpop::signing_algs().join(" "))
+}
+
+/// RFC 6750 §3 and RFC 9449 §7.1: a challenge in `WWW-Authenticate`; no details for a missing
+/// token, for which both schemes are offered.
 pub fn bearer_error(error: BearerError) -> Response {
-    let (status, challenge) = match &error {
-        BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"leasify-id\"".to_string()),
+    let bearer = "Bearer realm=\"leasify-id\"";
+    let dpop = |code: &str| {
+        format!(
+            "DPoP realm=\"leasify-id\", error=\"{code}\", {}",
+            dpop_algs()
+        )
+    };
+    let (status, code, challenges, nonce) = match &error {
+        BearerError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "",
+            vec![
+                bearer.to_string(),
+                format!("DPoP realm=\"leasify-id\", {}", dpop_algs()),
+            ],
+            None,
+        ),
         BearerError::InvalidToken(_) => (
             StatusCode::UNAUTHORIZED,
-            "Bearer realm=\"leasify-id\", error=\"invalid_token\", error_description=\"The access token is invalid\"".to_string(),
+            "invalid_token",
+            vec![format!(
+                "{bearer}, error=\"invalid_token\", error_description=\"The access token is invalid\""
+            )],
+            None,
         ),
-        BearerError::InvalidRequest(_) => {
-            (StatusCode::BAD_REQUEST, "Bearer realm=\"leasify-id\", error=\"invalid_request\"".to_string())
-        }
+        BearerError::InvalidRequest(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            vec![format!("{bearer}, error=\"invalid_request\"")],
+            None,
+        ),
+        BearerError::DpopToken(_) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            vec![dpop("invalid_token")],
+            None,
+        ),
+        BearerError::DpopProof(_) => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_dpop_proof",
+            vec![dpop("invalid_dpop_proof")],
+            None,
+        ),
+        BearerError::DpopNonce(nonce) => (
+            StatusCode::UNAUTHORIZED,
+            "use_dpop_nonce",
+            vec![dpop("use_dpop_nonce")],
+            Some(nonce.as_str()),
+        ),
         BearerError::Internal(e) if crate::store::unavailable_in_chain(e) => {
             tracing::warn!(error = %e, "database unavailable");
             let mut response = no_store_json(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &OAuthErrorBody { error: "temporarily_unavailable", error_description: "" },
+                &OAuthErrorBody {
+                    error: "temporarily_unavailable",
+                    error_description: "",
+                },
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
             return response;
         }
         BearerError::Internal(e) => {
             tracing::error!(error = %e, "userinfo failed");
             return no_store_json(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &OAuthErrorBody { error: "server_error", error_description: "" },
+                &OAuthErrorBody {
+                    error: "server_error",
+                    error_description: "",
+                },
             );
         }
     };
-    let error_code = match &error {
-        BearerError::InvalidRequest(_) => "invalid_request",
-        BearerError::InvalidToken(_) => "invalid_token",
-        _ => "",
-    };
-    let mut response = if error_code.is_empty() {
+    let mut response = if code.is_empty() {
         (status, "").into_response()
     } else {
         no_store_json(
             status,
             &OAuthErrorBody {
-                error: error_code,
+                error: code,
                 error_description: "",
             },
         )
     };
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
+    for challenge in challenges {
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, value);
+        }
     }
-    response
+    with_dpop_nonce(response, nonce)
 }

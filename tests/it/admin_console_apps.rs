@@ -753,6 +753,8 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
     fields.push(("backchannel_logout_uri", "https://rp.example.com/bc".into()));
     fields.push(("backchannel_session_required", "yes".into()));
     fields.push(("require_par", "yes".into()));
+    // Nonces only: requiring DPoP itself would refuse the client_credentials call below.
+    fields.push(("require_dpop_nonce", "yes".into()));
     let saved = browser
         .post_form(&server.url(&app), &with(&hidden, &borrowed(&fields)))
         .await;
@@ -771,6 +773,7 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
     );
     assert!(view.backchannel_logout_session_required);
     assert!(view.require_pushed_authorization_requests);
+    assert!(view.require_dpop_nonce && !view.dpop_bound_access_tokens);
     let shown = browser.follow(saved).await;
     assert!(shown.body.contains("Ändringarna är sparade."));
     assert!(shown.body.contains("Extern"));
@@ -783,6 +786,20 @@ async fn editing_keeps_what_was_typed_when_refused_and_saves_when_right() {
             .body
             .contains(r#"name="require_par" value="yes" checked"#),
         "and ticked in the form"
+    );
+    assert!(
+        shown.body.contains("<dd>Krävs inte · Nonce krävs</dd>"),
+        "the DPoP requirements are shown:\n{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains(r#"name="require_dpop_nonce" value="yes" checked"#)
+            && !shown
+                .body
+                .contains(r#"name="require_dpop" value="yes" checked"#),
+        "and ticked in the form as saved"
     );
     assert_eq!(
         client_credentials(&server, &id, &secret).await.status,

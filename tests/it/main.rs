@@ -28,6 +28,7 @@ mod cli;
 mod consent;
 mod deploy_safety;
 mod discovery;
+mod dpop;
 mod logout;
 mod metrics;
 mod oidc_errors;

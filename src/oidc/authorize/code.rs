@@ -65,6 +65,7 @@ pub(super) async fn issue_code_with(
         created_at: now,
         expires_at: now + state.config.tokens.authorization_code_ttl,
         used_at: None,
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     // A consent given on this request is recorded with it.
     let consent_event = along.consent.map(|consent| {

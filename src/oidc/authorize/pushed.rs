@@ -13,6 +13,7 @@ use crate::state::AppState;
 use crate::store::{Client, PushedRequest};
 
 use super::validate::{Origin, validate_for_client};
+use crate::oidc::dpop::PresentedProof;
 use crate::oidc::errors::{AuthorizeError, PageError, TokenError};
 
 /// RFC 9126 §2.2: the `request_uri` of a pushed request.
@@ -42,6 +43,7 @@ pub async fn push(
     state: &AppState,
     client: &Client,
     form: &HashMap<String, String>,
+    proof: &PresentedProof,
 ) -> Result<PushedAuthorization, TokenError> {
     // RFC 9126 §2.1: a pushed request cannot itself point to another one.
     if form.contains_key("request_uri") {
@@ -64,6 +66,7 @@ pub async fn push(
     if !pairs.iter().any(|(name, _)| name == "client_id") {
         pairs.push(("client_id".into(), client.id.clone()));
     }
+    bind_to_proof_key(state, client, form, proof, &mut pairs)?;
     pairs.sort();
     validate_for_client(state, client, &pairs, Origin::Pushed)
         .await
@@ -86,6 +89,42 @@ pub async fn push(
         request_uri,
         expires_in: PUSHED_REQUEST_TTL,
     })
+}
+
+/// RFC 9449 §10.1: a DPoP proof sent to `/par` binds the code to its key, as `dpop_jkt` would;
+/// when both are sent they must name the same key.
+fn bind_to_proof_key(
+    state: &AppState,
+    client: &Client,
+    form: &HashMap<String, String>,
+    proof: &PresentedProof,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<(), TokenError> {
+    if proof.is_absent() {
+        return Ok(());
+    }
+    // Not a token request: the client's "DPoP required" does not apply, its nonce rule does.
+    let relaxed = Client {
+        dpop_bound_access_tokens: false,
+        ..client.clone()
+    };
+    let endpoint = crate::oidc::discovery::endpoint(&state.config, "/par");
+    let key = crate::oidc::token::sender_key(state, &relaxed, proof, &endpoint)?;
+    let Some(jkt) = key.jkt else {
+        return Ok(());
+    };
+    match form.get("dpop_jkt") {
+        Some(named) if *named != jkt => Err(TokenError::new(
+            400,
+            "invalid_dpop_proof",
+            "The dpop_jkt names another key than the DPoP proof's.",
+        )),
+        Some(_) => Ok(()),
+        None => {
+            pairs.push(("dpop_jkt".into(), jkt));
+            Ok(())
+        }
+    }
 }
 
 /// What `/authorize` would have shown or redirected, as `/par`'s JSON error. RFC 6749 has no

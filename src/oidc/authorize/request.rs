@@ -29,6 +29,9 @@ pub struct AuthorizationRequest {
     /// The client is third-party (asks for consent); known at validation, so not looked up again.
     #[serde(default)]
     pub third_party: bool,
+    /// RFC 9449 §10: the code may be redeemed only with a DPoP proof of this key.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {

@@ -15,7 +15,7 @@ use crate::oidc::scopes::{is_supported_scope, parse_scope};
 
 /// Parameters that may appear at most once (RFC 6749 §3.1); `client_id`, `redirect_uri` and
 /// `response_mode` are checked on their own, earlier.
-const SINGLE_VALUED: [&str; 13] = [
+const SINGLE_VALUED: [&str; 14] = [
     "state",
     "response_type",
     "scope",
@@ -29,6 +29,7 @@ const SINGLE_VALUED: [&str; 13] = [
     "id_token_hint",
     "acr_values",
     "claims",
+    "dpop_jkt",
 ];
 
 const PROMPT_VALUES: [&str; 4] = ["none", "login", "consent", "select_account"];
@@ -265,6 +266,15 @@ pub fn check_parameters(
         Some(raw) => RequestedClaims::parse(raw).map_err(Refusal::invalid_request)?,
     };
     claims.limit_to_scopes(&client.allowed_scopes);
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(jkt) if is_sha256_b64url(jkt) => Some(jkt.to_string()),
+        Some(_) => {
+            return Err(Refusal::invalid_request(
+                "The dpop_jkt is not a base64url SHA-256 thumbprint.",
+            ));
+        }
+    };
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -281,7 +291,16 @@ pub fn check_parameters(
         hinted_subject: None,
         claims,
         third_party: !client.first_party,
+        dpop_jkt,
     })
+}
+
+/// 43 base64url characters: what a SHA-256 JWK thumbprint looks like (RFC 9449 §10).
+fn is_sha256_b64url(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Requested ∩ supported ∩ allowed for the client; `openid` always stays.

@@ -308,6 +308,7 @@ async fn an_id_token_hint_for_someone_else_needs_their_login() {
         &flow.kit.state,
         &flow.client,
         &flow.redemption(&code, &verifier),
+        &Default::default(),
     )
     .await
     .expect("tokens")

@@ -131,6 +131,7 @@ impl Flow {
             &self.kit.state,
             &self.client,
             &self.redemption(&code, &verifier),
+            &Default::default(),
         )
         .await
         .expect("tokens")
@@ -149,6 +150,6 @@ impl Flow {
         if let Some(scope) = scope {
             fields.push(("scope", scope));
         }
-        super::token::token(&self.kit.state, client, &form(&fields)).await
+        super::token::token(&self.kit.state, client, &form(&fields), &Default::default()).await
     }
 }

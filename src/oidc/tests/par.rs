@@ -29,6 +29,7 @@ async fn pushed(flow: &Flow, extra: &[(&str, &str)]) -> PushedAuthorization {
         &flow.kit.state,
         &flow.client,
         &pushed_form(&flow.client.id, extra),
+        &Default::default(),
     )
     .await
     .expect("the request is pushed")
@@ -40,7 +41,7 @@ fn by_reference(client_id: &str, request_uri: &str) -> Vec<(String, String)> {
 }
 
 async fn push_error(flow: &Flow, client: &Client, fields: HashMap<String, String>) -> TokenError {
-    match push(&flow.kit.state, client, &fields).await {
+    match push(&flow.kit.state, client, &fields, &Default::default()).await {
         Err(error) => error,
         Ok(answer) => panic!("expected /par to refuse {fields:?}, got {answer:?}"),
     }
@@ -230,14 +231,21 @@ async fn par_refuses_with_json_errors_what_authorize_would_refuse() {
     without_pkce.remove("code_challenge_method");
     let refused = push_error(&flow, &spa, without_pkce).await;
     assert_eq!(refused.error, "invalid_request");
-    push(&flow.kit.state, &spa, &pushed_form("spa", &[]))
-        .await
-        .expect("with PKCE");
+    push(
+        &flow.kit.state,
+        &spa,
+        &pushed_form("spa", &[]),
+        &Default::default(),
+    )
+    .await
+    .expect("with PKCE");
     // The client may leave client_id out of the body (it authenticated with it already), and
     // its credentials are never kept with the request.
     let mut fields = pushed_form("rp", &[("client_secret", "secret")]);
     fields.remove("client_id");
-    let answer = push(&flow.kit.state, &rp, &fields).await.expect("pushed");
+    let answer = push(&flow.kit.state, &rp, &fields, &Default::default())
+        .await
+        .expect("pushed");
     validate(&flow.kit.state, &by_reference("rp", &answer.request_uri))
         .await
         .expect("its client_id was filled in");
@@ -273,9 +281,14 @@ async fn a_client_that_requires_par_is_refused_without_it() {
         Err(AuthorizeError::Page(PageError::UnregisteredRedirectUri))
     ));
     // Pushed: accepted.
-    let answer = push(&flow.kit.state, &strict, &pushed_form("strict", &[]))
-        .await
-        .expect("pushed");
+    let answer = push(
+        &flow.kit.state,
+        &strict,
+        &pushed_form("strict", &[]),
+        &Default::default(),
+    )
+    .await
+    .expect("pushed");
     let outcome = authorize(
         &flow.kit.state,
         &by_reference("strict", &answer.request_uri),

@@ -8,7 +8,7 @@ use crate::oidc::userinfo::{PresentedToken, userinfo};
 fn bearer(token: &str) -> PresentedToken {
     PresentedToken {
         header: Some(token.to_string()),
-        form: None,
+        ..Default::default()
     }
 }
 
@@ -38,6 +38,7 @@ async fn userinfo_needs_exactly_one_live_token() {
     let both = PresentedToken {
         header: Some(tokens.access_token.clone()),
         form: Some(tokens.access_token.clone()),
+        ..Default::default()
     };
     assert!(matches!(
         userinfo(state, both).await,

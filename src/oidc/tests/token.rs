@@ -3,8 +3,18 @@
 
 use super::*;
 use crate::oidc::errors::TokenError;
-use crate::oidc::token::token;
 use crate::oidc::tokens::verify_access_token;
+use crate::state::AppState;
+use crate::store::Client;
+
+/// A token request without a DPoP proof.
+async fn token(
+    state: &AppState,
+    client: &Client,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<TokenResponse, TokenError> {
+    crate::oidc::token::token(state, client, form, &Default::default()).await
+}
 
 fn assert_refused(result: Result<TokenResponse, TokenError>, status: u16, error: &str) {
     match result {

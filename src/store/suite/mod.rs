@@ -287,6 +287,8 @@ fn client(id: &str, created_at: UnixTime) -> Client {
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         resources: vec![],
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
+        require_dpop_nonce: false,
     }
 }
 
@@ -332,6 +334,8 @@ fn auth_code(hash: &str, grant_id: &str, client_id: &str, expires_at: UnixTime) 
         created_at: NOW - 1,
         expires_at,
         used_at: None,
+        // Read back in full by the tests that compare rows, so the binding round-trips.
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 
@@ -344,6 +348,7 @@ fn refresh_token(hash: &str, grant_id: &str, expires_at: UnixTime) -> RefreshTok
         expires_at,
         used_at: None,
         revoked_at: None,
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     }
 }
 
@@ -365,6 +370,7 @@ async fn successor(s: &dyn Store, hash: &str, successor_hash: &str) -> RefreshTo
         expires_at: NOW + 3600,
         used_at: None,
         revoked_at: None,
+        dpop_jkt: None,
     }
 }
 

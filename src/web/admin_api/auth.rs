@@ -3,7 +3,7 @@
 //! `Idempotency-Key`) and its JSON body.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -13,7 +13,10 @@ use serde::de::DeserializeOwned;
 use crate::admin::{FieldProblem, api_audience};
 use crate::audit::{Actor, Caller};
 use crate::crypto::sha256_hex;
+use crate::oidc::dpop::ProofError;
+use crate::oidc::sender_constraint::{Presentation, PresenterError, Scheme, check_presenter};
 use crate::oidc::tokens::verify_client_access_token;
+use crate::oidc::userinfo::PresentedToken;
 use crate::store::AuditEvent;
 use crate::web::extract::AppStateArc;
 
@@ -75,6 +78,46 @@ impl AdminCaller {
     }
 }
 
+/// A DPoP-bound token only with the `DPoP` scheme and a proof of its key for this request
+/// (RFC 9449 §7), as at UserInfo; otherwise a stolen bound token would be a bearer token here.
+async fn check_sender(
+    state: &AppStateArc,
+    parts: &Parts,
+    scheme: Scheme,
+    token: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ApiError> {
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_string(), |o| o.path().to_string());
+    let url = format!("{}{path}", state.config.issuer);
+    let proof = crate::web::extract::dpop_proof(&parts.headers);
+    let presentation = Presentation {
+        scheme,
+        token,
+        proof: &proof,
+        method: parts.method.as_str(),
+        url: &url,
+    };
+    match check_presenter(state, claims, &presentation).await {
+        Ok(()) => Ok(()),
+        Err(PresenterError::Store(e)) => Err(ApiError::from(e)),
+        Err(PresenterError::Token(why)) => Err(ApiError::unauthorized(
+            Some("invalid_token"),
+            &format!("The access token is not valid ({why})."),
+        )),
+        Err(PresenterError::Proof(ProofError::Invalid(why))) => Err(ApiError::unauthorized(
+            Some("invalid_dpop_proof"),
+            &format!("The DPoP proof is not valid ({why})."),
+        )),
+        Err(PresenterError::Proof(ProofError::UseNonce { .. })) => Err(ApiError::unauthorized(
+            Some("use_dpop_nonce"),
+            "The admin API does not hand out DPoP nonces; call it with a client that does not require them.",
+        )),
+    }
+}
+
 /// Longest `Idempotency-Key` accepted.
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 
@@ -85,16 +128,14 @@ impl FromRequestParts<AppStateArc> for AdminCaller {
         parts: &mut Parts,
         state: &AppStateArc,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let (scheme, token) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
+            .and_then(PresentedToken::token_from_header)
+            .filter(|(_, t)| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized(None, "A bearer token is required."))?;
+        let token = token.as_str();
         let verified = verify_client_access_token(state, token)
             .await
             .map_err(|e| match e {
@@ -104,6 +145,7 @@ impl FromRequestParts<AppStateArc> for AdminCaller {
                     &format!("The access token is not valid ({why})."),
                 ),
             })?;
+        check_sender(state, parts, scheme, token, &verified.claims).await?;
         let audience = api_audience(&state.config.issuer);
         if !verified.audience.contains(&audience) {
             return Err(ApiError::unauthorized(

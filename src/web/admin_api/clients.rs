@@ -54,6 +54,14 @@ pub struct CreateClient {
     /// §6). Default: false.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Refuse the client's token requests without a DPoP proof, so every access token is bound
+    /// to its key (RFC 9449 §5.2). Default: false.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// The client's DPoP proofs must carry a nonce from this server (RFC 9449 §8). Default:
+    /// false.
+    #[serde(default)]
+    pub require_dpop_nonce: bool,
 }
 
 /// Fields to change; absent ones stay. `null` clears an optional URI.
@@ -81,6 +89,10 @@ pub struct UpdateClient {
     /// Accept the client's authorization requests only when pushed to `/par` first (RFC 9126
     /// §6).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Refuse the client's token requests without a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: Option<bool>,
+    /// The client's DPoP proofs must carry a nonce from this server (RFC 9449 §8).
+    pub require_dpop_nonce: Option<bool>,
 }
 
 /// Tells a member sent as `null` (`Some(None)`) from one left out (`None`).
@@ -148,6 +160,8 @@ pub async fn create(
         grant_types: body.grant_types,
         resources: body.resources,
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
+        require_dpop_nonce: body.require_dpop_nonce,
     };
     let client = clients::create_as(&state, &caller.caller, new).await?;
     Ok(created(
@@ -225,6 +239,12 @@ pub async fn update(
         }
         if let Some(v) = body.require_pushed_authorization_requests {
             spec.require_pushed_authorization_requests = v;
+        }
+        if let Some(v) = body.dpop_bound_access_tokens {
+            spec.dpop_bound_access_tokens = v;
+        }
+        if let Some(v) = body.require_dpop_nonce {
+            spec.require_dpop_nonce = v;
         }
     })
     .await?;

@@ -121,6 +121,10 @@ struct AppForm {
     backchannel_session_required: bool,
     /// Authorization requests only through `/par` (RFC 9126).
     require_par: bool,
+    /// Token requests only with a DPoP proof (RFC 9449 §5.2).
+    require_dpop: bool,
+    /// DPoP proofs only with a nonce from us (RFC 9449 §8).
+    require_dpop_nonce: bool,
     /// (field, text key), at most one per field.
     errors: Vec<(&'static str, &'static str)>,
     /// The values a field's error is about (the refused addresses, say), by field.
@@ -153,6 +157,8 @@ impl AppForm {
             backchannel_logout_uri: view.backchannel_logout_uri.clone().unwrap_or_default(),
             backchannel_session_required: view.backchannel_logout_session_required,
             require_par: view.require_pushed_authorization_requests,
+            require_dpop: view.dpop_bound_access_tokens,
+            require_dpop_nonce: view.require_dpop_nonce,
             ..Default::default()
         }
     }
@@ -177,6 +183,8 @@ impl AppForm {
             backchannel_logout_uri: text("backchannel_logout_uri"),
             backchannel_session_required: form.get("backchannel_session_required") == Some("yes"),
             require_par: form.get("require_par") == Some("yes"),
+            require_dpop: form.get("require_dpop") == Some("yes"),
+            require_dpop_nonce: form.get("require_dpop_nonce") == Some("yes"),
             ..Default::default()
         }
     }
@@ -203,6 +211,8 @@ impl AppForm {
         spec.backchannel_logout_uri = (!backchannel.is_empty()).then(|| backchannel.to_string());
         spec.backchannel_logout_session_required = self.backchannel_session_required;
         spec.require_pushed_authorization_requests = self.require_par;
+        spec.dpop_bound_access_tokens = self.require_dpop;
+        spec.require_dpop_nonce = self.require_dpop_nonce;
     }
 
     fn new_client(&self) -> NewClient {
@@ -362,6 +372,8 @@ impl AppForm {
             backchannel_logout_uri => self.backchannel_logout_uri.clone(),
             backchannel_session_required => self.backchannel_session_required,
             require_par => self.require_par,
+            require_dpop => self.require_dpop,
+            require_dpop_nonce => self.require_dpop_nonce,
             invalid => !self.errors.is_empty(),
             errors => errors,
             name_error => self.error("name"),
@@ -597,6 +609,8 @@ fn render_app(
             backchannel_logout_uri => app.backchannel_logout_uri.clone(),
             resources => app.resources.clone(),
             require_par => app.require_pushed_authorization_requests,
+            require_dpop => app.dpop_bound_access_tokens,
+            require_dpop_nonce => app.require_dpop_nonce,
             created => swedish_time(app.created_at),
         },
         base => path.clone(),

@@ -94,7 +94,7 @@ async fn token(
 ) -> Result<TokenResponse, TokenError> {
     let endpoint = format!("{}/token", state.config.issuer);
     let client = authenticate(state, presented, &endpoint).await?;
-    leasify_id::oidc::token::token(state, &client, form).await
+    leasify_id::oidc::token::token(state, &client, form, &Default::default()).await
 }
 
 fn prepare(h: &Harness, authorization: &str, body: &[u8]) -> (Vec<u8>, Issued) {

@@ -197,6 +197,8 @@ fn client(id: &str, method: &str, first_party: bool, scopes: &[&str]) -> Client 
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         resources: vec![],
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
+        require_dpop_nonce: false,
     }
 }
 
@@ -286,7 +288,7 @@ fn build() -> Harness {
         };
         let id_token_confidential = mint_id(&state, &grant(CONFIDENTIAL)).await;
         let id_token_public = mint_id(&state, &grant(PUBLIC)).await;
-        let access_token = mint_access_token(&state, &grant(CONFIDENTIAL), "openid")
+        let access_token = mint_access_token(&state, &grant(CONFIDENTIAL), "openid", None)
             .await
             .expect("access token");
         (
