@@ -17,6 +17,7 @@ import { printReport, summarize } from './lib/report.mjs';
 import { BASIC_MODULES } from './modules/basic.mjs';
 import { CONFIG_MODULES } from './modules/config.mjs';
 import { RP_LOGOUT_MODULES, BACKCHANNEL_MODULES } from './modules/logout.mjs';
+import { DPOP_MODULES } from './modules/dpop.mjs';
 import { errMessage } from './lib/util.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +28,8 @@ export const PLANS = [
   { name: 'oidcc-formpost-basic-certification-test-plan', modules: BASIC_MODULES, formPost: true },
   { name: 'oidcc-rp-initiated-logout-certification-test-plan', modules: RP_LOGOUT_MODULES, formPost: false },
   { name: 'oidcc-backchannel-rp-initiated-logout-certification-test-plan', modules: BACKCHANNEL_MODULES, formPost: false },
+  // Our own plan (not an OpenID Foundation plan): RFC 9449 DPoP with PAR and PKCE, see modules/dpop.mjs.
+  { name: 'leasify-fapi2-par-dpop-plan', modules: DPOP_MODULES, formPost: false },
 ];
 
 function usage() {
@@ -137,6 +140,15 @@ async function child() {
       backchannel: ['Conformance back-channel logout', [
         ['--token-endpoint-auth-method', 'client_secret_basic'], ['--post-logout-redirect-uri', postLogoutUri],
         ['--backchannel-logout-uri', `${rp.origin}/backchannel_logout`], ['--backchannel-logout-session-required', null],
+      ]],
+      'dpop-public': ['Conformance DPoP public client (PAR, PKCE)', [
+        ['--public', null], ['--token-endpoint-auth-method', 'none'], ['--require-par', null],
+      ]],
+      'dpop-nonce': ['Conformance DPoP client (nonce required)', [
+        ['--token-endpoint-auth-method', 'client_secret_basic'], ['--require-dpop', null], ['--require-dpop-nonce', null],
+      ]],
+      'dpop-required': ['Conformance DPoP client (DPoP required)', [
+        ['--token-endpoint-auth-method', 'client_secret_basic'], ['--require-dpop', null],
       ]],
     };
     for (const [key, [name, options]] of Object.entries(specs)) {
