@@ -460,12 +460,60 @@ async fn a_client_requiring_dpop_and_nonces_gets_them_asked_for() {
     assert_dpop_challenge(&stale, "use_dpop_nonce");
 }
 
+/// Redeems `code` as the confidential client `basic`, with a proof of `key` if one is given.
+async fn redeem(
+    server: &TestServer,
+    basic: (&str, &str),
+    key: Option<&DpopKey>,
+    code: &str,
+    verifier: &str,
+) -> Response {
+    let proof = key.map(|key| key.proof(&at_token(server), now(server)));
+    let form = code_redemption(basic.0, code, verifier);
+    post_form(server, "/token", Some(basic), proof.as_deref(), &form).await
+}
+
+/// Pushes a code request with PKCE (`challenge`) and `extra` to `/par`, with a proof of `key`.
+async fn push(
+    server: &TestServer,
+    basic: (&str, &str),
+    key: Option<&DpopKey>,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    let at_par = ProofFor {
+        method: "POST",
+        url: server.url("/par"),
+        ..Default::default()
+    };
+    let proof = key.map(|key| key.proof(&at_par, now(server)));
+    let mut fields = vec![
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "openid"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    fields.extend_from_slice(extra);
+    post_form(server, "/par", Some(basic), proof.as_deref(), &fields).await
+}
+
+/// The code a logged-in browser brings back for `params` at `/authorize`.
+async fn silent_code(
+    server: &TestServer,
+    browser: &mut Browser,
+    params: &[(&str, &str)],
+) -> String {
+    let url = authorize_url(&server.base_url, params);
+    query_params(&browser.authorize_silently(&url).await)["code"].clone()
+}
+
 #[tokio::test]
 async fn the_code_can_be_bound_to_a_key_by_dpop_jkt_or_a_proof_at_par() {
     let server = TestServer::start().await;
     server.create_user(EMAIL, "Anna Andersson", PASSWORD).await;
     let (id, secret) = server.create_client("Hyresportalen").await;
-    let basic = Some((id.as_str(), secret.as_str()));
+    let basic = (id.as_str(), secret.as_str());
     let key = DpopKey::new();
     let other = DpopKey::new();
     let mut browser = Browser::new(&server.base_url);
@@ -474,134 +522,68 @@ async fn the_code_can_be_bound_to_a_key_by_dpop_jkt_or_a_proof_at_par() {
     // dpop_jkt at /authorize.
     let (challenge, verifier) = pkce_pair();
     let jkt = key.thumbprint();
-    let url = authorize_url(
-        &server.base_url,
+    let code = silent_code(
+        &server,
+        &mut browser,
         &[
             ("response_type", "code"),
             ("client_id", &id),
             ("redirect_uri", REDIRECT_URI),
             ("scope", "openid"),
-            ("state", "st"),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
             ("dpop_jkt", &jkt),
         ],
-    );
-    let callback = browser.authorize_silently(&url).await;
-    let code = query_params(&callback)["code"].clone();
-    let proof = other.proof(&at_token(&server), now(&server));
-    let refused = post_form(
-        &server,
-        "/token",
-        basic,
-        Some(&proof),
-        &code_redemption(&id, &code, &verifier),
     )
     .await;
+    let refused = redeem(&server, basic, Some(&other), &code, &verifier).await;
     assert_token_error(&refused, 400, "invalid_dpop_proof");
     // A failed attempt uses the code up, like any other.
-    let proof = key.proof(&at_token(&server), now(&server));
-    let spent = post_form(
-        &server,
-        "/token",
-        basic,
-        Some(&proof),
-        &code_redemption(&id, &code, &verifier),
-    )
-    .await;
+    let spent = redeem(&server, basic, Some(&key), &code, &verifier).await;
     assert_token_error(&spent, 400, "invalid_grant");
 
-    // A proof at /par binds the code the same way (RFC 9449 §10.1).
-    let (challenge, verifier) = pkce_pair();
-    let push_fields = [
-        ("response_type", "code"),
-        ("redirect_uri", REDIRECT_URI),
-        ("scope", "openid"),
-        ("state", "st"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let at_par = ProofFor {
-        method: "POST",
-        url: server.url("/par"),
-        ..Default::default()
-    };
-    let pushed = post_form(
-        &server,
-        "/par",
-        basic,
-        Some(&key.proof(&at_par, now(&server))),
-        &push_fields,
-    )
-    .await;
-    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.describe());
-    let request_uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
-    let url = authorize_url(
-        &server.base_url,
-        &[("client_id", &id), ("request_uri", &request_uri)],
-    );
-    let code = query_params(&browser.authorize_silently(&url).await)["code"].clone();
-    let without = post_form(
-        &server,
-        "/token",
-        basic,
-        None,
-        &code_redemption(&id, &code, &verifier),
-    )
-    .await;
-    assert_token_error(&without, 400, "invalid_dpop_proof");
-    let (challenge, verifier) = pkce_pair();
-    let push_fields = [
-        ("response_type", "code"),
-        ("redirect_uri", REDIRECT_URI),
-        ("scope", "openid"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let pushed = post_form(
-        &server,
-        "/par",
-        basic,
-        Some(&key.proof(&at_par, now(&server))),
-        &push_fields,
-    )
-    .await;
-    let request_uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
-    let url = authorize_url(
-        &server.base_url,
-        &[("client_id", &id), ("request_uri", &request_uri)],
-    );
-    let code = query_params(&browser.authorize_silently(&url).await)["code"].clone();
-    let proof = key.proof(&at_token(&server), now(&server));
-    let tokens = post_form(
-        &server,
-        "/token",
-        basic,
-        Some(&proof),
-        &code_redemption(&id, &code, &verifier),
-    )
-    .await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.describe());
-    assert_eq!(tokens.json()["token_type"], "DPoP");
+    // A proof at /par binds the code the same way (RFC 9449 §10.1): not without a proof…
+    for (proof_at_token, expected) in [
+        (None, StatusCode::BAD_REQUEST),
+        (Some(&key), StatusCode::OK),
+    ] {
+        let (challenge, verifier) = pkce_pair();
+        let pushed = push(&server, basic, Some(&key), &challenge, &[]).await;
+        assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.describe());
+        let request_uri = pushed.json()["request_uri"].as_str().unwrap().to_string();
+        let params = [("client_id", id.as_str()), ("request_uri", &request_uri)];
+        let code = silent_code(&server, &mut browser, &params).await;
+        let tokens = redeem(&server, basic, proof_at_token, &code, &verifier).await;
+        assert_eq!(tokens.status, expected, "{}", tokens.describe());
+        if expected == StatusCode::OK {
+            // …and with one of the same key.
+            assert_eq!(tokens.json()["token_type"], "DPoP");
+        } else {
+            assert_token_error(&tokens, 400, "invalid_dpop_proof");
+        }
+    }
 
     // dpop_jkt and a proof of another key at /par contradict each other.
-    let mut contradicting = push_fields.to_vec();
     let other_jkt = other.thumbprint();
-    contradicting.push(("dpop_jkt", &other_jkt));
-    let refused = post_form(
+    let contradicting = push(
         &server,
-        "/par",
         basic,
-        Some(&key.proof(&at_par, now(&server))),
-        &contradicting,
+        Some(&key),
+        &challenge,
+        &[("dpop_jkt", &other_jkt)],
     )
     .await;
-    assert_token_error(&refused, 400, "invalid_dpop_proof");
+    assert_token_error(&contradicting, 400, "invalid_dpop_proof");
     // A malformed dpop_jkt is refused like any malformed parameter.
-    let mut malformed = push_fields.to_vec();
-    malformed.push(("dpop_jkt", "not-a-thumbprint"));
-    let refused = post_form(&server, "/par", basic, None, &malformed).await;
-    assert_token_error(&refused, 400, "invalid_request");
+    let malformed = push(
+        &server,
+        basic,
+        None,
+        &challenge,
+        &[("dpop_jkt", "not-a-thumbprint")],
+    )
+    .await;
+    assert_token_error(&malformed, 400, "invalid_request");
 }
 
 #[tokio::test]
