@@ -44,6 +44,10 @@ impl RunningServer {
         let router = crate::web::router(state.clone());
         let maintenance = tokio::spawn(maintenance_loop(state.clone(), signal.clone()));
         let workers = crate::workers::spawn_all(&state, &signal);
+        let token_watcher = {
+            let state = state.clone();
+            tokio::spawn(async move { state.store.follow_token_context_changes().await })
+        };
         let mut plain = None;
         let tls_listener = match acceptor {
             Some(acceptor) => Some(TlsListener::spawn(
@@ -83,6 +87,7 @@ impl RunningServer {
                 (None, None) => Ok(()),
             };
             maintenance.abort();
+            token_watcher.abort();
             for worker in workers.into_iter().chain(metrics_tasks) {
                 worker.abort();
             }

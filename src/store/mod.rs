@@ -14,6 +14,7 @@ mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod suite;
+pub mod token_context_cache;
 
 use std::sync::Arc;
 
@@ -232,6 +233,10 @@ pub trait Store: Send + Sync + 'static {
     /// The grant `grant_id` with its user and whether `jti` is revoked, in one query; `None`
     /// without the grant.
     async fn token_context(&self, grant_id: &str, jti: &str) -> StoreResult<Option<TokenContext>>;
+    /// Keeps [`token_context`](Store::token_context)'s memory honest: follows the changes other
+    /// instances and processes commit (see `token_context_cache`), and until this runs nothing
+    /// is served from memory. Runs until the task is dropped; the server spawns it.
+    async fn follow_token_context_changes(&self);
     /// Revokes the grant (idempotent); its refresh and access tokens die with it.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// What an authorization issues, in one transaction: the grant, its code, the client on the

@@ -932,6 +932,8 @@ macro_rules! sql_store {
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let query =
                     sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
                         .bind(id)
@@ -946,6 +948,8 @@ macro_rules! sql_store {
                 password_hash: &str,
                 now: UnixTime,
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let result = sqlx::query(
                     "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
                 )
@@ -982,6 +986,8 @@ macro_rules! sql_store {
             }
 
             async fn delete_client(&self, id: &str, events: &[AuditEvent]) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 // Grants (and through them codes and refresh tokens) and session links cascade.
                 let query = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id);
                 self.update_audited(query, events).await
@@ -1171,6 +1177,10 @@ macro_rules! sql_store {
                 grant_id: &str,
                 jti: &str,
             ) -> StoreResult<Option<TokenContext>> {
+                if let Some(known) = self.token_contexts.get(grant_id, jti) {
+                    return Ok(Some(known));
+                }
+                let generation = self.token_contexts.generation();
                 // The grant's columns under their own names (for `Grant::from_row`), the user's
                 // with a `u_` prefix.
                 const SQL: &str = "SELECT g.id, g.user_id, g.client_id, g.scope, g.auth_time, \
@@ -1201,11 +1211,18 @@ macro_rules! sql_store {
                     created_at: row.try_get("u_created_at")?,
                     updated_at: row.try_get("u_updated_at")?,
                 };
-                Ok(Some(TokenContext {
+                let context = TokenContext {
                     grant,
                     user,
                     jti_revoked: row.try_get("jti_revoked")?,
-                }))
+                };
+                self.token_contexts
+                    .remember(grant_id, jti, &context, generation);
+                Ok(Some(context))
+            }
+
+            async fn follow_token_context_changes(&self) {
+                self.follow_changes().await
             }
 
             async fn record_authorization(
@@ -1242,6 +1259,8 @@ macro_rules! sql_store {
             }
 
             async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 // Keeps the first revocation time; unknown ids are not an error (idempotent).
                 sqlx::query(
                     "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
@@ -1303,6 +1322,8 @@ macro_rules! sql_store {
                 grace_since: UnixTime,
                 on_reuse: &[AuditEvent],
             ) -> StoreResult<Rotation> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 // Nothing is used up unless the successor is stored too (an early return rolls
                 // back).
                 let mut tx = self.begin_write().await?;
@@ -1383,6 +1404,8 @@ macro_rules! sql_store {
             }
 
             async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 use $crate::store::sql::{
                     OUTBOX_RETENTION_SECS, THROTTLE_RETENTION_SECS, USER_TOKEN_RETENTION_SECS,
                 };
@@ -1634,6 +1657,8 @@ macro_rules! sql_store {
                 change: &PasswordChange,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 apply_password_change_in(&mut tx, change).await?;
                 commit_audited(tx, events).await
@@ -1645,6 +1670,8 @@ macro_rules! sql_store {
                 change: &PasswordChange,
                 events: &[AuditEvent],
             ) -> StoreResult<Consumed<UserToken>> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 // The link is used up only with the password it sets (an early return rolls
                 // back).
                 let mut tx = self.begin_write().await?;
@@ -1670,6 +1697,8 @@ macro_rules! sql_store {
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let query = sqlx::query(
                     "UPDATE users SET name = $2, locale = $3, updated_at = $4 WHERE id = $1",
                 )
@@ -1841,6 +1870,8 @@ macro_rules! sql_store {
                 verification: &PersonnummerVerification,
                 events: &[AuditEvent],
             ) -> StoreResult<VerificationOutcome> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let v = verification;
                 let mut tx = self.begin_write().await?;
                 if !consume_bankid_order_in(&mut tx, &v.order_ref).await? {
@@ -1909,6 +1940,8 @@ macro_rules! sql_store {
                 linked_at: Option<UnixTime>,
                 name_if_empty: Option<&str>,
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 let result =
                     sqlx::query("UPDATE personnummer SET bankid_linked_at = $2 WHERE user_id = $1")
@@ -2129,6 +2162,8 @@ macro_rules! sql_store {
                 pseudonym: &str,
                 events: &[AuditEvent],
             ) -> StoreResult<bool> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 // Queued mail names the address and the person: it goes too.
                 sqlx::query(
@@ -2228,6 +2263,8 @@ macro_rules! sql_store {
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE user_id = $1",
@@ -2293,6 +2330,8 @@ macro_rules! sql_store {
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
                     .bind(user_id)
@@ -2316,6 +2355,8 @@ macro_rules! sql_store {
                 jti: &str,
                 expires_at: UnixTime,
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 sqlx::query(
                     "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
                      ON CONFLICT (jti) DO NOTHING",
@@ -2376,6 +2417,8 @@ macro_rules! sql_store {
                 now: UnixTime,
                 events: &[AuditEvent],
             ) -> StoreResult<()> {
+                // A token may end here: emptied after the write, however this returns.
+                let _forget = self.token_contexts.forget_on_drop();
                 let mut tx = self.begin_write().await?;
                 // Grants with offline_access outlive the session by design (OIDC Core 11).
                 sqlx::query(

@@ -10,9 +10,11 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqlitePool};
 
 use super::migrate;
+use super::token_context_cache::{LoseTrackOnDrop, POLL_INTERVAL, TokenContextCache};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    token_contexts: TokenContextCache,
 }
 
 impl SqliteStore {
@@ -57,7 +59,10 @@ impl SqliteStore {
                 .acquire_timeout(acquire_timeout)
         };
         let pool = pool_options.connect_with(options).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            token_contexts: TokenContextCache::default(),
+        })
     }
 
     /// The pool, for tests that need SQL the trait does not offer (deleting a user).
@@ -100,6 +105,41 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Polls the trigger-maintained `token_context_epoch` (migration 0013) and empties the token
+    /// contexts whenever another connection or process committed a change that can end a token.
+    /// Runs until the task is dropped.
+    async fn follow_changes(&self) {
+        let _stop_serving = LoseTrackOnDrop(&self.token_contexts);
+        let mut last_epoch = None;
+        let mut ticks = tokio::time::interval(POLL_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let read =
+                sqlx::query_scalar::<_, i64>("SELECT epoch FROM token_context_epoch WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await;
+            match (read, last_epoch) {
+                (Ok(epoch), Some(last)) if epoch == last => self.token_contexts.heard(),
+                (Ok(epoch), Some(_)) => {
+                    self.token_contexts.invalidate();
+                    self.token_contexts.heard();
+                    last_epoch = Some(epoch);
+                }
+                (Ok(epoch), None) => {
+                    self.token_contexts.follow();
+                    last_epoch = Some(epoch);
+                }
+                (Err(e), _) => {
+                    if last_epoch.take().is_some() {
+                        tracing::warn!(error = %e, "token context watcher cannot read the epoch; serving from the database");
+                    }
+                    self.token_contexts.lose_track();
+                }
+            }
+        }
     }
 }
 

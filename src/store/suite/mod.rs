@@ -75,6 +75,15 @@ enum Pool {
 }
 
 impl TestStore {
+    /// Runs SQL the trait does not offer, as another process would.
+    async fn execute(&self, sql: &'static str) {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+        .unwrap();
+    }
+
     /// Deletes a user with SQL: the trait has no method for it.
     async fn delete_user(&self, id: &str) {
         const SQL: &str = "DELETE FROM users WHERE id = $1";

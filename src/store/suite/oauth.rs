@@ -21,6 +21,7 @@ suite!(
     consents_upsert_list_and_revoke,
     access_token_revocation_is_remembered_until_expiry,
     a_token_context_is_its_grant_user_and_revocation_in_one_read,
+    token_contexts_are_served_from_memory_only_while_followed,
     refresh_token_by_hash_does_not_use_it,
     client_assertion_jti_is_single_use_until_expiry,
 );
@@ -900,4 +901,86 @@ async fn a_token_context_is_its_grant_user_and_revocation_in_one_read(s: Arc<dyn
     let revoked = s.token_context("g1", "jti-2").await.unwrap().unwrap();
     assert_eq!(revoked.grant.revoked_at, Some(NOW));
     assert!(s.token_context("nope", "jti-1").await.unwrap().is_none());
+}
+
+/// With the watcher running, a context comes from memory (a change no trigger watches, made
+/// with SQL behind the store's back, stays unseen); this store's own revocation is seen at once;
+/// a revocation another process commits (SQL behind its back) within a second; and once the
+/// watcher stops, every read goes to the database again.
+async fn token_contexts_are_served_from_memory_only_while_followed(db: TestStore) {
+    use std::time::{Duration, Instant};
+    let s = db.store.clone();
+    ONE_GRANT.seed(&*s).await;
+    let watcher = tokio::spawn({
+        let s = s.clone();
+        async move { s.follow_token_context_changes().await }
+    });
+    let scope = |s: &Arc<dyn Store>, jti: &'static str| {
+        let s = s.clone();
+        async move {
+            s.token_context("g1", jti)
+                .await
+                .unwrap()
+                .unwrap()
+                .grant
+                .scope
+        }
+    };
+    // Serving starts once the watcher has its starting point.
+    let started = Instant::now();
+    loop {
+        let before = scope(&s, "jti-1").await;
+        db.execute("UPDATE grants SET scope = scope || ' x' WHERE id = 'g1'")
+            .await;
+        if scope(&s, "jti-1").await == before {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never served from memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    s.revoke_access_token("jti-1", NOW + 600).await.unwrap();
+    assert!(
+        s.token_context("g1", "jti-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .jti_revoked,
+        "this store's own revocation is seen at once"
+    );
+
+    let cached = s.token_context("g1", "jti-2").await.unwrap().unwrap();
+    assert!(cached.grant.revoked_at.is_none());
+    db.execute("UPDATE grants SET revoked_at = 1 WHERE id = 'g1'")
+        .await;
+    let revoked_at = Instant::now();
+    while s
+        .token_context("g1", "jti-2")
+        .await
+        .unwrap()
+        .unwrap()
+        .grant
+        .revoked_at
+        .is_none()
+    {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "another process's revocation unseen after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    watcher.abort();
+    let _ = watcher.await;
+    let before = scope(&s, "jti-2").await;
+    db.execute("UPDATE grants SET scope = scope || ' y' WHERE id = 'g1'")
+        .await;
+    assert_ne!(
+        scope(&s, "jti-2").await,
+        before,
+        "without a watcher, from the database"
+    );
 }
