@@ -293,6 +293,13 @@ async fn an_app_registered_in_the_console_logs_a_person_in() {
         "document.querySelector('input[name=party][value=third]').checked = true",
     )
     .await;
+    // PAR and DPoP nonces required, ticked as a person would.
+    ui.eval(
+        "edit",
+        "document.querySelector('input[name=require_par]').click(); \
+         document.querySelector('input[name=require_dpop_nonce]').click()",
+    )
+    .await;
     ui.click("save", EDIT_SUBMIT).await;
     ui.expect_text("saved", ".notice", "Ändringarna är sparade")
         .await;
@@ -300,11 +307,19 @@ async fn an_app_registered_in_the_console_logs_a_person_in() {
     ui.expect_text("saved", ".badges", "Extern").await;
     ui.expect_text("saved", "#snippet", "OIDC_POST_LOGOUT_REDIRECT_URI=")
         .await;
+    ui.expect_text("saved", "dl.facts", "Nonce krävs").await;
+    let saved = leasify_id::admin::clients::show(&server.state, &id)
+        .await
+        .expect("the app");
+    assert!(saved.require_pushed_authorization_requests && saved.require_dpop_nonce);
+    assert!(!saved.dpop_bound_access_tokens, "only what was ticked");
     both_sizes(&ui, "appen-andrad").await;
     // Back to first-party, so the next logins need no consent page.
     ui.eval(
         "first-party again",
-        "document.querySelector('input[name=party][value=first]').checked = true",
+        "document.querySelector('input[name=party][value=first]').checked = true; \
+         document.querySelector('input[name=require_par]').click(); \
+         document.querySelector('input[name=require_dpop_nonce]').click()",
     )
     .await;
     ui.click("first-party again", EDIT_SUBMIT).await;
