@@ -52,6 +52,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008", "invite_batches"),
     migration!(9, "0009", "audit_events_by_kind"),
     migration!(10, "0010", "pushed_authorization_requests"),
+    // 11 is DPoP's (developed alongside); versions need not be contiguous.
+    migration!(12, "0012", "passkeys"),
 ];
 
 /// Creates the bookkeeping table. Identical on both backends.
