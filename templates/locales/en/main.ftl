@@ -601,3 +601,6 @@ account-passkey-failed = The passkey could not be added. Please try again.
 account-passkey-duplicate = That passkey is already added.
 account-passkey-not-found = The passkey no longer exists.
 account-passkey-unsupported = Your browser cannot create passkeys.
+console-passkeys-none = No passkeys.
+console-notice-passkey-removed = The passkey is removed.
+console-problem-passkey-last-way = The passkey is the user's only way to log in (no password, no BankID) and was not removed. Disable the user instead.

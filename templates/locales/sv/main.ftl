@@ -596,3 +596,6 @@ account-passkey-failed = Nyckeln kunde inte läggas till. Försök igen.
 account-passkey-duplicate = Den nyckeln är redan tillagd.
 account-passkey-not-found = Nyckeln finns inte längre.
 account-passkey-unsupported = Din webbläsare kan inte skapa nycklar.
+console-passkeys-none = Inga nycklar.
+console-notice-passkey-removed = Nyckeln är borttagen.
+console-problem-passkey-last-way = Nyckeln är användarens enda sätt att logga in (inget lösenord, inget BankID) och togs inte bort. Inaktivera användaren i stället.
