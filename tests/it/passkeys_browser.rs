@@ -5,7 +5,8 @@
 //! logs out and in again with "Logga in med nyckel" (usernameless), the login page starts an
 //! autofill (conditional mediation) request, a clone of the key with a lower signature counter
 //! is refused and audited, the same key made to sign for another host name of the deployment
-//! is refused there, and she removes the passkey after confirming.
+//! is refused there, the admin console's step-up (a change with a login older than 15 minutes)
+//! is answered with the passkey, and she removes the passkey after confirming.
 //!
 //! The server's issuer is `http://localhost:<port>`: WebAuthn needs a host name as
 //! relying-party id, and `localhost` (and `*.localhost`) is a secure context in Chromium.
@@ -290,6 +291,49 @@ async fn passkey_journey() {
             .any(|(k, d)| k == "login.failed" && d.contains("other_relying_party")),
         "{kinds:?}"
     );
+
+    // The admin console's step-up accepts a passkey: a change with a login older than 15
+    // minutes goes to the login page, a passkey login there comes back to the console page.
+    leasify_id::admin::roles::grant(
+        &server.state,
+        &leasify_id::audit::Caller::system(),
+        &user_id,
+        leasify_id::admin::roles::Role::Support,
+    )
+    .await
+    .expect("role granted");
+    call(
+        &ui,
+        "WebAuthn.removeVirtualAuthenticator",
+        json!({ "authenticatorId": elsewhere }),
+    )
+    .await;
+    let restored = add_authenticator(&ui).await;
+    add_copy(&ui, &restored, &counted[0], "localhost", 5000).await;
+    password_login(&ui, &server, "password login before the console").await;
+    server.clock.advance(16 * 60);
+    let user_page = format!("/admin/users/{user_id}");
+    ui.goto("the console's user page", &server.url(&user_page))
+        .await;
+    let reset = format!("form[action=\"{user_page}/invitation\"] button");
+    ui.click("a change with an old login", &reset).await;
+    ui.expect_path("asked to log in again", "/login").await;
+    ui.click("step up with the passkey", PASSKEY_BUTTON).await;
+    ui.expect_path("back at the console page", &user_page).await;
+    ui.click("the change again", &reset).await;
+    ui.expect_text(
+        "the change is made",
+        "[role=status]",
+        "Ett nytt mejl är skickat",
+    )
+    .await;
+    let kinds = audit_kinds(&server, &user_id).await;
+    let logins: Vec<&String> = kinds
+        .iter()
+        .filter(|(k, _)| k == "login.succeeded")
+        .map(|(_, d)| d)
+        .collect();
+    assert!(logins[0].contains("passkey"), "newest login: {logins:?}");
 
     // Removing it, after confirming.
     password_login(&ui, &server, "password login again").await;
