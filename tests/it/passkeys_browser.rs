@@ -6,7 +6,8 @@
 //! autofill (conditional mediation) request, a clone of the key with a lower signature counter
 //! is refused and audited, the same key made to sign for another host name of the deployment
 //! is refused there, the admin console's step-up (a change with a login older than 15 minutes)
-//! is answered with the passkey, and she removes the passkey after confirming.
+//! is answered with the passkey, a synced (backup-eligible) passkey logs in with `swk`, and
+//! she removes the first passkey after confirming.
 //!
 //! The server's issuer is `http://localhost:<port>`: WebAuthn needs a host name as
 //! relying-party id, and `localhost` (and `*.localhost`) is a secure context in Chromium.
@@ -57,6 +58,11 @@ async fn call(ui: &Ui, method: &str, params: Value) -> Value {
 
 /// A virtual platform authenticator that keeps resident keys and verifies the user.
 async fn add_authenticator(ui: &Ui) -> String {
+    add_authenticator_with(ui, false).await
+}
+
+/// The same; `synced` makes its keys backup eligible and backed up (like a password manager's).
+async fn add_authenticator_with(ui: &Ui, synced: bool) -> String {
     let added = call(
         ui,
         "WebAuthn.addVirtualAuthenticator",
@@ -68,6 +74,8 @@ async fn add_authenticator(ui: &Ui) -> String {
             "hasUserVerification": true,
             "isUserVerified": true,
             "automaticPresenceSimulation": true,
+            "defaultBackupEligibility": synced,
+            "defaultBackupState": synced,
         }}),
     )
     .await;
@@ -335,6 +343,42 @@ async fn passkey_journey() {
         .collect();
     assert!(logins[0].contains("passkey"), "newest login: {logins:?}");
 
+    // A synced passkey (backup eligible): its login says `swk`.
+    call(
+        &ui,
+        "WebAuthn.removeVirtualAuthenticator",
+        json!({ "authenticatorId": restored }),
+    )
+    .await;
+    add_authenticator_with(&ui, true).await;
+    ui.goto("Mina uppgifter", &server.url("/account")).await;
+    ui.fill(
+        "name the synced passkey",
+        "#passkey-name",
+        "Lösenordshanteraren",
+    )
+    .await;
+    ui.click("add the synced passkey", "#passkey-add").await;
+    let both = server.state.store.passkeys_of(&user_id).await.unwrap();
+    assert_eq!(both.len(), 2);
+    assert!(both[1].backup_eligible && both[1].backup_state, "{both:?}");
+    ui.click("log out before the synced login", LOGOUT).await;
+    ui.goto("login page for the synced key", &server.url("/login"))
+        .await;
+    ui.click("log in with the synced passkey", PASSKEY_BUTTON)
+        .await;
+    let sessions = server
+        .state
+        .store
+        .sessions_of_user(&user_id, leasify_id::clock::Clock::now(&server.clock))
+        .await
+        .unwrap();
+    let newest = sessions
+        .iter()
+        .max_by_key(|s| (s.auth_time, s.created_at))
+        .expect("a session");
+    assert_eq!(newest.amr, ["swk", "user"]);
+
     // Removing it, after confirming.
     password_login(&ui, &server, "password login again").await;
     ui.click("remove the passkey", ".passkey-remove").await;
@@ -345,16 +389,15 @@ async fn passkey_journey() {
     )
     .await;
     ui.expect_path("passkey removed", "/account").await;
-    assert!(ui.text(".passkey-name").await.is_none());
-    assert!(
-        server
-            .state
-            .store
-            .passkeys_of(&user_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    ui.expect_text(
+        "the other one stays",
+        ".passkey-name",
+        "Lösenordshanteraren",
+    )
+    .await;
+    let left = server.state.store.passkeys_of(&user_id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "Lösenordshanteraren");
     ui.finish("passkey journey").await;
     other.stop().await;
     server.stop().await;
