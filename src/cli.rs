@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::admin::{clients, keys, roles, users};
+use crate::admin::{clients, keys, passkeys, roles, users};
 use crate::config::Config;
 use crate::server::RunningServer;
 use crate::state::{self, Overrides};
@@ -208,6 +208,16 @@ pub enum UserCommand {
     RevokeAdmin {
         user: String,
     },
+    /// List a user's passkeys (by id or email): name, dates, counter, synced or device-bound.
+    Passkeys {
+        user: String,
+    },
+    /// Remove one of a user's passkeys (a lost device, a suspected clone); refused when it is
+    /// their last way to log in.
+    RemovePasskey {
+        user: String,
+        passkey_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -403,6 +413,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserCommand::RevokeAdmin { user } => {
                     print_json(&roles::revoke(&state, &Caller::system(), &user).await?)
+                }
+                UserCommand::Passkeys { user } => print_json(&passkeys::list(&state, &user).await?),
+                UserCommand::RemovePasskey { user, passkey_id } => {
+                    passkeys::remove(&state, &Caller::system(), &user, &passkey_id).await?;
+                    print_json(&serde_json::json!({ "removed": passkey_id }))
                 }
             }
         }

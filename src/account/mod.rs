@@ -6,6 +6,7 @@ pub mod emails;
 pub mod invitations;
 pub mod links;
 pub mod names;
+pub mod passkeys;
 pub mod password_policy;
 pub mod personnummer;
 pub mod reset;

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod keys;
 pub mod overview;
 pub mod pages;
+pub mod passkeys;
 pub mod roles;
 pub mod users;
 pub mod work_queues;

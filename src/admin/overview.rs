@@ -33,6 +33,8 @@ pub struct UserOverview {
     pub personnummer_masked: Option<String>,
     pub sessions: Vec<SessionView>,
     pub consents: Vec<ConsentOverview>,
+    /// Oldest first.
+    pub passkeys: Vec<super::passkeys::PasskeyView>,
     /// Newest first.
     pub recent_events: Vec<AuditEventView>,
 }
@@ -47,6 +49,7 @@ pub async fn of(state: &AppState, id_or_email: &str) -> Result<UserOverview, Adm
         .and_then(|stored| identity::open(state, &stored).ok())
         .map(|pnr| pnr.masked());
     let sessions = users::sessions(state, &user.id).await?;
+    let passkeys = super::passkeys::list(state, &user.id).await?;
     let mut consents = Vec::new();
     for consent in users::consents(state, &user.id).await? {
         let client_name = state
@@ -83,6 +86,7 @@ pub async fn of(state: &AppState, id_or_email: &str) -> Result<UserOverview, Adm
         personnummer_masked,
         sessions,
         consents,
+        passkeys,
         recent_events,
     })
 }

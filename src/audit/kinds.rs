@@ -33,6 +33,12 @@ pub const ADMIN_ROLE_REVOKED: &str = "admin_role.revoked";
 pub const INVITE_BATCH_STARTED: &str = "invite_batch.started";
 pub const EMAIL_RETRIED: &str = "email.retried";
 pub const BACKCHANNEL_RETRIED: &str = "backchannel_logout.retried";
+pub const PASSKEY_ADDED: &str = "passkey.added";
+pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+pub const PASSKEY_REMOVED: &str = "passkey.removed";
+/// A passkey presented a signature counter that did not move forward: a cloned authenticator
+/// (or a replay). The login was refused.
+pub const PASSKEY_COUNTER_REGRESSED: &str = "passkey.counter_regressed";
 
 /// Every kind, for validating a query's filter.
 pub const ALL: &[&str] = &[
@@ -69,6 +75,10 @@ pub const ALL: &[&str] = &[
     INVITE_BATCH_STARTED,
     EMAIL_RETRIED,
     BACKCHANNEL_RETRIED,
+    PASSKEY_ADDED,
+    PASSKEY_RENAMED,
+    PASSKEY_REMOVED,
+    PASSKEY_COUNTER_REGRESSED,
 ];
 
 /// The translation key of a kind's readable name (`login.succeeded` → `event-login-succeeded`):

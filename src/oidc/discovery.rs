@@ -24,7 +24,10 @@ fn claims_supported(config: &Config) -> Vec<&'static str> {
 
 /// The `acr` values we can satisfy (see `login::methods`).
 pub fn acr_values_supported(config: &Config) -> Vec<&'static str> {
-    crate::login::methods::acr_values_supported(config.bankid.enabled())
+    crate::login::methods::acr_values_supported(
+        config.bankid.enabled(),
+        crate::login::passkey::available(&config.issuer),
+    )
 }
 
 pub fn endpoint(config: &Config, path: &str) -> String {

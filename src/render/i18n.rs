@@ -229,6 +229,7 @@ mod tests {
             ("count", FluentValue::from(995)),
             ("done", FluentValue::from(500)),
             ("total", FluentValue::from(1000)),
+            ("name", FluentValue::from("Jobbdatorn")),
         ]
     }
 

@@ -189,6 +189,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "static/copy.js",
         include_str!("../../templates/static/copy.js"),
     ),
+    (
+        "static/passkey.js",
+        include_str!("../../templates/static/passkey.js"),
+    ),
 ];
 
 pub struct Templates {

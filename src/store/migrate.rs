@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009", "audit_events_by_kind"),
     migration!(10, "0010", "pushed_authorization_requests"),
     migration!(11, "0011", "dpop"),
+    migration!(12, "0012", "passkeys"),
     migration!(13, "0013", "token_context_epoch"),
 ];
 

@@ -218,6 +218,49 @@ pub trait Store: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<Option<PushedRequest>>;
 
+    // Passkeys (WebAuthn)
+    /// Adds a passkey; `Conflict` if its credential id is registered already (to anyone).
+    async fn insert_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<StoredPasskey>>;
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<StoredPasskey>>;
+    /// Renames one of the user's passkeys; `NotFound` if they have no such passkey.
+    async fn rename_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        events: &[AuditEvent],
+    ) -> StoreResult<()>;
+    /// Removes one of the user's passkeys, unless it is their last way to log in (no password,
+    /// no BankID link, no other passkey); checked and done in one write transaction.
+    async fn remove_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        events: &[AuditEvent],
+    ) -> StoreResult<PasskeyRemoval>;
+    /// Records an accepted login with the passkey: `false` (nothing written) if the stored
+    /// counter is not below the new one (unless both are 0), so a cloned or replayed
+    /// authenticator loses even against a concurrent login.
+    async fn record_passkey_use(&self, used: &PasskeyUse) -> StoreResult<bool>;
+    async fn insert_passkey_challenge(&self, challenge: &PasskeyChallenge) -> StoreResult<()>;
+    /// Uses up the challenge `id` of `purpose`, if it has not expired: exactly one caller gets
+    /// it, and it is gone afterwards.
+    async fn take_passkey_challenge(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<PasskeyChallenge>>;
+
     // Sessions
     async fn insert_session(&self, session: &Session, events: &[AuditEvent]) -> StoreResult<()>;
     /// Returns the session only while it has not expired.

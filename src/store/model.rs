@@ -532,3 +532,63 @@ pub struct TokenContext {
     pub user: User,
     pub jti_revoked: bool,
 }
+
+/// A user's passkey (WebAuthn credential). `credential` is webauthn-rs's serialized credential
+/// (the public key and the library's own copy of the counter and flags, JSON); the other
+/// columns are what we list, query and check ourselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPasskey {
+    pub id: String,
+    pub user_id: String,
+    /// The credential id, base64url without padding; unique across all users.
+    pub credential_id: String,
+    pub credential: String,
+    /// The relying-party id (the issuer's host) it was registered for.
+    pub rp_id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+    /// The authenticator's signature counter at the last accepted use (0: it keeps none).
+    pub sign_count: i64,
+    /// The BE flag: the key may be copied to other devices (a synced passkey).
+    pub backup_eligible: bool,
+    /// The BS flag at the last use: the key is backed up (synced) now.
+    pub backup_state: bool,
+}
+
+/// What an accepted passkey login changes on its passkey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyUse {
+    pub id: String,
+    /// The counter the authenticator signed: the row is updated only if it moved forward (or
+    /// both it and the stored one are 0), so of two logins with the same counter one loses.
+    pub sign_count: i64,
+    pub backup_state: bool,
+    pub credential: String,
+    pub used_at: UnixTime,
+}
+
+/// The server's half of a WebAuthn ceremony, waiting for the browser's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyChallenge {
+    pub id: String,
+    /// `register` or `login`.
+    pub purpose: String,
+    /// The user registering (a login does not know its user yet).
+    pub user_id: Option<String>,
+    /// webauthn-rs's ceremony state, JSON.
+    pub state: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// How removing a passkey ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyRemoval {
+    Removed,
+    /// No such passkey of this user.
+    NotFound,
+    /// It is the user's last way to log in (no password, no BankID link, no other passkey).
+    LastWayToLogIn,
+}

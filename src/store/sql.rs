@@ -122,6 +122,17 @@ macro_rules! invite_row_columns {
         "batch_id, line, email, name, locale, user_id, outcome, problem, problem_line"
     };
 }
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, credential, rp_id, name, created_at, last_used_at, \
+         sign_count, backup_eligible, backup_state"
+    };
+}
+macro_rules! passkey_challenge_columns {
+    () => {
+        "id, purpose, user_id, state, created_at, expires_at"
+    };
+}
 macro_rules! consent_columns {
     () => {
         "user_id, client_id, scope, granted_at"
@@ -223,7 +234,7 @@ macro_rules! sql_store {
 
         use $crate::store::{
             AdminRoleGrant, AuditEvent, AuditQuery, AuthCode, BackchannelDelivery, BankIdOrder, Client, Consent,
-            Consumed, Grant, HourlyLogins, InviteBatch, InviteBatchCounts, InviteBatchRow, TokenContext, Job, OutboxEmail, PasswordChange, PendingAuthorization, PushedRequest,
+            Consumed, Grant, HourlyLogins, PasskeyChallenge, PasskeyRemoval, PasskeyUse, StoredPasskey, InviteBatch, InviteBatchCounts, InviteBatchRow, TokenContext, Job, OutboxEmail, PasswordChange, PendingAuthorization, PushedRequest,
             PersonnummerVerification, PoolStats, QueueStats, RefreshToken, Rotation, Session,
             SigningKey, StoreError, StoreResult, StoredPersonnummer, ThrottleState, UnixTime, User,
             UserQuery, UserSummary, UserToken, VerificationOutcome, WorkQueue,
@@ -293,6 +304,11 @@ macro_rules! sql_store {
                 finished_at,
             }
             Consent { user_id, client_id, scope, granted_at }
+            StoredPasskey {
+                id, user_id, credential_id, credential, rp_id, name, created_at, last_used_at,
+                sign_count, backup_eligible, backup_state,
+            }
+            PasskeyChallenge { id, purpose, user_id, state, created_at, expires_at }
             AdminRoleGrant { user_id, role, granted_at }
             InviteBatch {
                 id, file_name, uploaded_by, started_by, status, created_at, started_at,
@@ -331,6 +347,16 @@ macro_rules! sql_store {
             "pushed_requests",
             pushed_request_columns!(),
             "$1, $2, $3, $4, $5"
+        );
+        const INSERT_PASSKEY: &str = insert_sql!(
+            "passkeys",
+            passkey_columns!(),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
+        );
+        const INSERT_PASSKEY_CHALLENGE: &str = insert_sql!(
+            "passkey_challenges",
+            passkey_challenge_columns!(),
+            "$1, $2, $3, $4, $5, $6"
         );
         const INSERT_SESSION: &str = insert_sql!(
             "sessions",
@@ -1106,6 +1132,145 @@ macro_rules! sql_store {
                 fetch_optional(&self.pool, query).await
             }
 
+            // Passkeys
+
+            async fn insert_passkey(
+                &self,
+                passkey: &StoredPasskey,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_row(&mut *tx, INSERT_PASSKEY, passkey)
+                    .await
+                    .map_err(missing_if_foreign_key)?;
+                commit_audited(tx, events).await
+            }
+
+            async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<StoredPasskey>> {
+                let sql = concat!(
+                    "SELECT ",
+                    passkey_columns!(),
+                    " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
+                );
+                fetch_all(&self.pool, sqlx::query(sql).bind(user_id)).await
+            }
+
+            async fn passkey_by_credential_id(
+                &self,
+                credential_id: &str,
+            ) -> StoreResult<Option<StoredPasskey>> {
+                let sql = concat!(
+                    "SELECT ",
+                    passkey_columns!(),
+                    " FROM passkeys WHERE credential_id = $1"
+                );
+                fetch_optional(&self.pool, sqlx::query(sql).bind(credential_id)).await
+            }
+
+            async fn rename_passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+                name: &str,
+                events: &[AuditEvent],
+            ) -> StoreResult<()> {
+                let query = sqlx::query(
+                    "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2",
+                )
+                .bind(id)
+                .bind(user_id)
+                .bind(name);
+                self.update_audited(query, events).await
+            }
+
+            async fn remove_passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+                events: &[AuditEvent],
+            ) -> StoreResult<PasskeyRemoval> {
+                let mut tx = self.begin_write().await?;
+                // A no-op write to the user's row: PostgreSQL locks it until commit, so two
+                // removals for one user run one after the other and neither removes the other's
+                // "other way in" unseen (SQLite's IMMEDIATE transaction already serializes).
+                sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // The other ways in, read in the transaction that deletes: a password, a
+                // BankID link, another passkey.
+                let others: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL) \
+                     + (SELECT COUNT(*) FROM personnummer WHERE user_id = $1 \
+                        AND bankid_linked_at IS NOT NULL) \
+                     + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1 AND id <> $2)",
+                )
+                .bind(user_id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM passkeys WHERE id = $1 AND user_id = $2")
+                        .bind(id)
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Ok(PasskeyRemoval::NotFound);
+                }
+                if others == 0 {
+                    return Ok(PasskeyRemoval::LastWayToLogIn);
+                }
+                sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                commit_audited(tx, events).await?;
+                Ok(PasskeyRemoval::Removed)
+            }
+
+            async fn record_passkey_use(&self, used: &PasskeyUse) -> StoreResult<bool> {
+                let result = sqlx::query(
+                    "UPDATE passkeys SET sign_count = $2, backup_state = $3, credential = $4, \
+                     last_used_at = $5 WHERE id = $1 \
+                     AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
+                )
+                .bind(&used.id)
+                .bind(used.sign_count)
+                .bind(used.backup_state)
+                .bind(&used.credential)
+                .bind(used.used_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn insert_passkey_challenge(
+                &self,
+                challenge: &PasskeyChallenge,
+            ) -> StoreResult<()> {
+                insert_row(&self.pool, INSERT_PASSKEY_CHALLENGE, challenge)
+                    .await
+                    .map_err(missing_if_foreign_key)
+            }
+
+            async fn take_passkey_challenge(
+                &self,
+                id: &str,
+                purpose: &str,
+                now: UnixTime,
+            ) -> StoreResult<Option<PasskeyChallenge>> {
+                // One statement: of concurrent takers, the one whose DELETE finds the row wins.
+                let sql = concat!(
+                    "DELETE FROM passkey_challenges WHERE id = $1 AND purpose = $2 \
+                     AND expires_at > $3 RETURNING ",
+                    passkey_challenge_columns!()
+                );
+                let query = sqlx::query(sql).bind(id).bind(purpose).bind(now);
+                fetch_optional(&self.pool, query).await
+            }
+
             // Sessions
 
             async fn insert_session(
@@ -1411,7 +1576,7 @@ macro_rules! sql_store {
                 };
                 // Children before parents, so that every deleted row is counted (cascades are not).
                 // BankID orders are not touched: their retention is `purge_bankid_orders`.
-                let statements: [(&'static str, i64); 15] = [
+                let statements: [(&'static str, i64); 16] = [
                     (
                         "DELETE FROM auth_codes WHERE expires_at <= $1 \
                          OR grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",
@@ -1428,6 +1593,10 @@ macro_rules! sql_store {
                         now,
                     ),
                     ("DELETE FROM pushed_requests WHERE expires_at <= $1", now),
+                    (
+                        "DELETE FROM passkey_challenges WHERE expires_at <= $1",
+                        now,
+                    ),
                     (
                         "DELETE FROM session_clients \
                          WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= $1)",

@@ -27,34 +27,47 @@ pub struct AccountQuery {
 
 /// The form that was refused, and the message it shows.
 #[derive(Default)]
-struct Problems<'a> {
+pub(super) struct Problems<'a> {
     profile: Option<&'a str>,
     password: Option<&'a str>,
     personnummer: Option<&'a str>,
+    passkeys: Option<&'a str>,
+    /// The passkey whose removal is asked to be confirmed (not a problem: a question).
+    confirm_passkey: Option<&'a str>,
 }
 
 /// The forms of Mina uppgifter, each showing its own problems.
 #[derive(Clone, Copy)]
-enum Section {
+pub(super) enum Section {
     Profile,
     Password,
     Personnummer,
+    Passkeys,
 }
 
 impl<'a> Problems<'a> {
-    fn at(section: Section, key: &'a str) -> Self {
+    /// No problem, but the question whether to remove the passkey `id`.
+    pub(super) fn confirming_removal(id: &'a str) -> Self {
+        Problems {
+            confirm_passkey: Some(id),
+            ..Problems::default()
+        }
+    }
+
+    pub(super) fn at(section: Section, key: &'a str) -> Self {
         let mut problems = Problems::default();
         let slot = match section {
             Section::Profile => &mut problems.profile,
             Section::Password => &mut problems.password,
             Section::Personnummer => &mut problems.personnummer,
+            Section::Passkeys => &mut problems.passkeys,
         };
         *slot = Some(key);
         problems
     }
 }
 
-async fn render_account(
+pub(super) async fn render_account(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -88,8 +101,33 @@ async fn render_account(
         user_email => active.user.email.clone(),
         user_locale => active.user.locale.clone(),
         min_length => state.config.account.min_password_length,
+        passkeys_available => crate::login::passkey::available(&state.config.issuer),
+        passkeys => passkey_views(state, &active.user.id).await?,
+        passkey_error => problems.passkeys,
+        confirm_passkey => problems.confirm_passkey,
     };
     Ok(csrf.set_on(page(state, status, "pages/account.html", context)))
+}
+
+/// The user's passkeys as the page lists them: name, when made and last used (Swedish time),
+/// synced or on one device.
+async fn passkey_views(state: &AppState, user_id: &str) -> Result<Vec<minijinja::Value>, WebError> {
+    use crate::render::activity::swedish_time;
+    Ok(state
+        .store
+        .passkeys_of(user_id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            context! {
+                id => p.id,
+                name => p.name,
+                created => swedish_time(p.created_at),
+                last_used => p.last_used_at.map(swedish_time),
+                synced => p.backup_eligible,
+            }
+        })
+        .collect())
 }
 
 /// How many logins "Senaste aktivitet" lists.
@@ -154,6 +192,9 @@ pub async fn account_page(
         Some("pnr-removed") => Some("account-personnummer-removed"),
         Some("bankid-linked") => Some("account-bankid-linked"),
         Some("consent-revoked") => Some("consent-revoked"),
+        Some("passkey-added") => Some("account-passkey-added"),
+        Some("passkey-renamed") => Some("account-passkey-renamed"),
+        Some("passkey-removed") => Some("account-passkey-removed"),
         _ => None,
     };
     render_account(

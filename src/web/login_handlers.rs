@@ -9,7 +9,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::login::device::{DEVICE_COOKIE, DEVICE_COOKIE_TTL};
-use crate::login::methods::{ACR_PASSWORD, Method};
+use crate::login::methods::{ACR_BANKID, ACR_PASSKEY, ACR_PASSWORD, Method};
 use crate::login::password::{LoginError, verify_password_login};
 use crate::login::sessions::{self, ActiveSession, SESSION_COOKIE};
 use crate::oidc::authorize::{self, AuthorizationRequest};
@@ -30,7 +30,7 @@ pub struct LoginQuery {
 }
 
 /// Where a login leads: back into an app's authorization request, or to one of our own pages.
-enum LoginTarget {
+pub(super) enum LoginTarget {
     Authorization {
         pending_id: String,
         request: Box<AuthorizationRequest>,
@@ -42,7 +42,7 @@ enum LoginTarget {
 
 impl LoginTarget {
     /// The app's waiting request (`req`), or `next` resolved against the issuer.
-    async fn of(
+    pub(super) async fn of(
         state: &AppState,
         req: Option<&str>,
         next: Option<&str>,
@@ -58,14 +58,14 @@ impl LoginTarget {
         })
     }
 
-    fn request(&self) -> Option<&AuthorizationRequest> {
+    pub(super) fn request(&self) -> Option<&AuthorizationRequest> {
         match self {
             LoginTarget::Authorization { request, .. } => Some(request),
             LoginTarget::Local { .. } => None,
         }
     }
 
-    fn after(&self) -> AfterLogin<'_> {
+    pub(super) fn after(&self) -> AfterLogin<'_> {
         match self {
             LoginTarget::Authorization {
                 pending_id,
@@ -81,15 +81,15 @@ pub fn safe_next(state: &AppState, next: Option<&str>) -> String {
     crate::login::return_to::return_path(&state.config.issuer, next)
 }
 
-struct LoginView<'a> {
-    lang: &'a str,
-    target: &'a LoginTarget,
-    email: &'a str,
-    error_key: Option<&'a str>,
-    reauth: bool,
+pub(super) struct LoginView<'a> {
+    pub(super) lang: &'a str,
+    pub(super) target: &'a LoginTarget,
+    pub(super) email: &'a str,
+    pub(super) error_key: Option<&'a str>,
+    pub(super) reauth: bool,
 }
 
-async fn render_login(
+pub(super) async fn render_login(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -121,11 +121,16 @@ async fn render_login(
             )
         }
     };
-    // An app demanding BankID (acr_values) gets only the BankID button.
-    let password_allowed = view
-        .target
-        .request()
-        .is_none_or(|r| r.accepts_acr(&state.config, ACR_PASSWORD) || state.bankid.is_none());
+    // An app demanding BankID or a passkey (acr_values) gets only the buttons that satisfy it.
+    let accepts = |acr| {
+        view.target
+            .request()
+            .is_none_or(|r| r.accepts_acr(&state.config, acr))
+    };
+    let passkeys_available = crate::login::passkey::available(&state.config.issuer);
+    let bankid_allowed = state.bankid.is_some() && accepts(ACR_BANKID);
+    let passkey_allowed = passkeys_available && accepts(ACR_PASSKEY);
+    let password_allowed = accepts(ACR_PASSWORD) || !(bankid_allowed || passkey_allowed);
     let csrf = CsrfToken::for_browser(state, headers);
     let context = context! {
         lang => view.lang,
@@ -138,8 +143,9 @@ async fn render_login(
         error_key => view.error_key,
         reauth => view.reauth,
         client_name => client_name,
-        bankid_enabled => state.bankid.is_some(),
+        bankid_enabled => bankid_allowed,
         password_allowed => password_allowed,
+        passkey_allowed => passkey_allowed,
     };
     let mut response = page(state, status, "pages/login.html", context);
     if let Some(request) = view.target.request() {

@@ -14,6 +14,7 @@ pub mod logout_handlers;
 pub mod metrics_http;
 pub mod oidc_handlers;
 pub mod pages;
+pub mod passkey_handlers;
 pub mod password_links;
 pub mod published_json;
 pub mod responses;
@@ -58,6 +59,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/account/password", post(account_page::change_password))
         .route("/account/personnummer", post(account_page::personnummer))
         .route("/account/bankid", post(bankid_handlers::start_link))
+        .route("/account/passkeys", post(passkey_handlers::account_add))
+        .route(
+            "/account/passkeys/options",
+            post(passkey_handlers::account_options),
+        )
+        .route(
+            "/account/passkeys/rename",
+            post(passkey_handlers::account_rename),
+        )
+        .route(
+            "/account/passkeys/remove",
+            post(passkey_handlers::account_remove),
+        )
+        .route("/login/passkey", post(passkey_handlers::login_submit))
+        .route(
+            "/login/passkey/options",
+            post(passkey_handlers::login_options),
+        )
         .route(
             "/account/consents/revoke",
             post(account_page::revoke_consent),

@@ -897,3 +897,105 @@ async fn the_audit_trail_is_filtered_in_pages_and_exported_as_safe_csv() {
         .await;
     assert_eq!(everything.body.matches("\r\n").count(), 61);
 }
+
+#[tokio::test]
+async fn the_user_page_lists_passkeys_and_removes_one_but_not_the_last_way_in() {
+    let server = TestServer::start().await;
+    person(&server, ADMIN, Some(Role::Support)).await;
+    // A customer without a password (never chose one) who logs in with passkeys.
+    let customer = leasify_id::admin::users::create(
+        &server.state,
+        &Caller::system(),
+        leasify_id::admin::users::NewUser {
+            email: "ines@kund.se".into(),
+            name: "Ines Kund".into(),
+            locale: "sv".into(),
+            password: None,
+            invite: false,
+        },
+    )
+    .await
+    .expect("customer")
+    .id;
+    for (key, at) in [("p1", 1), ("p2", 2)] {
+        let passkey = leasify_id::store::StoredPasskey {
+            id: key.into(),
+            user_id: customer.clone(),
+            credential_id: format!("cred-{key}"),
+            credential: "{}".into(),
+            rp_id: "localhost".into(),
+            name: format!("Telefon {key}"),
+            created_at: at,
+            last_used_at: None,
+            sign_count: 0,
+            backup_eligible: true,
+            backup_state: true,
+        };
+        server
+            .state
+            .store
+            .insert_passkey(&passkey, &[])
+            .await
+            .unwrap();
+    }
+    let (mut browser, page) = log_in_at(&server, ADMIN, "/admin").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    let user_page = format!("/admin/users/{customer}");
+    let shown = browser.get(&server.url(&user_page)).await;
+    assert!(shown.body.contains("Telefon p1") && shown.body.contains("Telefon p2"));
+    assert!(shown.body.contains("Synkas mellan dina enheter"));
+
+    let action = format!("{user_page}/passkeys/p1/remove");
+    let form = form_on(&mut browser, &server, &user_page, &action).await;
+    let removed = browser.post_form(form.action.as_str(), &form.fields).await;
+    assert!(location(&removed).contains("notice=passkey-removed"));
+    let action = format!("{user_page}/passkeys/p2/remove");
+    let form = form_on(&mut browser, &server, &user_page, &action).await;
+    let refused = browser.post_form(form.action.as_str(), &form.fields).await;
+    assert!(location(&refused).contains("notice=passkey-last-way"));
+    let page = browser.follow(refused).await;
+    assert!(
+        page.body.contains("enda sätt att logga in"),
+        "{}",
+        page.describe()
+    );
+    assert_eq!(
+        server
+            .state
+            .store
+            .passkeys_of(&customer)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let events = server
+        .state
+        .store
+        .audit_events(&leasify_id::store::AuditQuery {
+            user_id: Some(customer.clone()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let removal = events
+        .iter()
+        .find(|e| e.kind == "passkey.removed")
+        .expect("the removal is audited");
+    assert_eq!(
+        removal.actor_id.as_deref(),
+        Some(admin_id(&server).await.as_str())
+    );
+}
+
+async fn admin_id(server: &TestServer) -> String {
+    server
+        .state
+        .store
+        .user_by_email(ADMIN)
+        .await
+        .unwrap()
+        .expect("the administrator")
+        .id
+}

@@ -1038,3 +1038,62 @@ async fn grant_and_revoke_admin_roles() {
     assert_failure(&output, &["config", "check"]);
     assert!(text(&output.stderr).contains("admin.step_up_minutes"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_and_remove_a_users_passkeys() {
+    let install = Install::new().await;
+    let created = install.json(&[
+        "user",
+        "create",
+        "--email",
+        "ines@leasify.se",
+        "--name",
+        "Ines",
+    ]);
+    let id = created["id"].as_str().unwrap().to_string();
+    let server = install.server().await;
+    for (key, at) in [("p1", 1), ("p2", 2)] {
+        let passkey = leasify_id::store::StoredPasskey {
+            id: key.into(),
+            user_id: id.clone(),
+            credential_id: format!("cred-{key}"),
+            credential: "{}".into(),
+            rp_id: "localhost".into(),
+            name: format!("Nyckel {key}"),
+            created_at: at,
+            last_used_at: None,
+            sign_count: 0,
+            backup_eligible: true,
+            backup_state: true,
+        };
+        server
+            .state
+            .store
+            .insert_passkey(&passkey, &[])
+            .await
+            .unwrap();
+    }
+    let listed = install.json(&["user", "passkeys", "ines@leasify.se"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed[0]["name"], "Nyckel p1");
+    let removed = install.json(&["user", "remove-passkey", "ines@leasify.se", "p1"]);
+    assert_eq!(removed["removed"], "p1");
+    // No password and no BankID: the last passkey stays, and the command says why.
+    let last = ["user", "remove-passkey", "ines@leasify.se", "p2"];
+    let output = install.run(&last);
+    assert_failure(&output, &last);
+    assert!(
+        text(&output.stderr).contains("last way to log in"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        install
+            .json(&["user", "passkeys", &id])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    server.stop().await;
+}

@@ -34,6 +34,8 @@ mod metrics;
 mod oidc_errors;
 mod oidc_flow;
 mod par;
+mod passkeys_admin;
+mod passkeys_browser;
 mod personnummer;
 mod revocation_everywhere;
 mod smtp;

@@ -3,7 +3,7 @@
 //! consent lead to.
 
 use super::*;
-use crate::login::methods::ACR_BANKID;
+use crate::login::methods::{ACR_BANKID, ACR_PASSKEY, ACR_PASSWORD};
 use crate::oidc::authorize::{
     AuthorizationRequest, finish_consent, pending_request, resume_after_login, validate,
 };
@@ -346,6 +346,34 @@ async fn acr_values_for_bankid_are_not_met_by_a_password() {
     assert!(is_code(&answer));
     let answer = outcome(&flow, &[("acr_values", "urn:unknown")], Some(&flow.session)).await;
     assert!(is_code(&answer));
+}
+
+#[tokio::test]
+async fn acr_values_for_a_passkey_are_met_by_a_passkey_only() {
+    let flow = Flow::new().await;
+    assert!(crate::login::passkey::available(
+        &flow.kit.state.config.issuer
+    ));
+    let wanted = [("acr_values", ACR_PASSKEY)];
+    let answer = outcome(&flow, &wanted, Some(&flow.session)).await;
+    let AuthorizeOutcome::Login { pending_id, .. } = answer else {
+        panic!("a password session does not do: expected a login, got {answer:?}");
+    };
+    let bankid = flow.kit.session(&flow.user, Method::BankId).await;
+    let answer = resume_after_login(&flow.kit.state, &pending_id, None, &bankid)
+        .await
+        .expect("an answer");
+    assert_eq!(error_of(&flow, &answer), "access_denied", "nor does BankID");
+
+    let passkey = Method::Passkey {
+        backup_eligible: false,
+        user_verified: true,
+    };
+    let with_key = flow.kit.session(&flow.user, passkey).await;
+    assert!(is_code(&outcome(&flow, &wanted, Some(&with_key)).await));
+    // A passkey also meets a request for the password level.
+    let password = [("acr_values", ACR_PASSWORD)];
+    assert!(is_code(&outcome(&flow, &password, Some(&with_key)).await));
 }
 
 #[tokio::test]

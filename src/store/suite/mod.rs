@@ -48,6 +48,7 @@ mod databases;
 mod invite_batches;
 mod logout;
 mod oauth;
+mod passkeys;
 mod queues;
 mod users;
 

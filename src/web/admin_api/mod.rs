@@ -8,6 +8,7 @@ pub mod clients;
 mod idempotency;
 pub mod keys;
 pub mod openapi;
+pub mod passkeys;
 pub mod problem;
 pub mod users;
 
@@ -50,6 +51,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/users/{id}/admin-role",
             axum::routing::put(users::set_admin_role).delete(users::revoke_admin_role),
+        )
+        .route("/users/{id}/passkeys", get(passkeys::list))
+        .route(
+            "/users/{id}/passkeys/{passkey_id}",
+            axum::routing::delete(passkeys::remove),
         )
         .route("/users/{id}/consents", get(users::consents))
         .route(

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, clients, keys, users};
+use super::{audit, clients, keys, passkeys, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,7 @@ use super::{audit, clients, keys, users};
         users::disable, users::enable, users::remove_personnummer, users::delete,
         users::sessions, users::revoke_access, users::revoke_session, users::consents,
         users::revoke_consent, users::set_admin_role, users::revoke_admin_role,
+        passkeys::list, passkeys::remove,
         clients::list, clients::create, clients::get, clients::update, clients::rotate_secret,
         clients::delete,
         keys::list, keys::rotate,

@@ -51,6 +51,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/admin/users/{id}/personnummer/remove",
             only_post(users::remove_personnummer),
         )
+        .route(
+            "/admin/users/{id}/passkeys/{passkey_id}/remove",
+            only_post(users::remove_passkey),
+        )
         .route("/admin/users/{id}/delete", only_post(users::delete))
         .route(
             "/admin/invite",

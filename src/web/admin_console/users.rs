@@ -47,6 +47,8 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "enabled" => ("console-notice-enabled", false),
         "sessions-ended" => ("console-notice-sessions-ended", false),
         "personnummer-removed" => ("console-notice-personnummer-removed", false),
+        "passkey-removed" => ("console-notice-passkey-removed", false),
+        "passkey-last-way" => ("console-problem-passkey-last-way", true),
         "deleted" => ("console-notice-deleted", false),
         "enable-first" => ("console-problem-enable-first", true),
         "own-account" => ("console-problem-own-account", true),
@@ -264,8 +266,21 @@ fn render_user(
         personnummer_masked,
         sessions,
         consents,
+        passkeys,
         recent_events,
     } = view.overview;
+    let passkeys: Vec<Value> = passkeys
+        .iter()
+        .map(|p| {
+            context! {
+                id => p.id.clone(),
+                name => p.name.clone(),
+                created => swedish_time(p.created_at),
+                last_used => p.last_used_at.map(swedish_time),
+                synced => p.backup_eligible,
+            }
+        })
+        .collect();
     let self_path = user_path(&user.id);
     let sessions: Vec<Value> = sessions
         .iter()
@@ -275,6 +290,8 @@ fn render_user(
                 expires => swedish_time(s.expires_at),
                 method => if s.amr.iter().any(|m| m == crate::login::methods::AMR_BANKID) {
                     "bankid"
+                } else if s.acr == crate::login::methods::ACR_PASSKEY {
+                    "passkey"
                 } else {
                     "password"
                 },
@@ -326,6 +343,7 @@ fn render_user(
             personnummer_masked => personnummer_masked,
             sessions => sessions,
             consents => consents,
+            passkeys => passkeys,
             events => events,
             delete_error => view.delete_error,
         }
@@ -473,6 +491,28 @@ pub async fn remove_personnummer(
     let (lang, _) = checked(lang, &form, &id, false)?;
     let outcome = users::remove_personnummer(&state, &form.console.caller(), &id).await;
     after_change(&id, lang, outcome, "personnummer-removed")
+}
+
+/// Removes one of the user's passkeys (a lost device, a suspected clone), unless it is their
+/// last way to log in.
+pub async fn remove_passkey(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    Path((id, passkey_id)): Path<(String, String)>,
+    form: ConsoleForm,
+) -> Result<Response, WebError> {
+    let (lang, _) = checked(lang, &form, &id, false)?;
+    let caller = form.console.caller();
+    let notice = match crate::admin::passkeys::remove(&state, &caller, &id, &passkey_id).await {
+        Ok(()) => "passkey-removed",
+        Err(AdminError::Conflict(_)) => "passkey-last-way",
+        Err(e) => return Err(WebError::from(e).in_lang(lang)),
+    };
+    Ok(redirect_see_other(&with_notice(
+        &user_path(&id),
+        notice,
+        lang,
+    )))
 }
 
 /// Deletes the user once their email address has been typed as confirmation.

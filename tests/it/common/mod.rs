@@ -159,11 +159,22 @@ impl TestServer {
     /// the issuer are set. If `tweak` leaves `database_url` empty, the backend selection decides
     /// (a fresh schema on PostgreSQL, a file in the data dir on SQLite).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_named("127.0.0.1", tweak).await
+    }
+
+    /// A server whose issuer (and base URL) is `http://localhost:<port>`: WebAuthn needs a
+    /// relying-party id that is a host name, never an address (the passkey tests).
+    pub async fn start_on_localhost(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_named("localhost", tweak).await
+    }
+
+    /// Listens on 127.0.0.1; the issuer and base URL name it `host` (which must resolve there).
+    async fn start_named(host: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
-        let base_url = format!("http://127.0.0.1:{}", addr.port());
+        let base_url = format!("http://{host}:{}", addr.port());
         let data_dir = TempDir::new("server");
 
         let mut config = Config::defaults();
@@ -224,22 +235,34 @@ impl TestServer {
     /// A second instance on the same database, data dir (so the same generated secrets), issuer
     /// and clock, listening on a port of its own.
     pub async fn sibling(&self) -> TestServer {
+        self.sibling_named(None).await
+    }
+
+    /// A sibling whose issuer is `http://<host>:<its port>` (a deployment reached under another
+    /// host name, on the same database): with `None`, the same issuer as this one.
+    pub async fn sibling_named(&self, host: Option<&str>) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
+        let mut config = self.state.config.clone();
+        let mut base_url = format!("http://127.0.0.1:{}", addr.port());
+        if let Some(host) = host {
+            base_url = format!("http://{host}:{}", addr.port());
+            config.issuer = base_url.clone();
+        }
         let clock = self.clock.clone();
         let overrides = Overrides {
             clock: Arc::new(clock.clone()),
             entropy: Arc::new(OsEntropy),
             ..Overrides::default()
         };
-        let state = state::build(self.state.config.clone(), overrides)
+        let state = state::build(config, overrides)
             .await
             .expect("the sibling state builds");
         let running = RunningServer::start(listener, state.clone()).expect("the sibling starts");
         TestServer {
-            base_url: format!("http://127.0.0.1:{}", addr.port()),
+            base_url,
             addr,
             metrics_addr: running.metrics_addr,
             state,
