@@ -31,9 +31,10 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// long another instance's revocation can go unseen even then.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
 
-/// The most contexts kept; the map is emptied when it is full (one entry per live access token
-/// in use, so this is far more than a deployment of this size has).
-const MAX_ENTRIES: usize = 100_000;
+/// The most contexts kept; the map is emptied when it is full. One entry per access token in use
+/// (about 500 bytes with its grant and user), so this bounds the cache near 5 MiB while holding
+/// every token a deployment of this size has live within a ten-minute token lifetime.
+const MAX_ENTRIES: usize = 10_000;
 
 pub struct TokenContextCache {
     /// By the token's `jti` (unique per token), with the generation it was stored in.
