@@ -138,6 +138,7 @@ impl Harness {
             hinted_subject: None,
             claims: Default::default(),
             third_party: false,
+            dpop_jkt: None,
         };
         let response = self
             .block_on(issue_code(&self.state, &request, &self.session))
