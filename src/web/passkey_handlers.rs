@@ -71,6 +71,24 @@ pub async fn account_options(
 }
 
 /// The account page with a passkey problem, or our own failure.
+/// Back to Mina uppgifter's passkeys with `notice` after a change, or the page with what went
+/// wrong.
+async fn account_answer<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    active: &ActiveSession,
+    lang: &'static str,
+    changed: Result<T, PasskeyAccountError>,
+    notice: &str,
+) -> Result<Response, WebError> {
+    match changed {
+        Ok(_) => Ok(redirect_see_other(&format!(
+            "/account?notice={notice}&lang={lang}#passkeys"
+        ))),
+        Err(e) => account_problem(state, headers, active, lang, e).await,
+    }
+}
+
 async fn account_problem(
     state: &AppState,
     headers: &HeaderMap,
@@ -106,12 +124,7 @@ pub async fn account_add(
         form.get("name").unwrap_or_default(),
     )
     .await;
-    match added {
-        Ok(_) => Ok(redirect_see_other(&format!(
-            "/account?notice=passkey-added&lang={lang}#passkeys"
-        ))),
-        Err(e) => account_problem(&state, &headers, &active, lang, e).await,
-    }
+    account_answer(&state, &headers, &active, lang, added, "passkey-added").await
 }
 
 /// `POST /account/passkeys/rename`.
@@ -130,12 +143,7 @@ pub async fn account_rename(
         form.get("name").unwrap_or_default(),
     )
     .await;
-    match renamed {
-        Ok(()) => Ok(redirect_see_other(&format!(
-            "/account?notice=passkey-renamed&lang={lang}#passkeys"
-        ))),
-        Err(e) => account_problem(&state, &headers, &active, lang, e).await,
-    }
+    account_answer(&state, &headers, &active, lang, renamed, "passkey-renamed").await
 }
 
 /// `POST /account/passkeys/remove`: first the question (the page with a confirmation form for
@@ -162,12 +170,8 @@ pub async fn account_remove(
         )
         .await;
     }
-    match passkeys::remove(&state, &active.user.id, id).await {
-        Ok(()) => Ok(redirect_see_other(&format!(
-            "/account?notice=passkey-removed&lang={lang}#passkeys"
-        ))),
-        Err(e) => account_problem(&state, &headers, &active, lang, e).await,
-    }
+    let removed = passkeys::remove(&state, &active.user.id, id).await;
+    account_answer(&state, &headers, &active, lang, removed, "passkey-removed").await
 }
 
 /// `POST /login/passkey/options`: request options for a usernameless login.
