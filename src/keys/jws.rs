@@ -12,26 +12,61 @@ use super::cache::{LoadedKey, Snapshot, VerifiedToken, VerifiedTokens};
 use super::policy::{is_published, select};
 use super::{KeyError, KeyRing};
 
+/// A JWK Set and what it was built from. Holding the snapshot keeps the pointer comparison
+/// sound: a snapshot's address cannot be reused while it is held here.
+pub(super) struct PublishedJwks {
+    snapshot: Arc<Snapshot>,
+    published: Vec<bool>,
+    document: Arc<Value>,
+}
+
 impl KeyRing {
     /// `{"keys": [...]}`: every published key (signing, next, or retired but not yet
     /// unpublished), public members only, one entry per kid. Fails only if the keys were never
     /// loaded and the store is unreachable (a stale cache is served otherwise).
     pub async fn jwks(&self) -> Result<Value, KeyError> {
+        Ok((*self.published_jwks().await?).clone())
+    }
+
+    /// The same document, built again only when the keys or the set of published ones change:
+    /// every app fetches it, and a rotation is rare. The same `Arc` is returned while nothing
+    /// changed, so callers can keep what they derived from it (its serialized bytes).
+    pub async fn published_jwks(&self) -> Result<Arc<Value>, KeyError> {
         let snap = self.snapshot().await?;
         let now = self.clock.now();
-        let mut published: Vec<&LoadedKey> = snap
+        let published: Vec<bool> = snap
             .keys
             .iter()
-            .filter(|k| is_published(&k.meta, now))
+            .map(|k| is_published(&k.meta, now))
             .collect();
-        published.sort_by(|a, b| {
+        let mut last = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(last) = last.as_ref()
+            && Arc::ptr_eq(&last.snapshot, &snap)
+            && last.published == published
+        {
+            return Ok(Arc::clone(&last.document));
+        }
+        let mut keys: Vec<&LoadedKey> = snap
+            .keys
+            .iter()
+            .zip(&published)
+            .filter(|(_, published)| **published)
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort_by(|a, b| {
             (a.alg, b.meta.active_from, &a.meta.kid).cmp(&(b.alg, a.meta.active_from, &b.meta.kid))
         });
-        let keys: Vec<Value> = published
+        let keys: Vec<Value> = keys
             .into_iter()
             .map(|k| Value::Object(k.public.clone()))
             .collect();
-        Ok(serde_json::json!({ "keys": keys }))
+        let document = Arc::new(serde_json::json!({ "keys": keys }));
+        *last = Some(PublishedJwks {
+            snapshot: snap,
+            published,
+            document: Arc::clone(&document),
+        });
+        Ok(document)
     }
 
     /// A compact JWS over `claims` with header `alg`, `kid` and, if given, `typ`.

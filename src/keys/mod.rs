@@ -64,6 +64,8 @@ pub struct KeyRing {
     settings: KeyRingSettings,
     cache: RwLock<Option<Arc<Snapshot>>>,
     last_unknown_kid_reload: AtomicI64,
+    /// The last JWK Set built, for the snapshot and the set of published keys it was built from.
+    published: std::sync::Mutex<Option<jws::PublishedJwks>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -92,6 +94,7 @@ impl KeyRing {
             settings,
             cache: RwLock::new(None),
             last_unknown_kid_reload: AtomicI64::new(i64::MIN),
+            published: std::sync::Mutex::new(None),
         }
     }
 }

@@ -410,3 +410,25 @@ async fn wrong_secret_box_fails_loudly() {
     assert!(err.to_string().contains("sb1"), "{err}");
     assert_eq!(store.list_signing_keys().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn the_published_jwks_is_built_again_only_when_it_changes() {
+    let (ring, clock, _store) = new_ring().await;
+    let first = ring.published_jwks().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &ring.published_jwks().await.unwrap()));
+
+    let new = ring
+        .rotate(&OsEntropy, 3600, 7200, &crate::audit::Caller::system())
+        .await
+        .unwrap();
+    let rotated = ring.published_jwks().await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &rotated));
+    assert!(new.iter().all(|kid| kids(&rotated).contains(kid)));
+    assert_eq!(kids(&rotated).len(), 4);
+
+    // Once the old keys' unpublish time has passed, the document follows.
+    clock.advance(3600 + 7200 + 10);
+    let later = ring.published_jwks().await.unwrap();
+    assert_eq!(kids(&later).len(), 2, "{later}");
+    assert!(new.iter().all(|kid| kids(&later).contains(kid)));
+}

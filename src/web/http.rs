@@ -133,7 +133,12 @@ pub async fn request_id_layer(mut request: Request, next: Next, hsts: bool) -> R
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    let headers = response.headers_mut();
+    baseline_headers(response.headers_mut(), hsts);
+    response
+}
+
+/// The headers every answer carries, unless its handler chose otherwise.
+pub fn baseline_headers(headers: &mut HeaderMap, hsts: bool) {
     headers
         .entry("x-content-type-options")
         .or_insert(HeaderValue::from_static("nosniff"));
@@ -149,7 +154,6 @@ pub async fn request_id_layer(mut request: Request, next: Next, hsts: bool) -> R
             HeaderValue::from_static(HSTS),
         );
     }
-    response
 }
 
 /// The Content-Security-Policy of our pages: nothing but our own files.

@@ -35,7 +35,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 }
 
 /// The method as a label; anything unusual is `other` (a client may send any token).
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

@@ -39,13 +39,16 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: Arc<AppState>) -> Router {
     let simulator = state.bankid.as_ref().is_some_and(|b| b.simulator.is_some());
     let hsts = state.config.issuer.starts_with("https://");
-    let mut router = Router::new()
-        .route("/", get(login_handlers::home))
+    // Fetched by every app and resource server, answered from memory: outside the middleware
+    // below (see `published_json::answer`).
+    let published_documents = Router::new()
         .route(
-            "/.well-known/openid-configuration",
+            oidc_handlers::DISCOVERY_PATH,
             oidc_handlers::discovery_route(&state),
         )
-        .route("/jwks.json", oidc_handlers::jwks_route())
+        .route(oidc_handlers::JWKS_PATH, oidc_handlers::jwks_route(&state));
+    let mut router = Router::new()
+        .route("/", get(login_handlers::home))
         .route(
             "/authorize",
             get(oidc_handlers::authorize_get).post(oidc_handlers::authorize_post),
@@ -146,6 +149,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         }))
         // Outermost, so the time and status are what the client gets (timeouts included).
         .layer(middleware::from_fn(metrics_http::track_requests))
+        .merge(published_documents)
         .with_state(state)
 }
 

@@ -17,29 +17,44 @@ use crate::state::AppState;
 use super::errors::WebError;
 use super::extract::{AuthenticatedClient, Lang, MaybeSession, field, parse_pairs};
 use super::pages::redirect_see_other;
-use super::published_json::{PublishedCache, PublishedJson};
+use super::published_json::{self, PublishedCache, PublishedJson};
 use super::responses::{authorization_response, no_store_json, with_dpop_nonce};
 
 type AppStateRef = State<Arc<AppState>>;
 
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/jwks.json";
+
 /// `GET /.well-known/openid-configuration`: the configuration is fixed while the server runs, so
-/// the document is serialized once.
+/// the document is serialized once. Mounted outside the middleware stack (`published_json`).
 pub fn discovery_route(state: &AppState) -> MethodRouter<Arc<AppState>> {
     let document = Arc::new(PublishedJson::new(&discovery::document(&state.config)));
-    get(move |headers: HeaderMap| async move { document.respond(&headers) })
+    let hsts = state.config.issuer.starts_with("https://");
+    get(move |method: Method, headers: HeaderMap| async move {
+        published_json::answer(DISCOVERY_PATH, &method, hsts, || document.respond(&headers))
+    })
 }
 
-/// `GET /jwks.json`: serialized again only when a rotation changes the published keys.
-pub fn jwks_route() -> MethodRouter<Arc<AppState>> {
+/// `GET /jwks.json`: serialized again only when a rotation changes the published keys. Mounted
+/// outside the middleware stack (`published_json`).
+pub fn jwks_route(state: &AppState) -> MethodRouter<Arc<AppState>> {
     let published = Arc::new(PublishedCache::default());
+    let hsts = state.config.issuer.starts_with("https://");
     get(
-        move |State(state): AppStateRef, headers: HeaderMap| async move {
-            let jwks = state
-                .keys
-                .jwks()
-                .await
-                .map_err(crate::error::InternalError::from)?;
-            Ok::<_, WebError>(published.get(jwks).respond(&headers))
+        move |State(state): AppStateRef, method: Method, headers: HeaderMap| async move {
+            let answer = match state.keys.published_jwks().await {
+                Ok(jwks) => published.get(jwks).respond(&headers),
+                // Only when the keys were never loaded and the database is unreachable.
+                Err(error) => {
+                    tracing::error!(%error, "the JWK Set cannot be published");
+                    let mut unavailable = StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    unavailable
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    unavailable
+                }
+            };
+            published_json::answer(JWKS_PATH, &method, hsts, || answer)
         },
     )
 }

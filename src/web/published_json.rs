@@ -1,12 +1,35 @@
 //! Public JSON documents every app fetches (discovery, the JWK Set): serialized once, answered
 //! with a strong `ETag`, and `304 Not Modified` when the app already has these bytes.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+
+/// Answers a request for a published document. These routes sit outside the router's middleware
+/// (request ids, timeouts, audit origin, error pages): they read nothing from the request but
+/// `If-None-Match`, touch no database once loaded, and cannot fail for the client. They keep
+/// what every answer needs: the baseline security headers and the request metrics.
+pub fn answer(
+    route: &'static str,
+    method: &Method,
+    hsts: bool,
+    respond: impl FnOnce() -> Response,
+) -> Response {
+    let started = Instant::now();
+    let mut response = respond();
+    super::http::baseline_headers(response.headers_mut(), hsts);
+    crate::telemetry::http_request_static(
+        route,
+        super::metrics_http::method_label(method),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
 
 /// The bytes of one version of a document and their entity tag.
 #[derive(Debug, Clone)]
@@ -67,17 +90,18 @@ impl PublishedJson {
 }
 
 /// A document that changes now and then (the JWK Set at a key rotation): the bytes are kept
-/// while the value they were made from stays the same.
+/// while its source hands out the same `Arc` (a pointer comparison, no walk of the value; the
+/// `Arc` held here keeps its address from being reused).
 #[derive(Debug, Default)]
 pub struct PublishedCache {
-    last: Mutex<Option<(Value, PublishedJson)>>,
+    last: Mutex<Option<(Arc<Value>, PublishedJson)>>,
 }
 
 impl PublishedCache {
-    pub fn get(&self, value: Value) -> PublishedJson {
+    pub fn get(&self, value: Arc<Value>) -> PublishedJson {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match last.as_ref() {
-            Some((cached, published)) if *cached == value => published.clone(),
+            Some((cached, published)) if Arc::ptr_eq(cached, &value) => published.clone(),
             _ => {
                 let published = PublishedJson::new(&value);
                 *last = Some((value, published.clone()));
@@ -121,9 +145,10 @@ mod tests {
     #[test]
     fn a_changed_value_gets_new_bytes_and_a_new_tag() {
         let cache = PublishedCache::default();
-        let one = cache.get(json!({"keys": [1]}));
-        assert_eq!(cache.get(json!({"keys": [1]})).etag, one.etag);
-        let two = cache.get(json!({"keys": [1, 2]}));
+        let first = Arc::new(json!({"keys": [1]}));
+        let one = cache.get(first.clone());
+        assert_eq!(cache.get(first).etag, one.etag);
+        let two = cache.get(Arc::new(json!({"keys": [1, 2]})));
         assert_ne!(two.etag, one.etag);
         assert_eq!(&two.body[..], br#"{"keys":[1,2]}"#);
     }
