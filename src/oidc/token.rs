@@ -261,9 +261,15 @@ async fn refresh_token_grant(
         tracing::warn!(grant_id = %token.grant_id, "refresh token reused; token family revoked");
         return Err(invalid());
     }
-    let grant = live_grant(state, &token.grant_id)
+    // From memory while it is followed (`token_context_cache`); the rotation's transaction
+    // checks the grant and its user again, exactly.
+    let grant = state
+        .store
+        .grant_context(&token.grant_id)
         .await?
-        .ok_or_else(invalid)?;
+        .filter(|c| c.grant.revoked_at.is_none() && c.grant.expires_at > now && !c.user.disabled)
+        .ok_or_else(invalid)?
+        .grant;
     if grant.client_id != client.id {
         // Another client holds this client's token: treat it as leaked.
         state.store.revoke_grant(&grant.id, now).await?;

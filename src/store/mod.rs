@@ -280,6 +280,14 @@ pub trait Store: Send + Sync + 'static {
     /// instances and processes commit (see `token_context_cache`), and until this runs nothing
     /// is served from memory. Runs until the task is dropped; the server spawns it.
     async fn follow_token_context_changes(&self);
+    /// The grant `grant_id` with its user, served from the same memory as
+    /// [`token_context`](Store::token_context) (and emptied by the same revocations), for a
+    /// check that a transaction repeats: the refresh grant's.
+    async fn grant_context(&self, grant_id: &str) -> StoreResult<Option<TokenContext>> {
+        // Keyed apart from every token: no `jti` of ours contains a space.
+        self.token_context(grant_id, &format!("grant {grant_id}"))
+            .await
+    }
     /// Revokes the grant (idempotent); its refresh and access tokens die with it.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// What an authorization issues, in one transaction: the grant, its code, the client on the
@@ -315,7 +323,8 @@ pub trait Store: Send + Sync + 'static {
     /// Uses the presented refresh token and stores its successor in one transaction (see
     /// [`Rotation`]). A token used at or after `grace_since` may be presented again (concurrent
     /// refreshes) and gets a sibling successor; one used before that is a replay, and revokes
-    /// the grant.
+    /// the grant. The grant must be live (not revoked, not expired, its user not disabled) when
+    /// the transaction runs, so a caller may have checked it from memory beforehand.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &str,

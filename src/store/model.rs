@@ -167,7 +167,9 @@ pub enum Rotation {
     Reused {
         presented: RefreshToken,
     },
-    /// A revoked sibling, or a token whose chain has already moved on: refused, nothing changed.
+    /// A revoked sibling, a token whose chain has already moved on, or a token whose grant is
+    /// revoked or expired or whose user is disabled (checked inside the transaction): refused,
+    /// nothing changed.
     Refused,
     Missing,
 }

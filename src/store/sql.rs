@@ -1487,8 +1487,6 @@ macro_rules! sql_store {
                 grace_since: UnixTime,
                 on_reuse: &[AuditEvent],
             ) -> StoreResult<Rotation> {
-                // A token may end here: emptied after the write, however this returns.
-                let _forget = self.token_contexts.forget_on_drop();
                 // Nothing is used up unless the successor is stored too (an early return rolls
                 // back).
                 let mut tx = self.begin_write().await?;
@@ -1502,7 +1500,12 @@ macro_rules! sql_store {
                     }
                     Consumed::AlreadyUsed(token) => {
                         if token.used_at.unwrap_or(UnixTime::MIN) < grace_since {
-                            // Used before, outside the grace window: stolen or replayed.
+                            // Used before, outside the grace window: stolen or replayed. The
+                            // grant ends, so its tokens' contexts are emptied after the write,
+                            // however this returns. (A plain rotation ends no access token and
+                            // leaves them: refreshes must not empty the cache introspection
+                            // relies on.)
+                            let _forget = self.token_contexts.forget_on_drop();
                             sqlx::query(
                                 "UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) \
                                  WHERE id = $1",
@@ -1549,6 +1552,19 @@ macro_rules! sql_store {
                     return Err(StoreError::Corrupt(
                         "a successor must be the next generation of the same grant".into(),
                     ));
+                }
+                // The caller's check of the grant may come from memory; this one is exact.
+                let live = sqlx::query(
+                    "SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $1 \
+                     AND g.revoked_at IS NULL AND g.expires_at > $2 AND NOT u.disabled",
+                )
+                .bind(&presented.grant_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+                if !live {
+                    return Ok(Rotation::Refused);
                 }
                 // At most one chain stays alive: once a token is used, every unused token of its
                 // grant up to its generation (its siblings from a grace window) is revoked.

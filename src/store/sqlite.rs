@@ -14,6 +14,8 @@ use super::token_context_cache::{LoseTrackOnDrop, POLL_INTERVAL, TokenContextCac
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection read-then-write transactions run on ([`SqliteStore::begin_write`]).
+    writer: SqlitePool,
     token_contexts: TokenContextCache,
 }
 
@@ -29,7 +31,7 @@ impl SqliteStore {
     /// keeps a long wait).
     pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, sqlx::Error> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
             // Deleted rows are overwritten, so an erased user's data does not linger in free
@@ -38,29 +40,45 @@ impl SqliteStore {
             // A write waits this long for another writer's lock, then fails as "unavailable".
             .busy_timeout(acquire_timeout.max(Duration::from_secs(1)))
             .synchronous(SqliteSynchronous::Normal);
-        let pool_options = if in_memory {
+        if in_memory {
             // An in-memory database lives as long as its connection: keep exactly one forever
-            // so every query sees the same database.
-            SqlitePoolOptions::new()
+            // so every query sees the same database (and every transaction runs on it).
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(30))
-        } else {
-            options = options.journal_mode(SqliteJournalMode::Wal);
-            if let Some(parent) = options.get_filename().parent()
-                && !parent.as_os_str().is_empty()
-            {
-                tokio::fs::create_dir_all(parent).await?;
-            }
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(acquire_timeout)
-        };
-        let pool = pool_options.connect_with(options).await?;
+                .connect_with(options)
+                .await?;
+            return Ok(Self {
+                writer: pool.clone(),
+                pool,
+                token_contexts: TokenContextCache::default(),
+            });
+        }
+        let options = options.journal_mode(SqliteJournalMode::Wal);
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        // Transactions that write queue here, first come first served, instead of in SQLite's
+        // busy handler, which sleeps and retries and lets a waiting writer starve past its
+        // timeout while others come and go (seen as 503s under 32 concurrent refresh chains).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
         Ok(Self {
             pool,
+            writer,
             token_contexts: TokenContextCache::default(),
         })
     }
@@ -83,7 +101,7 @@ impl SqliteStore {
     /// cannot upgrade to a writer while another connection writes (SQLITE_BUSY at once, no
     /// waiting); IMMEDIATE takes the write lock up front and waits for it.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.writer.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Runs a lease-claiming `UPDATE … RETURNING` (`$1` lease end, `$2` now, `$3` limit). SQLite

@@ -16,6 +16,7 @@ suite!(
     refresh_token_is_consumed_exactly_once,
     auth_code_redemption_is_all_or_nothing,
     refresh_rotation_is_all_or_nothing,
+    refresh_of_a_dead_grant_is_refused_inside_the_transaction,
     refresh_siblings_leave_one_chain,
     consent_is_saved_with_its_authorization,
     consents_upsert_list_and_revoke,
@@ -555,6 +556,31 @@ async fn auth_code_redemption_is_all_or_nothing(s: Arc<dyn Store>) {
     );
 }
 
+/// The refresh grant may check the grant from memory; the rotation checks it again, exactly,
+/// and changes nothing when it is not live.
+async fn refresh_of_a_dead_grant_is_refused_inside_the_transaction(s: Arc<dyn Store>) {
+    Fixture {
+        refresh_tokens: &[("rt-dead", "g1")],
+        ..ONE_GRANT
+    }
+    .seed(&*s)
+    .await;
+    let unchanged = |s: Arc<dyn Store>| async move {
+        let token = s.refresh_token_by_hash("rt-dead").await.unwrap().unwrap();
+        assert_eq!((token.used_at, token.revoked_at), (None, None));
+    };
+    // The grant expires at NOW + 3600.
+    assert_eq!(rotate(&*s, "rt-dead", NOW + 3600).await, Rotation::Refused);
+    unchanged(s.clone()).await;
+    s.set_user_disabled("u1", true, NOW, &[]).await.unwrap();
+    assert_eq!(rotate(&*s, "rt-dead", NOW).await, Rotation::Refused);
+    unchanged(s.clone()).await;
+    s.set_user_disabled("u1", false, NOW, &[]).await.unwrap();
+    s.revoke_grant("g1", NOW).await.unwrap();
+    assert_eq!(rotate(&*s, "rt-dead", NOW).await, Rotation::Refused);
+    unchanged(s.clone()).await;
+}
+
 async fn refresh_rotation_is_all_or_nothing(s: Arc<dyn Store>) {
     Fixture {
         refresh_tokens: &[("rt-1", "g1"), ("rt-taken", "g1")],
@@ -910,7 +936,12 @@ async fn a_token_context_is_its_grant_user_and_revocation_in_one_read(s: Arc<dyn
 async fn token_contexts_are_served_from_memory_only_while_followed(db: TestStore) {
     use std::time::{Duration, Instant};
     let s = db.store.clone();
-    ONE_GRANT.seed(&*s).await;
+    Fixture {
+        refresh_tokens: &[("rt-warm", "g1")],
+        ..ONE_GRANT
+    }
+    .seed(&*s)
+    .await;
     let watcher = tokio::spawn({
         let s = s.clone();
         async move { s.follow_token_context_changes().await }
@@ -941,6 +972,17 @@ async fn token_contexts_are_served_from_memory_only_while_followed(db: TestStore
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // A plain rotation ends no access token: what is in memory stays there (refreshes must not
+    // empty the cache introspection relies on).
+    let before = scope(&s, "jti-1").await;
+    db.execute("UPDATE grants SET scope = scope || ' z' WHERE id = 'g1'")
+        .await;
+    assert!(matches!(
+        rotate(&*s, "rt-warm", NOW).await,
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(scope(&s, "jti-1").await, before, "kept across a rotation");
 
     s.revoke_access_token("jti-1", NOW + 600).await.unwrap();
     assert!(
