@@ -142,7 +142,20 @@ pub struct LoginConfig {
     pub account_window: i64,
     pub max_failures_per_ip: i64,
     pub ip_window: i64,
+    /// Argon2 hashes at once; 0 for one per CPU the process may run on
+    /// ([`LoginConfig::hash_slots`]).
     pub password_hash_concurrency: usize,
+}
+
+impl LoginConfig {
+    /// How many password hashes run at once: as configured, or one per CPU this process may run
+    /// on (its affinity, as `available_parallelism` reads it).
+    pub fn hash_slots(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -489,12 +502,6 @@ impl Config {
             if alg.parse::<crate::crypto::Alg>().is_err() {
                 return Err(invalid(key, "must be \"RS256\" or \"ES256\""));
             }
-        }
-        if self.login.password_hash_concurrency == 0 {
-            return Err(invalid(
-                "login.password_hash_concurrency",
-                "must be at least 1",
-            ));
         }
         if self.keys.rotate_after_days < 0
             || self.keys.publish_ahead < 0

@@ -246,7 +246,7 @@ pub async fn build_with_store(
     let keys = KeyRing::new(store.clone(), secret_box.clone(), overrides.clock.clone());
     keys.ensure_keys(overrides.entropy.as_ref()).await?;
     let templates = Templates::load(&config).map_err(StartupError::Templates)?;
-    let passwords = PasswordHasher::new(config.login.password_hash_concurrency);
+    let passwords = PasswordHasher::new(config.login.hash_slots());
     let bankid = if overrides.bankid {
         start_bankid(&config, overrides.clock.clone()).await?
     } else {
