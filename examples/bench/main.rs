@@ -23,6 +23,7 @@ use clap::Parser;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 
+mod peers;
 mod wire;
 use wire::Conn;
 
@@ -50,6 +51,14 @@ struct Args {
     /// `--only client_credentials` while profiling the server with `perf record -p PID`.
     #[arg(long, value_name = "TEXT")]
     only: Vec<String>,
+    /// Pin every server to the first CPU and this load generator to the second, so a server's
+    /// figures are one core's worth (implied by `--peers`).
+    #[arg(long)]
+    pin: bool,
+    /// Also measure node-oidc-provider and nginx on the same pinned core, with the same
+    /// requests, and add the ratio table (see docs/benchmarks.md, "Peers").
+    #[arg(long)]
+    peers: bool,
 }
 
 /// `--only`: the phases to measure (all when empty).
@@ -60,10 +69,20 @@ fn measured(phase: &str) -> bool {
         .is_none_or(|only| only.is_empty() || only.iter().any(|o| phase.contains(o.as_str())))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args).await {
+    if args.pin || args.peers {
+        // Before the runtime exists, so that all of its threads inherit the load generator's CPU.
+        if let Err(e) = peers::pin_load_generator() {
+            eprintln!("bench: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: error: {e:#}");
@@ -119,7 +138,7 @@ async fn bench(
     let loadavg = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = online_cpus();
     if loadavg
         .split(' ')
         .next()
@@ -264,6 +283,7 @@ async fn bench(
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = proc_status_kib(pid, "VmRSS")?;
+    let idle_anon = proc_status_kib(pid, "RssAnon")?;
     let ready = server.ready_line.lock().unwrap().clone();
 
     // Argon2 reference while the server is idle: the benchmark and the server share the CPUs.
@@ -279,244 +299,31 @@ async fn bench(
         client_id,
         client_secret,
     });
-    let concurrency = args.concurrency;
-    let mut phases = Vec::new();
-
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let authority = format!("127.0.0.1:{port}");
-    let connections = || {
-        (0..concurrency)
-            .map(|_| Conn::new(addr))
-            .collect::<Vec<_>>()
+    let leasify = Target {
+        label: "Leasify ID",
+        pid,
+        addr: format!("127.0.0.1:{port}").parse()?,
+        ctx: ctx.clone(),
+        machine,
+        keyed_id,
+        signer,
+        login: LoginKind::Leasify,
     };
-    for (name, path) in [
-        (
-            "GET /.well-known/openid-configuration",
-            "/.well-known/openid-configuration",
-        ),
-        ("GET /jwks.json", "/jwks.json"),
-    ] {
-        eprintln!("bench: {name}");
-        let request = Arc::new(wire::request("GET", &authority, path, &[], b""));
-        phases.push(
-            load_phase(name, pid, concurrency, duration, connections(), {
-                move |mut conn: Conn| {
-                    let request = request.clone();
-                    async move {
-                        let result = conn.expect(&request, 200).await.map(|_| ());
-                        (conn, result)
-                    }
-                }
-            })
-            .await,
-        );
-    }
-
-    eprintln!("bench: POST /token (client_credentials, client_secret_basic)");
-    let machine_ctx = Ctx {
-        http: ctx.http.clone(),
-        base: base.clone(),
-        client_id: machine.0.clone(),
-        client_secret: machine.1.clone(),
-    };
-    let request = Arc::new(wire::request(
-        "POST",
-        &authority,
-        "/token",
-        &[
-            ("Authorization", &machine_ctx.basic_auth()),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    ));
-    phases.push(
-        load_phase(
-            "POST /token (client_credentials, client_secret_basic)",
-            pid,
-            concurrency,
-            duration,
-            connections(),
-            move |mut conn: Conn| {
-                let request = request.clone();
-                async move {
-                    let result = conn.expect(&request, 200).await.map(|_| ());
-                    (conn, result)
-                }
-            },
-        )
-        .await,
-    );
-
-    eprintln!("bench: POST /token (client_credentials, private_key_jwt)");
-    let token_url = Arc::new(format!("{base}/token"));
-    let authority = Arc::new(authority);
-    phases.push(
-        load_phase(
-            "POST /token (client_credentials, private_key_jwt)",
-            pid,
-            concurrency,
-            duration,
-            connections(),
-            {
-                let (authority, token_url, signer, id) = (
-                    authority.clone(),
-                    token_url.clone(),
-                    signer.clone(),
-                    keyed_id.clone(),
-                );
-                move |mut conn: Conn| {
-                    let (authority, token_url, signer, id) = (
-                        authority.clone(),
-                        token_url.clone(),
-                        signer.clone(),
-                        id.clone(),
-                    );
-                    async move {
-                        let result = keyed_client_credentials(
-                            &mut conn, &authority, &token_url, &signer, &id,
-                        )
-                        .await;
-                        (conn, result)
-                    }
-                }
-            },
-        )
-        .await,
-    );
-
-    // One real login per task gives each task its own refresh token chain and access token.
-    eprintln!("bench: {concurrency} logins to obtain tokens");
-    let mut tokens = Vec::with_capacity(concurrency);
-    {
-        let handles: Vec<_> = (0..concurrency)
-            .map(|_| {
-                let ctx = ctx.clone();
-                tokio::spawn(async move { login_flow(&ctx).await })
-            })
-            .collect();
-        for handle in handles {
-            tokens.push(handle.await?.context("initial login")?);
-        }
-    }
-    eprintln!(
-        "bench:   server RSS after {concurrency} logins: {}",
-        mib(proc_status_kib(pid, "VmRSS")?)
-    );
-
-    eprintln!("bench: POST /token (refresh_token grant)");
-    let chains: Vec<(Conn, String)> = tokens
-        .iter()
-        .map(|t| (Conn::new(addr), t.refresh_token.clone()))
-        .collect();
-    let basic = Arc::new(ctx.basic_auth());
-    phases.push(
-        load_phase(
-            "POST /token (refresh_token)",
-            pid,
-            concurrency,
-            duration,
-            chains,
-            {
-                let (authority, basic) = (authority.clone(), basic.clone());
-                move |(mut conn, refresh_token): (Conn, String)| {
-                    let (authority, basic) = (authority.clone(), basic.clone());
-                    async move {
-                        match refresh(&mut conn, &authority, &basic, &refresh_token).await {
-                            Ok(next) => ((conn, next), Ok(())),
-                            Err(e) => ((conn, refresh_token), Err(e)),
-                        }
-                    }
-                }
-            },
-        )
-        .await,
-    );
-
-    eprintln!("bench: GET /userinfo");
-    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
-        .iter()
-        .map(|t| {
-            let bearer = format!("Bearer {}", t.access_token);
-            let request = wire::request(
-                "GET",
-                &authority,
-                "/userinfo",
-                &[("Authorization", &bearer)],
-                b"",
-            );
-            (Conn::new(addr), Arc::new(request))
-        })
-        .collect();
-    phases.push(
-        load_phase(
-            "GET /userinfo (Bearer)",
-            pid,
-            concurrency,
-            duration,
-            requests,
-            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
-                let result = conn.expect(&request, 200).await.map(|_| ());
-                ((conn, request), result)
-            },
-        )
-        .await,
-    );
-
-    eprintln!("bench: POST /introspect");
-    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
-        .iter()
-        .map(|t| {
-            let body = format!("token={}", t.access_token);
-            let request = wire::request(
-                "POST",
-                &authority,
-                "/introspect",
-                &[
-                    ("Authorization", basic.as_str()),
-                    ("Content-Type", "application/x-www-form-urlencoded"),
-                ],
-                body.as_bytes(),
-            );
-            (Conn::new(addr), Arc::new(request))
-        })
-        .collect();
-    phases.push(
-        load_phase(
-            "POST /introspect (access token)",
-            pid,
-            concurrency,
-            duration,
-            requests,
-            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
-                let result = conn.expect(&request, 200).await.map(|_| ());
-                ((conn, request), result)
-            },
-        )
-        .await,
-    );
-
-    eprintln!("bench: complete password logins");
-    phases.push(
-        load_phase(
-            "Password login (authorize → login page → POST login → code exchange)",
-            pid,
-            concurrency,
-            duration,
-            vec![(); concurrency],
-            {
-                let ctx = ctx.clone();
-                move |()| {
-                    let ctx = ctx.clone();
-                    async move { ((), login_flow(&ctx).await.map(|_| ())) }
-                }
-            },
-        )
-        .await,
-    );
-
+    let phases = measure_phases(&leasify, args.concurrency, duration, Scope::All).await?;
     let after_rss = proc_status_kib(pid, "VmRSS")?;
+    let after_anon = proc_status_kib(pid, "RssAnon")?;
     let peak_hwm = proc_status_kib(pid, "VmHWM")?;
+    let documents = match args.peers {
+        true => Some(peers::StaticDocuments::fetch(&ctx.http, &base).await?),
+        false => None,
+    };
     let shutdown = server.stop()?;
+    let peers = match &documents {
+        Some(documents) => {
+            Some(peers::measure(&leasify, documents, data_dir, args.concurrency, duration).await?)
+        }
+        None => None,
+    };
 
     let report = Report {
         args,
@@ -529,11 +336,14 @@ async fn bench(
         startup,
         server_startup_ms: ready.startup_ms,
         idle_rss,
+        idle_anon,
         after_rss,
+        after_anon,
         peak_hwm,
         shutdown,
         argon2,
         phases,
+        peers,
     };
     let markdown = report.markdown();
     println!("{markdown}");
@@ -576,6 +386,13 @@ fn locate_server_binary() -> anyhow::Result<(PathBuf, PathBuf)> {
     }
     let target_dir = profile_dir.parent().unwrap_or(profile_dir).to_path_buf();
     Ok((bin, target_dir))
+}
+
+/// The machine's CPUs (not this process's share: `--pin` narrows that to one).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -621,6 +438,7 @@ impl Cli {
             }
         }
         command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        peers::pin_server(&mut command);
         command
     }
 
@@ -673,14 +491,19 @@ struct Server {
 
 impl Server {
     fn spawn(cli: &Cli) -> anyhow::Result<Server> {
+        Server::spawn_command(cli.command(&["serve"]))
+    }
+
+    /// Starts `command` (a server of any kind), draining its standard error.
+    fn spawn_command(mut command: Command) -> anyhow::Result<Server> {
         let spawned = Instant::now();
-        let mut child = cli
-            .command(&["serve"])
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .with_context(|| format!("starting {} serve", cli.bin.display()))?;
+            .with_context(|| format!("starting {program}"))?;
         let ready_line = Arc::new(Mutex::new(ReadyLine::default()));
         let log_tail = Arc::new(Mutex::new(VecDeque::new()));
         // Drain the log so the server never blocks on a full pipe; keep what we need.
@@ -1051,6 +874,291 @@ where
     phase
 }
 
+/// A server under load (Leasify ID or a peer) and the clients the phases use on it.
+struct Target {
+    label: &'static str,
+    pid: u32,
+    addr: std::net::SocketAddr,
+    /// The web client (code flow, refresh, introspection), authenticated with `client_secret_basic`.
+    ctx: Arc<Ctx>,
+    /// A `client_credentials` client with a secret: (client_id, client_secret).
+    machine: (String, String),
+    /// A `client_credentials` client authenticated with `private_key_jwt`, signed by `signer`.
+    keyed_id: String,
+    signer: Arc<josekit::jws::alg::ecdsa::EcdsaJwsSigner>,
+    login: LoginKind,
+}
+
+/// How a browser logs in: each server has its own login pages.
+#[derive(Debug, Clone, Copy)]
+enum LoginKind {
+    Leasify,
+    NodeOidcProvider,
+}
+
+/// Which phases a target can answer: nginx serves only the two static documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    StaticDocuments,
+}
+
+const DISCOVERY_PHASE: &str = "GET /.well-known/openid-configuration";
+const JWKS_PHASE: &str = "GET /jwks.json";
+
+/// The load phases, in order, against one target. The same requests go to every target.
+async fn measure_phases(
+    target: &Target,
+    concurrency: usize,
+    duration: Duration,
+    scope: Scope,
+) -> anyhow::Result<Vec<Phase>> {
+    let pid = target.pid;
+    let addr = target.addr;
+    let authority = Arc::new(addr.to_string());
+    let connections = || {
+        (0..concurrency)
+            .map(|_| Conn::new(addr))
+            .collect::<Vec<_>>()
+    };
+    let mut phases = Vec::new();
+    for (name, path) in [
+        (DISCOVERY_PHASE, "/.well-known/openid-configuration"),
+        (JWKS_PHASE, "/jwks.json"),
+    ] {
+        eprintln!("bench: {}: {name}", target.label);
+        let request = Arc::new(wire::request("GET", &authority, path, &[], b""));
+        phases.push(
+            load_phase(name, pid, concurrency, duration, connections(), {
+                move |mut conn: Conn| {
+                    let request = request.clone();
+                    async move {
+                        let result = conn.expect(&request, 200).await.map(|_| ());
+                        (conn, result)
+                    }
+                }
+            })
+            .await,
+        );
+    }
+    if scope == Scope::StaticDocuments {
+        return Ok(phases);
+    }
+
+    let ctx = &target.ctx;
+    let name = "POST /token (client_credentials, client_secret_basic)";
+    eprintln!("bench: {}: {name}", target.label);
+    let machine_ctx = Ctx {
+        http: ctx.http.clone(),
+        base: ctx.base.clone(),
+        client_id: target.machine.0.clone(),
+        client_secret: target.machine.1.clone(),
+    };
+    let request = Arc::new(wire::request(
+        "POST",
+        &authority,
+        "/token",
+        &[
+            ("Authorization", &machine_ctx.basic_auth()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    ));
+    phases.push(
+        load_phase(
+            name,
+            pid,
+            concurrency,
+            duration,
+            connections(),
+            move |mut conn: Conn| {
+                let request = request.clone();
+                async move {
+                    let result = conn.expect(&request, 200).await.map(|_| ());
+                    (conn, result)
+                }
+            },
+        )
+        .await,
+    );
+
+    let name = "POST /token (client_credentials, private_key_jwt)";
+    eprintln!("bench: {}: {name}", target.label);
+    let token_url = Arc::new(format!("{}/token", ctx.base));
+    phases.push(
+        load_phase(name, pid, concurrency, duration, connections(), {
+            let (authority, token_url, signer, id) = (
+                authority.clone(),
+                token_url.clone(),
+                target.signer.clone(),
+                target.keyed_id.clone(),
+            );
+            move |mut conn: Conn| {
+                let (authority, token_url, signer, id) = (
+                    authority.clone(),
+                    token_url.clone(),
+                    signer.clone(),
+                    id.clone(),
+                );
+                async move {
+                    let result =
+                        keyed_client_credentials(&mut conn, &authority, &token_url, &signer, &id)
+                            .await;
+                    (conn, result)
+                }
+            }
+        })
+        .await,
+    );
+
+    // One real login per task gives each task its own refresh token chain.
+    let tokens = initial_logins(target, concurrency).await?;
+
+    let name = "POST /token (refresh_token)";
+    eprintln!("bench: {}: {name}", target.label);
+    let chains: Vec<(Conn, String)> = tokens
+        .iter()
+        .map(|t| (Conn::new(addr), t.refresh_token.clone()))
+        .collect();
+    let basic = Arc::new(ctx.basic_auth());
+    phases.push(
+        load_phase(name, pid, concurrency, duration, chains, {
+            let (authority, basic) = (authority.clone(), basic.clone());
+            move |(mut conn, refresh_token): (Conn, String)| {
+                let (authority, basic) = (authority.clone(), basic.clone());
+                async move {
+                    match refresh(&mut conn, &authority, &basic, &refresh_token).await {
+                        Ok(next) => ((conn, next), Ok(())),
+                        Err(e) => ((conn, refresh_token), Err(e)),
+                    }
+                }
+            }
+        })
+        .await,
+    );
+
+    // Fresh access tokens for the per-call phases: a server may keep only so many tokens (the
+    // in-memory adapter node-oidc-provider ships with holds 1,000 entries, which the refresh
+    // phase fills with its own).
+    let tokens = initial_logins(target, concurrency).await?;
+    let name = "GET /userinfo (Bearer)";
+    eprintln!("bench: {}: {name}", target.label);
+    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
+        .iter()
+        .map(|t| {
+            let bearer = format!("Bearer {}", t.access_token);
+            let request = wire::request(
+                "GET",
+                &authority,
+                "/userinfo",
+                &[("Authorization", &bearer)],
+                b"",
+            );
+            (Conn::new(addr), Arc::new(request))
+        })
+        .collect();
+    phases.push(
+        load_phase(
+            name,
+            pid,
+            concurrency,
+            duration,
+            requests,
+            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
+                let result = conn.expect(&request, 200).await.map(|_| ());
+                ((conn, request), result)
+            },
+        )
+        .await,
+    );
+
+    let name = "POST /introspect (access token)";
+    eprintln!("bench: {}: {name}", target.label);
+    let requests: Vec<(Conn, Arc<Vec<u8>>)> = tokens
+        .iter()
+        .map(|t| {
+            let body = format!("token={}", t.access_token);
+            let request = wire::request(
+                "POST",
+                &authority,
+                "/introspect",
+                &[
+                    ("Authorization", basic.as_str()),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                body.as_bytes(),
+            );
+            (Conn::new(addr), Arc::new(request))
+        })
+        .collect();
+    phases.push(
+        load_phase(
+            name,
+            pid,
+            concurrency,
+            duration,
+            requests,
+            |(mut conn, request): (Conn, Arc<Vec<u8>>)| async move {
+                // An inactive answer is cheap and proves nothing: only active ones count.
+                let result = conn.expect(&request, 200).await.and_then(|body| {
+                    ensure!(
+                        body.starts_with(br#"{"active":true"#)
+                            || find_subslice(body, br#""active":true"#),
+                        "the token was not active: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
+                    );
+                    Ok(())
+                });
+                ((conn, request), result)
+            },
+        )
+        .await,
+    );
+
+    let name = LOGIN_PHASE;
+    eprintln!("bench: {}: complete password logins", target.label);
+    phases.push(
+        load_phase(name, pid, concurrency, duration, vec![(); concurrency], {
+            let (ctx, login) = (ctx.clone(), target.login);
+            move |()| {
+                let ctx = ctx.clone();
+                async move { ((), login_flow(&ctx, login).await.map(|_| ())) }
+            }
+        })
+        .await,
+    );
+    Ok(phases)
+}
+
+/// One login per task, all at once: each task's own tokens.
+async fn initial_logins(target: &Target, concurrency: usize) -> anyhow::Result<Vec<Tokens>> {
+    eprintln!(
+        "bench: {}: {concurrency} logins to obtain tokens",
+        target.label
+    );
+    let handles: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (ctx, login) = (target.ctx.clone(), target.login);
+            tokio::spawn(async move { login_flow(&ctx, login).await })
+        })
+        .collect();
+    let mut tokens = Vec::with_capacity(concurrency);
+    for handle in handles {
+        tokens.push(handle.await?.context("initial login")?);
+    }
+    eprintln!(
+        "bench:   server RSS after {concurrency} logins: {}",
+        mib(proc_status_kib(target.pid, "VmRSS")?)
+    );
+    Ok(tokens)
+}
+
+fn find_subslice(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+const LOGIN_PHASE: &str = "Password login (authorize → login page → POST login → code exchange)";
+
 async fn expect_status(
     response: reqwest::Response,
     expected: StatusCode,
@@ -1201,10 +1309,17 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A complete browser login as a new visitor, then the relying party's code exchange:
-/// GET /authorize → GET /login → POST /login → (redirect with code) → POST /token.
-async fn login_flow(ctx: &Ctx) -> anyhow::Result<Tokens> {
-    let authorize = url::Url::parse_with_params(
+/// A complete browser login as a new visitor on `kind`'s login pages, then the code exchange.
+async fn login_flow(ctx: &Ctx, kind: LoginKind) -> anyhow::Result<Tokens> {
+    match kind {
+        LoginKind::Leasify => leasify_login_flow(ctx).await,
+        LoginKind::NodeOidcProvider => peers::node_login_flow(ctx).await,
+    }
+}
+
+/// The authorization request every login starts with.
+fn authorize_url(ctx: &Ctx) -> anyhow::Result<url::Url> {
+    Ok(url::Url::parse_with_params(
         &format!("{}/authorize", ctx.base),
         &[
             ("response_type", "code"),
@@ -1214,8 +1329,13 @@ async fn login_flow(ctx: &Ctx) -> anyhow::Result<Tokens> {
             ("state", "bench-state"),
             ("nonce", "bench-nonce"),
         ],
-    )?;
-    let response = ctx.http.get(authorize).send().await?;
+    )?)
+}
+
+/// Leasify ID's login: GET /authorize → GET /login → POST /login → (redirect with code) →
+/// POST /token.
+async fn leasify_login_flow(ctx: &Ctx) -> anyhow::Result<Tokens> {
+    let response = ctx.http.get(authorize_url(ctx)?).send().await?;
     let response = expect_status(response, StatusCode::SEE_OTHER, "GET /authorize").await?;
     let login_path = location(&response)?;
     response.bytes().await?;
@@ -1247,8 +1367,14 @@ async fn login_flow(ctx: &Ctx) -> anyhow::Result<Tokens> {
         .send()
         .await?;
     let response = expect_status(response, StatusCode::SEE_OTHER, "POST /login").await?;
-    let callback = url::Url::parse(&location(&response)?).context("callback Location")?;
+    let callback = location(&response)?;
     response.bytes().await?;
+    exchange_code(ctx, &callback).await
+}
+
+/// The relying party's half: the callback's `state` and `code`, then the code exchange.
+async fn exchange_code(ctx: &Ctx, callback: &str) -> anyhow::Result<Tokens> {
+    let callback = url::Url::parse(callback).context("callback Location")?;
     ensure!(
         callback.as_str().starts_with(REDIRECT_URI),
         "unexpected callback {callback}"
@@ -1352,11 +1478,14 @@ struct Report<'a> {
     startup: Duration,
     server_startup_ms: Option<u64>,
     idle_rss: u64,
+    idle_anon: u64,
     after_rss: u64,
+    after_anon: u64,
     peak_hwm: u64,
     shutdown: Option<Duration>,
     argon2: Argon2Figures,
     phases: Vec<Phase>,
+    peers: Option<peers::PeerRun>,
 }
 
 fn cpu_model() -> String {
@@ -1378,7 +1507,7 @@ fn mib(kib: u64) -> String {
 
 impl Report<'_> {
     fn markdown(&self) -> String {
-        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let cpus = online_cpus();
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -1394,8 +1523,14 @@ impl Report<'_> {
         line(format!("- Backend: {}", self.backend));
         line(format!("- Load average before the run: {}", self.loadavg));
         line(format!(
-            "- Load: {} concurrent tasks, {:.0} s per phase, client and server on the same machine",
-            self.args.concurrency, self.args.duration
+            "- Load: {} concurrent tasks, {:.0} s per phase, client and server on the same machine{}",
+            self.args.concurrency,
+            self.args.duration,
+            if self.args.pin || self.args.peers {
+                " (server pinned to CPU 0, load generator to CPU 1)"
+            } else {
+                ""
+            }
         ));
         line(String::new());
         line("| Figure | Value |".into());
@@ -1422,6 +1557,12 @@ impl Report<'_> {
             mib(self.after_rss)
         ));
         line(format!("| Peak memory (VmHWM) | {} |", mib(self.peak_hwm)));
+        line(format!(
+            "| Private memory (RssAnon: heap, stacks, buffers; not the file-backed code), idle \
+             → after the load phases | {} → {} |",
+            mib(self.idle_anon),
+            mib(self.after_anon)
+        ));
         if let Some(d) = self.shutdown {
             line(format!(
                 "| Graceful shutdown (SIGTERM → exit) | {:.0} ms |",
@@ -1460,6 +1601,9 @@ impl Report<'_> {
                 cpu_per_request,
                 mib(phase.server_rss)
             ));
+        }
+        if let Some(peers) = &self.peers {
+            md.push_str(&peers.markdown(&self.phases));
         }
         md
     }
