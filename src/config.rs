@@ -142,19 +142,30 @@ pub struct LoginConfig {
     pub account_window: i64,
     pub max_failures_per_ip: i64,
     pub ip_window: i64,
-    /// Argon2 hashes at once; 0 for one per CPU the process may run on
-    /// ([`LoginConfig::hash_slots`]).
+    /// Argon2 hashes at once; 0 for one per CPU the process may run on, at most
+    /// [`AUTO_HASH_SLOTS_MAX`] ([`LoginConfig::hash_slots`]).
     pub password_hash_concurrency: usize,
 }
 
+/// The most hash slots the automatic setting gives: each holds 19 MiB while it hashes, and a
+/// flood of login attempts keeps every slot busy, so a big machine (or a container that sees
+/// all of one) must not turn it into hundreds of MiB unasked.
+pub const AUTO_HASH_SLOTS_MAX: usize = 4;
+
 impl LoginConfig {
     /// How many password hashes run at once: as configured, or one per CPU this process may run
-    /// on (its affinity, as `available_parallelism` reads it).
+    /// on (its affinity and CPU quota, as `available_parallelism` reads them), at most
+    /// [`AUTO_HASH_SLOTS_MAX`].
     pub fn hash_slots(&self) -> usize {
-        match self.password_hash_concurrency {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        hash_slots_for(self.password_hash_concurrency, cpus)
+    }
+}
+
+fn hash_slots_for(configured: usize, cpus: usize) -> usize {
+    match configured {
+        0 => cpus.clamp(1, AUTO_HASH_SLOTS_MAX),
+        n => n,
     }
 }
 
@@ -749,6 +760,15 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::defaults().validate().unwrap();
+    }
+
+    #[test]
+    fn automatic_hash_slots_follow_the_cpus_up_to_a_limit() {
+        assert_eq!(Config::defaults().login.password_hash_concurrency, 0);
+        assert_eq!(hash_slots_for(0, 1), 1);
+        assert_eq!(hash_slots_for(0, 2), 2);
+        assert_eq!(hash_slots_for(0, 64), AUTO_HASH_SLOTS_MAX);
+        assert_eq!(hash_slots_for(8, 1), 8, "an explicit setting is kept");
     }
 
     #[test]
