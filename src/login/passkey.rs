@@ -155,11 +155,37 @@ pub async fn take_challenge(
         .ok_or(PasskeyError::ChallengeUnknown)
 }
 
+/// Login options one address may ask for per `login.ip_window`, as a multiple of its failed
+/// logins (`login.max_failures_per_ip`). Each answer stores a ceremony for five minutes, so
+/// without a limit anyone could fill the database; the login page asks once per visit (for
+/// autofill) and again per button press, so an office behind one address needs far more than
+/// its failure budget.
+pub const LOGIN_OPTIONS_PER_ALLOWED_FAILURE: i64 = 10;
+
 /// Starts a usernameless login: the options for `navigator.credentials.get` (JSON, with an
 /// empty allow list so the authenticator offers its discoverable credentials) and the
-/// challenge id.
-pub async fn begin_login(state: &AppState) -> Result<(String, serde_json::Value), PasskeyError> {
+/// challenge id. Counted per client address ([`LOGIN_OPTIONS_PER_ALLOWED_FAILURE`]).
+pub async fn begin_login(
+    state: &AppState,
+    ip: IpAddr,
+) -> Result<(String, serde_json::Value), PasskeyError> {
     let rp = relying_party(state)?;
+    let login = &state.config.login;
+    let asked = state
+        .store
+        .record_failure(
+            &throttle::ip_key("passkey-options", ip),
+            state.clock.now(),
+            login.ip_window,
+        )
+        .await?;
+    if asked.failures
+        > login
+            .max_failures_per_ip
+            .saturating_mul(LOGIN_OPTIONS_PER_ALLOWED_FAILURE)
+    {
+        return Err(PasskeyError::Throttled);
+    }
     let (options, ceremony) = rp
         .start_discoverable_authentication()
         .map_err(|e| PasskeyError::State(e.to_string()))?;
@@ -366,6 +392,8 @@ async fn record_failure(
 mod tests {
     use super::*;
 
+    const TEST_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 9));
+
     #[test]
     fn the_relying_party_id_is_the_issuers_host_never_an_address() {
         assert_eq!(
@@ -405,7 +433,7 @@ mod tests {
             c.issuer = "http://localhost:8080".into();
         })
         .await;
-        let (id, options) = begin_login(&kit.state).await.unwrap();
+        let (id, options) = begin_login(&kit.state, TEST_IP).await.unwrap();
         assert_eq!(options["publicKey"]["rpId"], "localhost");
         assert!(
             take_challenge(&kit.state, &id, PURPOSE_REGISTER)
@@ -419,7 +447,7 @@ mod tests {
             take_challenge(&kit.state, &id, PURPOSE_LOGIN).await,
             Err(PasskeyError::ChallengeUnknown)
         ));
-        let (late, _) = begin_login(&kit.state).await.unwrap();
+        let (late, _) = begin_login(&kit.state, TEST_IP).await.unwrap();
         kit.clock.advance(CHALLENGE_TTL_SECS);
         assert!(matches!(
             take_challenge(&kit.state, &late, PURPOSE_LOGIN).await,
@@ -434,7 +462,7 @@ mod tests {
         })
         .await;
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        let (id, _) = begin_login(&kit.state).await.unwrap();
+        let (id, _) = begin_login(&kit.state, TEST_IP).await.unwrap();
         assert!(matches!(
             finish_login(&kit.state, &id, "{not json", ip).await,
             Err(PasskeyError::Malformed)
@@ -451,7 +479,7 @@ mod tests {
                 "userHandle": URL_SAFE_NO_PAD.encode(user_handle("u1").as_bytes()),
             },
         });
-        let (id, _) = begin_login(&kit.state).await.unwrap();
+        let (id, _) = begin_login(&kit.state, TEST_IP).await.unwrap();
         assert!(matches!(
             finish_login(&kit.state, &id, &unknown.to_string(), ip).await,
             Err(PasskeyError::Rejected)
@@ -460,9 +488,32 @@ mod tests {
         let plain = crate::testkit::TestKit::new().await;
         if !available(&plain.state.config.issuer) {
             assert!(matches!(
-                begin_login(&plain.state).await,
+                begin_login(&plain.state, TEST_IP).await,
                 Err(PasskeyError::Unavailable)
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn login_options_are_limited_per_address() {
+        let kit = crate::testkit::TestKit::with_config(|c| {
+            c.issuer = "http://localhost:8080".into();
+            c.login.max_failures_per_ip = 2;
+        })
+        .await;
+        let allowed = 2 * LOGIN_OPTIONS_PER_ALLOWED_FAILURE;
+        for _ in 0..allowed {
+            begin_login(&kit.state, TEST_IP).await.unwrap();
+        }
+        assert!(matches!(
+            begin_login(&kit.state, TEST_IP).await,
+            Err(PasskeyError::Throttled)
+        ));
+        // Another address has its own count, and the window passes.
+        begin_login(&kit.state, "198.51.100.1".parse().unwrap())
+            .await
+            .unwrap();
+        kit.clock.advance(kit.state.config.login.ip_window);
+        begin_login(&kit.state, TEST_IP).await.unwrap();
     }
 }

@@ -46,6 +46,10 @@ fn options_answer(result: Result<(String, serde_json::Value), PasskeyError>) -> 
         Err(PasskeyError::Unavailable) => {
             json_answer(StatusCode::NOT_FOUND, json!({ "error": "unavailable" }))
         }
+        Err(PasskeyError::Throttled) => json_answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "error": "throttled" }),
+        ),
         Err(e) => internal(e).into_response(),
     }
 }
@@ -175,8 +179,12 @@ pub async fn account_remove(
 }
 
 /// `POST /login/passkey/options`: request options for a usernameless login.
-pub async fn login_options(State(state): State<Arc<AppState>>, _form: CsrfForm) -> Response {
-    options_answer(passkey::begin_login(&state).await)
+pub async fn login_options(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    _form: CsrfForm,
+) -> Response {
+    options_answer(passkey::begin_login(&state, client.ip).await)
 }
 
 /// `POST /login/passkey`: the authenticator's answer; a session, or the login page with why.

@@ -1024,3 +1024,30 @@ async fn refresh_chains_survive_a_locked_sqlite_file_with_quick_503s() {
     }
     assert!(unavailable > 0, "the lock was felt");
 }
+
+/// Each passkey login options answer stores a ceremony for five minutes: an address that asks
+/// without end is refused before it can fill the database.
+#[tokio::test]
+async fn passkey_login_options_are_limited_per_address() {
+    let server = TestServer::start_on_localhost(|config| {
+        config.login.max_failures_per_ip = 1;
+    })
+    .await;
+    let mut browser = Browser::new(&server.base_url);
+    let page = browser.navigate(&server.url("/login")).await;
+    let form = Form::find(&page, "#passkey-login").expect("passkey login form");
+    let options_url = server.url("/login/passkey/options");
+    for _ in 0..leasify_id::login::passkey::LOGIN_OPTIONS_PER_ALLOWED_FAILURE {
+        let answer = browser.post_form(&options_url, &form.fields).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.describe());
+        assert!(answer.json()["challenge"].is_string());
+    }
+    let refused = browser.post_form(&options_url, &form.fields).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.describe()
+    );
+    assert_eq!(refused.json()["error"], "throttled");
+}
